@@ -1,0 +1,346 @@
+/**
+ * Running a task away from its run (Web Worker, Redis worker, container) with a working `ctx`.
+ *
+ * The remote side gets a {@linkcode RemoteTaskContext}: `next`, `nextIteration`, `terminate`,
+ * `cancel` and deferred checkpoints are recorded and shipped back with the outcome; `channel`,
+ * `result`, immediate checkpoints and feedback requests are calls answered by the host with
+ * {@linkcode serveContextCall}. Only JSON data crosses: values as codec trees, errors as
+ * {@linkcode ErrorRecord}s, tasks by name and module URL.
+ *
+ * @module
+ */
+import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
+import type { Channel, SetOptions } from "../channels/channel.ts";
+import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../engine/errors.ts";
+import { resolveTask, type Task } from "../graph/task.ts";
+import {
+  type CheckpointInfo,
+  type CheckpointOptions,
+  DirectiveRecorder,
+  type Directives,
+  type FeedbackRequest,
+  type FeedbackResponse,
+  type TaskContext,
+} from "./task_context.ts";
+
+/** A task to run remotely: names and JSON only. */
+export interface RemoteTaskMessage {
+  /** The run. */
+  runId: string;
+  /** Task name (looked up in the registry after importing `module`). */
+  taskId: string;
+  /** URL of the module that defines the task. */
+  module?: string;
+  /** Input as a codec tree. */
+  input: unknown;
+  /** 1-based attempt. */
+  attempt: number;
+  /** 1-based cycle. */
+  cycle: number;
+}
+
+/** Directives as JSON: tasks by name and module. */
+export interface RemoteDirectives {
+  /** `ctx.next` calls. */
+  next?: { task: string; module?: string; input?: unknown; hasInput: boolean; goto?: boolean }[];
+  /** `ctx.nextIteration`. */
+  iterate?: { input?: unknown; hasInput: boolean };
+  /** `ctx.terminate`. */
+  terminate?: { reason?: string };
+  /** `ctx.cancel`. */
+  cancel?: { reason?: string };
+  /** Deferred `ctx.checkpoint` calls. */
+  checkpoints?: CheckpointOptions[];
+}
+
+/** How a remote attempt ended. */
+export type RemoteOutcome =
+  | { ok: true; value: unknown; directives?: RemoteDirectives }
+  | { ok: false; error: ErrorRecord };
+
+/** A call from a remote task to its run; answered by {@linkcode serveContextCall}. */
+export type ContextCall =
+  | { op: "channel"; method: ChannelMethod; args: unknown[] }
+  | { op: "result"; taskId: string }
+  | { op: "checkpoint"; options: CheckpointOptions }
+  | { op: "requestFeedback"; request: FeedbackRequest };
+
+/** Channel methods a remote task can call. */
+export type ChannelMethod =
+  | "get"
+  | "set"
+  | "delete"
+  | "has"
+  | "keys"
+  | "clear"
+  | "append"
+  | "increment";
+
+const CHANNEL_METHODS = new Set<string>([
+  "get",
+  "set",
+  "delete",
+  "has",
+  "keys",
+  "clear",
+  "append",
+  "increment",
+]);
+
+/** Sends a {@linkcode ContextCall} to the host and resolves with its (codec tree) answer. */
+export type CallTransport = (call: ContextCall) => Promise<unknown>;
+
+/**
+ * Builds the message for running `task` remotely.
+ *
+ * @param task The task.
+ * @param input Its input.
+ * @param ctx The host context.
+ * @returns The message (JSON data).
+ * @throws {TypeError} When the input cannot be encoded.
+ */
+export function toRemoteMessage(task: Task, input: unknown, ctx: TaskContext): RemoteTaskMessage {
+  return {
+    runId: ctx.runId,
+    taskId: task.name,
+    module: task.module,
+    input: toJsonTree(input, `input of task "${task.name}"`),
+    attempt: ctx.attempt,
+    cycle: ctx.cycle,
+  };
+}
+
+/**
+ * Host side: answers a call from a remote task with the host `ctx`.
+ *
+ * @param ctx The host context of the attempt.
+ * @param call The call.
+ * @returns The answer as a codec tree.
+ * @throws {TypeError} When the call is malformed.
+ */
+export async function serveContextCall(ctx: TaskContext, call: ContextCall): Promise<unknown> {
+  switch (call?.op) {
+    case "channel": {
+      if (!CHANNEL_METHODS.has(call.method) || !Array.isArray(call.args)) {
+        throw new TypeError(
+          `Cannot serve channel call: unknown method ${JSON.stringify(call.method)}`,
+        );
+      }
+      const args = call.args.map((a) => fromJsonTree(a));
+      const fn = ctx.channel[call.method] as (...a: unknown[]) => Promise<unknown>;
+      return toJsonTree(await fn.apply(ctx.channel, args));
+    }
+    case "result":
+      return toJsonTree(await ctx.result(String(call.taskId)));
+    case "checkpoint":
+      return toJsonTree(await ctx.checkpoint({ ...call.options, deferred: false }));
+    case "requestFeedback":
+      return toJsonTree(await ctx.requestFeedback(call.request));
+    default:
+      throw new TypeError(
+        `Cannot serve context call: unknown op ${JSON.stringify((call as { op?: unknown })?.op)}`,
+      );
+  }
+}
+
+/**
+ * Host side: applies a remote outcome to the host `ctx` (directives) and returns the task's
+ * value, or throws its error (rebuilt with class, message, stack and code).
+ *
+ * @param ctx The host context.
+ * @param outcome The outcome.
+ * @returns The task's result.
+ */
+export async function settleOutcome(ctx: TaskContext, outcome: RemoteOutcome): Promise<unknown> {
+  if (!outcome.ok) throw fromErrorRecord(outcome.error);
+  const d = outcome.directives;
+  if (d) {
+    for (const n of d.next ?? []) {
+      const t = await resolveTask(n.task, n.module);
+      const options = n.goto === undefined ? undefined : { goto: n.goto };
+      if (n.hasInput) ctx.next(t, fromJsonTree(n.input), options);
+      else if (ctx instanceof DirectiveRecorder) {
+        // Keep "no input given" (the engine then passes the caller's result).
+        ((ctx.directives ??= {}).next ??= []).push({
+          task: t,
+          input: undefined,
+          hasInput: false,
+          goto: n.goto,
+        });
+      } else ctx.next(t);
+    }
+    if (d.iterate) {
+      if (d.iterate.hasInput) ctx.nextIteration(fromJsonTree(d.iterate.input));
+      else ctx.nextIteration();
+    }
+    if (d.terminate) ctx.terminate(d.terminate.reason);
+    if (d.cancel) ctx.cancel(d.cancel.reason);
+    for (const c of d.checkpoints ?? []) await ctx.checkpoint(c);
+  }
+  return fromJsonTree(outcome.value);
+}
+
+function directivesToJson(d: Directives | undefined): RemoteDirectives | undefined {
+  if (!d) return undefined;
+  const out: RemoteDirectives = {};
+  if (d.next) {
+    out.next = d.next.map((n) => ({
+      task: n.task.name,
+      module: n.task.module,
+      ...(n.hasInput ? { input: toJsonTree(n.input, `input of next task "${n.task.name}"`) } : {}),
+      hasInput: n.hasInput,
+      ...(n.goto !== undefined ? { goto: n.goto } : {}),
+    }));
+  }
+  if (d.iterate) {
+    out.iterate = d.iterate.hasInput
+      ? { input: toJsonTree(d.iterate.input, "input of nextIteration"), hasInput: true }
+      : { hasInput: false };
+  }
+  if (d.terminate) out.terminate = d.terminate;
+  if (d.cancel) out.cancel = d.cancel;
+  if (d.checkpoints) out.checkpoints = d.checkpoints;
+  return out;
+}
+
+/** A channel whose every call goes to the host. */
+class RemoteChannel implements Channel {
+  readonly #call: CallTransport;
+  constructor(call: CallTransport) {
+    this.#call = call;
+  }
+  async #do(method: ChannelMethod, args: unknown[]): Promise<unknown> {
+    // Encode here so that values that cannot be stored fail in the task, at the call site.
+    const encoded = args.map((a, i) => toJsonTree(a, `channel ${method} argument ${i + 1}`));
+    return fromJsonTree(await this.#call({ op: "channel", method, args: encoded }));
+  }
+  get<T>(key: string, fallback?: T): Promise<T | undefined> {
+    const args = fallback === undefined ? [key] : [key, fallback];
+    return this.#do("get", args) as Promise<T | undefined>;
+  }
+  set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    return this.#do("set", options ? [key, value, options] : [key, value]) as Promise<void>;
+  }
+  delete(key: string): Promise<boolean> {
+    return this.#do("delete", [key]) as Promise<boolean>;
+  }
+  has(key: string): Promise<boolean> {
+    return this.#do("has", [key]) as Promise<boolean>;
+  }
+  keys(): Promise<string[]> {
+    return this.#do("keys", []) as Promise<string[]>;
+  }
+  clear(): Promise<void> {
+    return this.#do("clear", []) as Promise<void>;
+  }
+  append(key: string, value: unknown): Promise<number> {
+    return this.#do("append", [key, value]) as Promise<number>;
+  }
+  increment(key: string, by?: number): Promise<number> {
+    return this.#do("increment", by === undefined ? [key] : [key, by]) as Promise<number>;
+  }
+}
+
+/** Options of {@linkcode RemoteTaskContext}. */
+export interface RemoteTaskContextOptions {
+  /** Answers calls (channel, result, immediate checkpoint, feedback). */
+  call: CallTransport;
+  /** Aborted when the host cancels the attempt. */
+  signal: AbortSignal;
+  /** A channel to use directly instead of calling the host (e.g. a Redis channel). */
+  channel?: Channel;
+}
+
+/** The `ctx` of a task that runs away from its run. */
+export class RemoteTaskContext extends DirectiveRecorder implements TaskContext {
+  /** The task id. */
+  readonly taskId: string;
+  /** The run id. */
+  readonly runId: string;
+  /** 1-based attempt. */
+  readonly attempt: number;
+  /** 1-based cycle. */
+  readonly cycle: number;
+  /** Aborted when the host cancels the attempt. */
+  readonly signal: AbortSignal;
+  /** The run's channel (calls go to the host unless a direct channel was given). */
+  readonly channel: Channel;
+  readonly #call: CallTransport;
+
+  /**
+   * Creates the context.
+   *
+   * @param message The task message.
+   * @param options Transport, signal, optional direct channel.
+   */
+  constructor(message: RemoteTaskMessage, options: RemoteTaskContextOptions) {
+    super();
+    this.taskId = message.taskId;
+    this.runId = message.runId;
+    this.attempt = message.attempt;
+    this.cycle = message.cycle;
+    this.signal = options.signal;
+    this.#call = options.call;
+    this.channel = options.channel ?? new RemoteChannel(options.call);
+  }
+
+  /**
+   * Result of a completed task of the run (asks the host).
+   *
+   * @param taskId The task.
+   * @returns Its result or `undefined`.
+   */
+  async result<T = unknown>(taskId: string): Promise<T | undefined> {
+    return fromJsonTree(await this.#call({ op: "result", taskId })) as T | undefined;
+  }
+
+  /**
+   * Checkpoint: deferred ones are shipped with the outcome; immediate ones ask the host now.
+   *
+   * @param options Checkpoint options.
+   * @returns For immediate checkpoints, path and metadata.
+   */
+  async checkpoint(options: CheckpointOptions = {}): Promise<CheckpointInfo | undefined> {
+    if (options.deferred !== false) {
+      ((this.directives ??= {}).checkpoints ??= []).push(options);
+      return undefined;
+    }
+    return fromJsonTree(await this.#call({ op: "checkpoint", options })) as CheckpointInfo;
+  }
+
+  /**
+   * Human-in-the-loop request (asks the host).
+   *
+   * @param request The question.
+   * @returns The answer.
+   */
+  async requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
+    return fromJsonTree(await this.#call({ op: "requestFeedback", request })) as FeedbackResponse;
+  }
+}
+
+/**
+ * Remote side: resolves the task (importing its module), runs it with a
+ * {@linkcode RemoteTaskContext}, and returns the outcome as JSON. Never throws.
+ *
+ * @param message The task message.
+ * @param options Transport, signal, optional direct channel.
+ * @returns The outcome.
+ */
+export async function runRemoteTask(
+  message: RemoteTaskMessage,
+  options: RemoteTaskContextOptions,
+): Promise<RemoteOutcome> {
+  try {
+    const t = await resolveTask(message.taskId, message.module);
+    const ctx = new RemoteTaskContext(message, options);
+    const value = await t.invoke(fromJsonTree(message.input), ctx);
+    return {
+      ok: true,
+      value: toJsonTree(value, `result of task "${message.taskId}"`),
+      directives: directivesToJson(ctx.directives),
+    };
+  } catch (error) {
+    return { ok: false, error: toErrorRecord(error) };
+  }
+}

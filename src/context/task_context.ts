@@ -1,0 +1,318 @@
+/**
+ * `ctx`: what a running task sees of its run.
+ *
+ * @module
+ */
+import type { Channel } from "../channels/channel.ts";
+import type { Task } from "../graph/task.ts";
+
+/** Options of {@linkcode TaskContext.next}. */
+export interface NextOptions {
+  /** Skip the caller's static successors (jump). @default {false} (true for a node of the flow) */
+  goto?: boolean;
+}
+
+/** Options of {@linkcode TaskContext.checkpoint}. */
+export interface CheckpointOptions {
+  /** Your data, stored in `.meta.json`. */
+  metadata?: Record<string, unknown>;
+  /** Write after the task succeeded (true) or now (false; the task re-runs on resume). @default {true} */
+  deferred?: boolean;
+  /** Base path of the files. @default {"<checkpointDir>/<runId>/step_<steps>"} */
+  path?: string;
+}
+
+/** What an immediate checkpoint returns. */
+export interface CheckpointInfo {
+  /** Base path (files are `<path>.state.json`, `.meta.json`, `.channel`). */
+  path: string;
+  /** The `.meta.json` contents. */
+  metadata: CheckpointMetadata;
+}
+
+/** Contents of a checkpoint's `.meta.json`. */
+export interface CheckpointMetadata {
+  /** Unique id of the checkpoint. */
+  checkpoint_id: string;
+  /** The run. */
+  run_id: string;
+  /** ISO time of writing. */
+  created_at: string;
+  /** Task executions so far. */
+  steps: number;
+  /** The task that asked for it (if any). */
+  task_id?: string;
+  /** Your metadata. */
+  user: Record<string, unknown>;
+  /** SHA-256 (hex) of the `.state.json` and `.channel` files. */
+  checksum: { state: string; channel: string };
+  /** File format version. */
+  schema_version: number;
+}
+
+/** A question for a person. */
+export interface FeedbackRequest {
+  /** Kind of answer expected. */
+  type: "approval" | "text" | "selection";
+  /** The question. */
+  prompt: string;
+  /** Choices for `selection`. */
+  options?: string[];
+  /** How long to wait before checkpointing and returning `status: "waiting"`. */
+  timeoutMs: number;
+  /** Your data (shown to whoever answers). */
+  metadata?: Record<string, unknown>;
+}
+
+/** An answer from a person. */
+export interface FeedbackResponse {
+  /** For `approval`. */
+  approved?: boolean;
+  /** For `text`. */
+  text?: string;
+  /** For `selection`. */
+  selected?: string;
+  /** Who answered. */
+  respondedBy?: string;
+  /** ISO time of the answer. */
+  respondedAt: string;
+}
+
+/** @internal What a run implements for its task contexts. */
+export interface ContextHost {
+  readonly runId: string;
+  readonly channel: Channel;
+  result(taskId: string): Promise<unknown>;
+  checkpoint(
+    ctx: EngineTaskContext,
+    options: CheckpointOptions,
+  ): Promise<CheckpointInfo | undefined>;
+  requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse>;
+}
+
+/** A call to `next` recorded during an attempt. */
+export interface NextCall {
+  task: Task;
+  input: unknown;
+  hasInput: boolean;
+  goto: boolean | undefined;
+}
+
+/** What a task asked for during one attempt; applied when the attempt succeeds. */
+export interface Directives {
+  next?: NextCall[];
+  iterate?: { input: unknown; hasInput: boolean };
+  terminate?: { reason?: string };
+  cancel?: { reason?: string };
+  checkpoints?: CheckpointOptions[];
+}
+
+/**
+ * The context of one task attempt (`ctx`): identity, cancellation, the run's channel and
+ * results, and the calls that change the graph at run time. Tasks running in Web Workers, Redis
+ * workers or containers get an implementation that carries these calls back to the run.
+ */
+export interface TaskContext {
+  /** The task id. */
+  readonly taskId: string;
+  /** The run id. */
+  readonly runId: string;
+  /** 1-based attempt number (retries increase it). */
+  readonly attempt: number;
+  /** 1-based execution count of this task in the run. */
+  readonly cycle: number;
+  /** Aborted on run cancel, task timeout or worker shutdown. */
+  readonly signal: AbortSignal;
+  /** The run's key-value store. */
+  readonly channel: Channel;
+  /**
+   * Result of any completed task of this run.
+   *
+   * @param taskId The task.
+   * @returns Its latest result, or `undefined` when it has not completed.
+   */
+  result<T = unknown>(taskId: string): Promise<T | undefined>;
+  /**
+   * Adds a task at run time: a new task runs after this one (whose successors still run); a
+   * task of the flow, or `{ goto: true }`, is a jump (this task's static successors are skipped).
+   *
+   * @param task The task to run.
+   * @param input Its input (default: this task's result).
+   * @param options `goto`.
+   */
+  next(task: Task, input?: unknown, options?: NextOptions): void;
+  /**
+   * Runs this task again with `input` (default: this execution's result); its successors wait
+   * for the execution that does not iterate and get that execution's result.
+   *
+   * @param input Input of the next execution.
+   */
+  nextIteration(input?: unknown): void;
+  /**
+   * Finishes the run normally after this task (`status: "terminated"`); nothing else runs.
+   *
+   * @param reason Why.
+   */
+  terminate(reason?: string): void;
+  /**
+   * Fails the run with `WorkflowCanceledError` after this task.
+   *
+   * @param reason Why.
+   */
+  cancel(reason?: string): void;
+  /**
+   * Saves a checkpoint: deferred (after this task succeeded and its successors were queued) or
+   * immediate (`deferred: false`, written now; this task re-runs from its start on resume).
+   *
+   * @param options Metadata, timing, path.
+   * @returns For immediate checkpoints, the base path and metadata; else `undefined`.
+   */
+  checkpoint(options?: CheckpointOptions): Promise<CheckpointInfo | undefined>;
+  /**
+   * Asks a person and waits for the answer (or, after `timeoutMs`, checkpoints and ends the run
+   * with `status: "waiting"`; after `resume()` the same call returns the stored answer).
+   *
+   * @param request The question.
+   * @returns The answer.
+   */
+  requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse>;
+}
+
+/**
+ * Records what a task asks for (`next`, `nextIteration`, `terminate`, `cancel`, deferred
+ * checkpoints) so that it is applied when the attempt succeeds. Base of the engine's context
+ * and of the contexts of tasks running elsewhere.
+ */
+export abstract class DirectiveRecorder {
+  /** The task id. */
+  abstract readonly taskId: string;
+  /** @internal Calls recorded during this attempt. */
+  directives: Directives | undefined;
+
+  /**
+   * Adds a task at run time (see {@linkcode TaskContext.next}).
+   *
+   * @param task The task to run.
+   * @param args Its input, then options.
+   */
+  next(task: Task, ...args: [input?: unknown, options?: NextOptions]): void {
+    if (!task || typeof (task as Task).invoke !== "function") {
+      throw new TypeError(
+        `Cannot call next() from task "${this.taskId}": expected a Task, got ${typeof task}`,
+      );
+    }
+    const d = (this.directives ??= {});
+    (d.next ??= []).push({ task, input: args[0], hasInput: args.length > 0, goto: args[1]?.goto });
+  }
+
+  /**
+   * Runs this task again (see {@linkcode TaskContext.nextIteration}).
+   *
+   * @param args The input of the next execution.
+   */
+  nextIteration(...args: [input?: unknown]): void {
+    (this.directives ??= {}).iterate = { input: args[0], hasInput: args.length > 0 };
+  }
+
+  /**
+   * Finishes the run after this task.
+   *
+   * @param reason Why.
+   */
+  terminate(reason?: string): void {
+    (this.directives ??= {}).terminate = { reason };
+  }
+
+  /**
+   * Fails the run with `WorkflowCanceledError` after this task.
+   *
+   * @param reason Why.
+   */
+  cancel(reason?: string): void {
+    (this.directives ??= {}).cancel = { reason };
+  }
+}
+
+/** @internal The engine's context of one task attempt. */
+export class EngineTaskContext extends DirectiveRecorder implements TaskContext {
+  /** The task id. */
+  readonly taskId: string;
+  /** The run id. */
+  readonly runId: string;
+  /** 1-based attempt number (retries increase it). */
+  readonly attempt: number;
+  /** 1-based execution count of this task in the run. */
+  readonly cycle: number;
+  /** @internal Number of `requestFeedback` calls made so far by this attempt. */
+  feedbackCalls = 0;
+  readonly #host: ContextHost;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #aborted = false;
+
+  /** @internal Created by the engine. */
+  constructor(host: ContextHost, taskId: string, attempt: number, cycle: number) {
+    super();
+    this.#host = host;
+    this.taskId = taskId;
+    this.runId = host.runId;
+    this.attempt = attempt;
+    this.cycle = cycle;
+  }
+
+  /** Aborted on run cancel, task timeout or worker shutdown. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** @internal Aborts `signal` (created on first access, so tasks that never read it cost nothing). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** The run's key-value store. */
+  get channel(): Channel {
+    return this.#host.channel;
+  }
+
+  /**
+   * Result of any completed task of this run.
+   *
+   * @param taskId The task.
+   * @returns Its latest result, or `undefined` when it has not completed.
+   */
+  result<T = unknown>(taskId: string): Promise<T | undefined> {
+    return this.#host.result(taskId) as Promise<T | undefined>;
+  }
+
+  /**
+   * Saves a checkpoint: deferred (after this task succeeded and its successors were queued) or
+   * immediate (`deferred: false`, written now; this task re-runs from its start on resume).
+   *
+   * @param options Metadata, timing, path.
+   * @returns For immediate checkpoints, the base path and metadata; else `undefined`.
+   */
+  checkpoint(options: CheckpointOptions = {}): Promise<CheckpointInfo | undefined> {
+    if (options.deferred === false) return this.#host.checkpoint(this, options);
+    ((this.directives ??= {}).checkpoints ??= []).push(options);
+    return Promise.resolve(undefined);
+  }
+
+  /**
+   * Asks a person and waits for the answer (or, after `timeoutMs`, checkpoints and ends the run
+   * with `status: "waiting"`; after `resume()` the same call returns the stored answer).
+   *
+   * @param request The question.
+   * @returns The answer.
+   */
+  requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
+    return this.#host.requestFeedback(this, request);
+  }
+}

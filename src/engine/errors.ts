@@ -1,0 +1,390 @@
+/**
+ * Run-time errors of the engine and their wire format.
+ *
+ * Caller mistakes are built-in errors (`TypeError`, `RangeError`, `FlowSyntaxError`); failures
+ * during a run are {@linkcode WorkflowError}s with a string `code`. {@linkcode toErrorRecord} and
+ * {@linkcode fromErrorRecord} carry errors across Web Workers, Redis and containers with their
+ * class, message, stack, code and cause.
+ *
+ * @module
+ */
+
+/** Options shared by every {@linkcode WorkflowError} constructor. */
+export interface WorkflowErrorOptions {
+  /** Machine-readable error code, e.g. `"MAX_STEPS"`. @default {"WORKFLOW_ERROR"} */
+  code?: string;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every run-time failure of a workflow.
+ *
+ * @example Checking the code
+ * ```ts
+ * import { WorkflowError } from "@graflow/graflow";
+ * const error = new WorkflowError("Cannot run flow: too many steps", { code: "MAX_STEPS" });
+ * if (error.code !== "MAX_STEPS") throw new Error("unexpected");
+ * ```
+ */
+export class WorkflowError extends Error {
+  /** Machine-readable error code. */
+  readonly code: string;
+
+  /**
+   * Creates the instance.
+   *
+   * @param message What failed and why.
+   * @param options The code and cause.
+   */
+  constructor(message: string, options: WorkflowErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "WorkflowError";
+    this.code = options.code ?? "WORKFLOW_ERROR";
+  }
+}
+
+/** A task failed (its last attempt threw or timed out); `cause` holds what it threw. */
+export class TaskFailedError extends WorkflowError {
+  /** The id of the task that failed. */
+  readonly taskId: string;
+
+  /**
+   * Creates the instance.
+   *
+   * @param taskId The failing task.
+   * @param cause What the task threw.
+   * @param code The error code. @default {"TASK_FAILED"}
+   */
+  constructor(taskId: string, cause: unknown, code = "TASK_FAILED") {
+    super(`Task "${taskId}" failed: ${describeCause(cause)}`, { code, cause });
+    this.name = "TaskFailedError";
+    this.taskId = taskId;
+  }
+}
+
+/** A task with a retry policy failed on every one of its `maxRetries + 1` attempts. */
+export class RetryLimitExceededError extends TaskFailedError {
+  /** Number of attempts made. */
+  readonly attempts: number;
+
+  /**
+   * Creates the instance.
+   *
+   * @param taskId The failing task.
+   * @param attempts How many attempts were made.
+   * @param cause What the last attempt threw.
+   */
+  constructor(taskId: string, attempts: number, cause: unknown) {
+    super(taskId, cause, "RETRY_LIMIT_EXCEEDED");
+    this.message = `Task "${taskId}" failed after ${attempts} attempts: ${describeCause(cause)}`;
+    this.name = "RetryLimitExceededError";
+    this.attempts = attempts;
+  }
+}
+
+/** A task ran past its `timeoutMs`; its signal was aborted. */
+export class TaskTimeoutError extends WorkflowError {
+  /** The task that timed out. */
+  readonly taskId: string;
+  /** The limit that was exceeded. */
+  readonly timeoutMs: number;
+
+  /**
+   * Creates the instance.
+   *
+   * @param taskId The task.
+   * @param timeoutMs Its limit in milliseconds.
+   */
+  constructor(taskId: string, timeoutMs: number) {
+    super(`Task "${taskId}" timed out: no result after ${timeoutMs} ms`, { code: "TASK_TIMEOUT" });
+    this.name = "TaskTimeoutError";
+    this.taskId = taskId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A task was activated more often than its `maxCycles` allows. */
+export class CycleLimitExceededError extends WorkflowError {
+  /** The task whose budget ran out. */
+  readonly taskId: string;
+  /** Its `maxCycles`. */
+  readonly limit: number;
+
+  /**
+   * Creates the instance.
+   *
+   * @param taskId The task.
+   * @param limit Its `maxCycles`.
+   */
+  constructor(taskId: string, limit: number) {
+    super(
+      `Cannot run task "${taskId}" again: it reached its cycle limit of ${limit} (maxCycles)`,
+      { code: "CYCLE_LIMIT_EXCEEDED" },
+    );
+    this.name = "CycleLimitExceededError";
+    this.taskId = taskId;
+    this.limit = limit;
+  }
+}
+
+/** One failed member of a parallel group. */
+export interface GroupFailure {
+  /** The task that failed. */
+  taskId: string;
+  /** What it threw. */
+  error: unknown;
+}
+
+/** A parallel group failed under its policy; its successors did not run. */
+export class ParallelGroupError extends WorkflowError {
+  /** The group. */
+  readonly groupId: string;
+  /** The failures the policy objects to. */
+  readonly failed: GroupFailure[];
+  /** Members that succeeded. */
+  readonly succeeded: string[];
+
+  /**
+   * Creates the instance.
+   *
+   * @param groupId The group.
+   * @param failed The failures that failed the group.
+   * @param succeeded Members that succeeded.
+   * @param reason What the policy required.
+   */
+  constructor(groupId: string, failed: GroupFailure[], succeeded: string[], reason?: string) {
+    const names = failed.map((f) => `"${f.taskId}"`).join(", ");
+    super(
+      `Parallel group "${groupId}" failed: ${reason ?? `${failed.length} member(s) failed`}` +
+        (names ? ` (failed: ${names})` : ""),
+      { code: "PARALLEL_GROUP_FAILED", cause: failed[0]?.error },
+    );
+    this.name = "ParallelGroupError";
+    this.groupId = groupId;
+    this.failed = failed;
+    this.succeeded = succeeded;
+  }
+}
+
+/** The run was canceled by `ctx.cancel()`. */
+export class WorkflowCanceledError extends WorkflowError {
+  /** The task that canceled the run. */
+  readonly taskId: string | undefined;
+  /** The reason given to `cancel`. */
+  readonly reason: string | undefined;
+
+  /**
+   * Creates the instance.
+   *
+   * @param taskId The task that called `cancel`.
+   * @param reason Its reason.
+   */
+  constructor(taskId: string | undefined, reason?: string) {
+    super(
+      `Workflow canceled${taskId ? ` by task "${taskId}"` : ""}${reason ? `: ${reason}` : ""}`,
+      { code: "CANCELED" },
+    );
+    this.name = "WorkflowCanceledError";
+    this.taskId = taskId;
+    this.reason = reason;
+  }
+}
+
+/** A checkpoint file is missing, truncated, tampered with, or of a newer schema. */
+export class CheckpointError extends WorkflowError {
+  /** The file at fault. */
+  readonly path: string;
+
+  /**
+   * Creates the instance.
+   *
+   * @param path The file.
+   * @param reason What is wrong with it.
+   * @param cause The underlying error.
+   */
+  constructor(path: string, reason: string, cause?: unknown) {
+    super(`Cannot load checkpoint "${path}": ${reason}`, { code: "CHECKPOINT_INVALID", cause });
+    this.name = "CheckpointError";
+    this.path = path;
+  }
+}
+
+/** A task threw something that is not an `Error`; the value is kept in `value`. */
+export class NonErrorThrownError extends WorkflowError {
+  /** What was thrown. */
+  readonly value: unknown;
+
+  /**
+   * Creates the instance.
+   *
+   * @param value The thrown value.
+   */
+  constructor(value: unknown) {
+    super(`threw a non-Error value: ${preview(value)}`, { code: "NON_ERROR_THROWN" });
+    this.name = "NonErrorThrownError";
+    this.value = value;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message || cause.name;
+  return `threw a non-Error value: ${preview(cause)}`;
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? JSON.stringify(value) : String(value);
+    if (typeof value === "object" && value !== null) text = JSON.stringify(value) ?? text;
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** An error as plain JSON data, safe to send across a process boundary. */
+export interface ErrorRecord {
+  /** `error.name`, used to pick the class on the other side. */
+  name: string;
+  /** `error.message`. */
+  message: string;
+  /** `error.stack`, if any. */
+  stack?: string;
+  /** `error.code`, if any. */
+  code?: string;
+  /** The cause, recursively. */
+  cause?: ErrorRecord;
+  /** Other own enumerable data properties (taskId, groupId, …) that are JSON. */
+  props?: Record<string, unknown>;
+}
+
+type ErrorClass = new (...args: never[]) => Error;
+const errorClasses = new Map<string, ErrorClass>();
+for (
+  const c of [
+    Error,
+    TypeError,
+    RangeError,
+    SyntaxError,
+    ReferenceError,
+    EvalError,
+    URIError,
+    WorkflowError,
+    TaskFailedError,
+    RetryLimitExceededError,
+    TaskTimeoutError,
+    CycleLimitExceededError,
+    ParallelGroupError,
+    WorkflowCanceledError,
+    CheckpointError,
+    NonErrorThrownError,
+  ] as ErrorClass[]
+) errorClasses.set(c.name, c);
+
+/**
+ * Lets {@linkcode fromErrorRecord} rebuild instances of your own error class (by its `name`)
+ * when they come back from a Web Worker, Redis worker or container.
+ *
+ * @param errorClass The class; its `name` is the key.
+ *
+ * @example Registering a class
+ * ```ts
+ * import { registerErrorClass } from "@graflow/graflow";
+ * class QuotaError extends Error {}
+ * registerErrorClass(QuotaError);
+ * ```
+ */
+export function registerErrorClass(errorClass: new (...args: never[]) => Error): void {
+  errorClasses.set(errorClass.name, errorClass);
+}
+
+/**
+ * Converts any thrown value into an {@linkcode ErrorRecord}.
+ *
+ * @param error What was thrown.
+ * @returns Its JSON form.
+ */
+export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
+  if (!(error instanceof Error)) {
+    return toErrorRecord(new NonErrorThrownError(jsonSafe(error)), depth);
+  }
+  const record: ErrorRecord = { name: error.name, message: error.message };
+  if (error.stack) record.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") record.code = code;
+  if (error.cause !== undefined && depth < 8) record.cause = toErrorRecord(error.cause, depth + 1);
+  const props: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (key === "code" || key === "name" || key === "message" || key === "stack") continue;
+    if (key === "cause") continue;
+    props[key] = key === "failed" && Array.isArray(value)
+      ? value.map((f: GroupFailure) => ({ taskId: f.taskId, error: toErrorRecord(f.error) }))
+      : jsonSafe(value);
+  }
+  if (Object.keys(props).length) record.props = props;
+  return record;
+}
+
+/**
+ * Rebuilds an error from an {@linkcode ErrorRecord}: the same class when it is known (built-in,
+ * engine or registered with {@linkcode registerErrorClass}), else an `Error` with the same `name`.
+ *
+ * @param record The JSON form.
+ * @returns The error.
+ */
+export function fromErrorRecord(record: ErrorRecord): Error {
+  const Class = errorClasses.get(record.name) ?? Error;
+  const error = Object.create(Class.prototype) as Error;
+  Object.defineProperty(error, "message", {
+    value: record.message,
+    writable: true,
+    configurable: true,
+  });
+  if (Class === Error && record.name !== "Error") {
+    Object.defineProperty(error, "name", {
+      value: record.name,
+      writable: true,
+      configurable: true,
+    });
+  }
+  Object.defineProperty(error, "stack", {
+    value: record.stack ?? `${record.name}: ${record.message}`,
+    writable: true,
+    configurable: true,
+  });
+  if (record.code !== undefined) {
+    Object.defineProperty(error, "code", { value: record.code, enumerable: true, writable: true });
+  }
+  if (record.cause) {
+    Object.defineProperty(error, "cause", {
+      value: fromErrorRecord(record.cause),
+      writable: true,
+      configurable: true,
+    });
+  }
+  for (const [key, value] of Object.entries(record.props ?? {})) {
+    const restored = key === "failed" && Array.isArray(value)
+      ? value.map((f: { taskId: string; error: ErrorRecord }) => ({
+        taskId: f.taskId,
+        error: fromErrorRecord(f.error),
+      }))
+      : value;
+    Object.defineProperty(error, key, {
+      value: restored,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return error;
+}
+
+function jsonSafe(value: unknown): unknown {
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? String(value) : JSON.parse(text);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Error policies of parallel groups. A policy sees the settled group and throws to fail it.
+ *
+ * @module
+ */
+import { type GroupFailure, ParallelGroupError } from "./errors.ts";
+
+/** How a parallel group ended: which members succeeded and which failed. */
+export interface GroupOutcome {
+  /** The group id. */
+  groupId: string;
+  /** Ids of members that succeeded. */
+  succeeded: string[];
+  /** Members that failed, with what they threw (`taskId` is the task that failed). */
+  failed: { taskId: string; member?: string; error: unknown }[];
+}
+
+/**
+ * Decides whether a settled group succeeded: return to accept, throw to fail it. A thrown
+ * {@linkcode ParallelGroupError} is used as is; anything else is wrapped in one.
+ */
+export type GroupPolicy = ((outcome: GroupOutcome) => void) & {
+  /** Checks the policy against the group's member ids when the group is built. */
+  validate?: (members: string[], groupId: string) => void;
+  /** A short description for renderers and errors. */
+  label?: string;
+};
+
+function make(
+  label: string,
+  decide: (o: GroupOutcome) => void,
+  validate?: (members: string[], groupId: string) => void,
+): GroupPolicy {
+  return Object.assign(decide, { label, validate });
+}
+
+function fail(o: GroupOutcome, reason: string, failed: GroupFailure[] = o.failed): never {
+  throw new ParallelGroupError(
+    o.groupId,
+    failed.map((f) => ({ taskId: f.taskId, error: f.error })),
+    o.succeeded,
+    reason,
+  );
+}
+
+/**
+ * Any failure fails the group (the default).
+ *
+ * @returns The policy.
+ *
+ * @example Strict group
+ * ```ts
+ * import { parallel, strict, task } from "@graflow/graflow";
+ * const a = task("doc_strict_a", () => 1);
+ * const b = task("doc_strict_b", () => 2);
+ * parallel([a, b], { policy: strict() });
+ * ```
+ */
+export function strict(): GroupPolicy {
+  return make("strict", (o) => {
+    if (o.failed.length) fail(o, `${o.failed.length} member(s) failed under strict policy`);
+  });
+}
+
+/**
+ * The group succeeds whatever fails; successors get the results of the members that succeeded.
+ *
+ * @returns The policy.
+ *
+ * @example Best effort
+ * ```ts
+ * import { bestEffort } from "@graflow/graflow";
+ * const policy = bestEffort();
+ * policy({ groupId: "g", succeeded: [], failed: [{ taskId: "a", error: new Error("x") }] });
+ * ```
+ */
+export function bestEffort(): GroupPolicy {
+  return make("best effort", () => {});
+}
+
+/**
+ * The group succeeds when at least `n` members succeeded.
+ *
+ * @param n Minimum number of successes.
+ * @returns The policy.
+ * @throws {RangeError} When `n` is not a whole number >= 0 (at once) or exceeds the number of
+ * members (when the group is built).
+ *
+ * @example At least two of three
+ * ```ts
+ * import { atLeast } from "@graflow/graflow";
+ * const policy = atLeast(2);
+ * policy({ groupId: "g", succeeded: ["a", "b"], failed: [{ taskId: "c", error: new Error("x") }] });
+ * ```
+ */
+export function atLeast(n: number): GroupPolicy {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`Cannot create atLeast policy: n must be a whole number >= 0, got ${n}`);
+  }
+  return make(`at least ${n}`, (o) => {
+    const total = o.succeeded.length + o.failed.length;
+    if (n > total) {
+      throw new RangeError(
+        `Cannot apply atLeast(${n}) to group "${o.groupId}": it has only ${total} member(s)`,
+      );
+    }
+    if (o.succeeded.length < n) {
+      fail(o, `${o.succeeded.length} of ${total} member(s) succeeded, at least ${n} required`);
+    }
+  }, (members, groupId) => {
+    if (n > members.length) {
+      throw new RangeError(
+        `Cannot apply atLeast(${n}) to group "${groupId}": it has only ${members.length} member(s)`,
+      );
+    }
+  });
+}
+
+/**
+ * The group fails only when one of the named members fails; others may fail freely.
+ *
+ * @param names Member ids (a member's id is its task name, or its last task for a chain).
+ * @returns The policy.
+ * @throws {TypeError} When `names` is empty or not strings (at once), or names a task that is
+ * not a member (when the group is built).
+ *
+ * @example Critical members
+ * ```ts
+ * import { critical } from "@graflow/graflow";
+ * const policy = critical(["charge"]);
+ * policy({ groupId: "g", succeeded: ["charge"], failed: [{ taskId: "email", error: new Error("x") }] });
+ * ```
+ */
+export function critical(names: string[]): GroupPolicy {
+  if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== "string")) {
+    throw new TypeError(
+      `Cannot create critical policy: names must be a non-empty array of member names, got ${
+        JSON.stringify(names)
+      }`,
+    );
+  }
+  const set = new Set(names);
+  const check = (members: string[], groupId: string) => {
+    const unknown = names.filter((n) => !members.includes(n));
+    if (unknown.length) {
+      throw new TypeError(
+        `Cannot apply critical policy to group "${groupId}": ${
+          unknown.map((n) => `"${n}"`).join(", ")
+        } not among its members (${members.map((m) => `"${m}"`).join(", ")})`,
+      );
+    }
+  };
+  return make(`critical ${names.join(", ")}`, (o) => {
+    const criticalFailures = o.failed.filter((f) => set.has(f.taskId) || set.has(f.member ?? ""));
+    if (criticalFailures.length) fail(o, "a critical member failed", criticalFailures);
+  }, check);
+}
+
+/**
+ * Applies `policy` (default strict) to a settled group.
+ *
+ * @param policy The policy or undefined.
+ * @param outcome The group outcome.
+ * @returns `undefined` when the group succeeded, else the error that fails it.
+ */
+export function applyPolicy(
+  policy: GroupPolicy | undefined,
+  outcome: GroupOutcome,
+): Error | undefined {
+  try {
+    (policy ?? defaultPolicy)(outcome);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ParallelGroupError) return error;
+    if (error instanceof RangeError || error instanceof TypeError) return error;
+    return new ParallelGroupError(
+      outcome.groupId,
+      outcome.failed.map((f) => ({ taskId: f.taskId, error: f.error })),
+      outcome.succeeded,
+      `custom policy rejected the outcome: ${(error as Error)?.message ?? String(error)}`,
+    );
+  }
+}
+
+const defaultPolicy = strict();

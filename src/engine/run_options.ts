@@ -1,0 +1,87 @@
+/**
+ * Options and results of a run.
+ *
+ * @module
+ */
+import type { Channel } from "../channels/channel.ts";
+import type { TaskHandler } from "../handlers/task_handler.ts";
+import type { EventListener } from "../observability/events.ts";
+import type { GroupExecutor } from "../graph/graph.ts";
+import type { ExecutedGraph } from "../graph/executed_graph.ts";
+import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
+
+/**
+ * Where tasks run when a run has a backend (e.g. `redisBackend(...)` from
+ * `@graflow/graflow/redis`): a handler for its tasks and, optionally, the run's channel.
+ */
+export interface Backend {
+  /** Backend name, e.g. `"redis"`. */
+  readonly name: string;
+  /** Runs the tasks whose handler is `"direct"` (and members of groups with `executor: "redis"`). */
+  readonly handler: TaskHandler;
+  /** The run's channel, when the run options give none. */
+  channel?(runId: string): Channel | Promise<Channel>;
+  /** The feedback store for human-in-the-loop requests of runs on this backend. */
+  feedbackStore?(): FeedbackStore;
+  /** Called once when a run that used this backend finished. */
+  runFinished?(runId: string): Promise<void>;
+}
+
+/** Options of `flow.run()`. */
+export interface RunOptions {
+  /** Input of the first task(s). */
+  input?: unknown;
+  /** Node(s) to start at. @default {the nodes without predecessors} */
+  start?: string | string[];
+  /** Hard limit of task executions. @default {10000} */
+  maxSteps?: number;
+  /** Aborting it cancels the run and every running task; the run rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** The run's key-value store. @default {a new MemoryChannel} */
+  channel?: Channel;
+  /** Extra handlers by name (tasks pick one with `{ handler: "name" }`). */
+  handlers?: Record<string, TaskHandler>;
+  /** Where checkpoints are written. @default {undefined} (checkpoints need it or an explicit path) */
+  checkpointDir?: string;
+  /** Keep only the newest n checkpoints of this run in `checkpointDir`. @default {undefined} (all) */
+  keepCheckpoints?: number;
+  /** Distributed backend (e.g. `redisBackend(...)`). */
+  backend?: Backend;
+  /** Run id. @default {a random UUID} */
+  runId?: string;
+  /** Receives every event of the run. */
+  onEvent?: EventListener;
+  /** Where the members of every parallel group run (a group's own `executor` wins). @default {"inline"} */
+  executor?: GroupExecutor;
+  /** Where human-in-the-loop requests and answers are kept. @default {files under checkpointDir} */
+  feedbackStore?: FeedbackStore;
+  /** Sleep used between retries (injectable for tests). @default {a timer honouring the signal} */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** How a run ended. */
+export type RunStatus = "completed" | "terminated" | "waiting";
+
+/** What `run()` resolves to. */
+export interface RunResult {
+  /** The run id. */
+  runId: string;
+  /** `completed`, `terminated` (by `ctx.terminate`) or `waiting` (for human feedback). */
+  status: RunStatus;
+  /** Result of the last task that finished. */
+  output: unknown;
+  /** Every task's (latest) result by task id; groups by group id. */
+  results: Record<string, unknown>;
+  /** Task ids in completion order (a task that ran several times appears several times). */
+  completed: string[];
+  /** Task executions counted. */
+  steps: number;
+  /** The run's channel, readable after the run. */
+  channel: Channel;
+  /** Base paths of the checkpoints written by this run. */
+  checkpoints: string[];
+  /** When `status` is `"waiting"`: the open feedback request and the checkpoint to resume. */
+  feedback?: { id: string; checkpoint: string };
+  /** The executed graph, with dynamic tasks and iterations. */
+  graph: ExecutedGraph;
+}

@@ -1,0 +1,166 @@
+/**
+ * The graph a run actually executed: nodes with how often they ran, edges with how they were
+ * taken (static edges, loops, `next`, `goto`, iterations), rendered like a flow.
+ *
+ * @module
+ */
+import type { Graph } from "./graph.ts";
+import type { ActivationKind, TraceEdge } from "../context/run_state.ts";
+import {
+  type RenderEdge,
+  type RenderModel,
+  type RenderNode,
+  toAscii,
+  toDot,
+  toMermaid,
+} from "./render.ts";
+
+/** The executed graph of a run (`result.graph`). */
+export class ExecutedGraph {
+  readonly #graph: Graph;
+  readonly #edges = new Map<string, TraceEdge>();
+  readonly #counts = new Map<string, number>();
+
+  /** @internal Built by the engine. */
+  constructor(graph: Graph) {
+    this.#graph = graph;
+  }
+
+  /** @internal Records one activation. */
+  activate(from: string, to: string, kind: ActivationKind): void {
+    this.#counts.set(to, (this.#counts.get(to) ?? 0) + 1);
+    const key = from + "\u0000" + to + "\u0000" + kind;
+    const e = this.#edges.get(key);
+    if (e) e.count++;
+    else this.#edges.set(key, { from, to, kind, count: 1 });
+  }
+
+  /** @internal Restores edges from a checkpoint. */
+  restore(edges: TraceEdge[]): void {
+    for (const e of edges) {
+      this.#edges.set(e.from + "\u0000" + e.to + "\u0000" + e.kind, { ...e });
+      this.#counts.set(e.to, (this.#counts.get(e.to) ?? 0) + e.count);
+    }
+  }
+
+  /**
+   * The edges taken, as plain data.
+   *
+   * @returns The edges taken, as plain data.
+   */
+  edgesData(): TraceEdge[] {
+    return [...this.#edges.values()].map((e) => ({ ...e }));
+  }
+
+  /**
+   * How often each node (task or group) was activated.
+   *
+   * @returns How often each node (task or group) was activated.
+   */
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+
+  /**
+   * The render model (only nodes that ran).
+   *
+   * @returns The render model (only nodes that ran).
+   */
+  model(): RenderModel {
+    const g = this.#graph;
+    const nodes: RenderNode[] = [];
+    const groupsSeen = new Set<string>();
+    for (const [id, count] of this.#counts) {
+      const node = g.nodes.get(id);
+      if (node?.kind === "fork") {
+        groupsSeen.add(id);
+        continue;
+      }
+      nodes.push({
+        id,
+        count,
+        parent: node?.parent?.group,
+        dynamic: !node,
+      });
+    }
+    const edges: RenderEdge[] = [];
+    for (const e of this.#edges.values()) {
+      if (e.from === "start") continue;
+      const fromNode = g.nodes.get(e.from);
+      if (fromNode?.kind === "fork" && e.kind === "edge") continue; // member entry: drawn as containment
+      const from = fromNode?.kind === "barrier" ? fromNode.group! : e.from;
+      edges.push({ from, to: e.to, kind: e.kind, count: e.count });
+    }
+    return {
+      nodes,
+      groups: [...groupsSeen].map((id) => {
+        const spec = g.groups.get(id)!;
+        return {
+          id,
+          parent: g.nodes.get(id)?.parent?.group,
+          policy: spec.policy?.label,
+          members: spec.members.map((m) => m.id),
+        };
+      }),
+      edges,
+    };
+  }
+
+  /**
+   * Mermaid source.
+   *
+   * @returns Mermaid source.
+   */
+  toMermaid(): string {
+    return toMermaid(this.model());
+  }
+
+  /**
+   * Plain text.
+   *
+   * @returns Plain text.
+   */
+  toAscii(): string {
+    return toAscii(this.model());
+  }
+
+  /**
+   * Graphviz DOT source.
+   *
+   * @returns Graphviz DOT source.
+   */
+  toDot(): string {
+    return toDot(this.model());
+  }
+}
+
+/**
+ * The render model of a static graph.
+ *
+ * @param g The graph.
+ * @returns Nodes, group boxes and edges (edges into a fork or out of a barrier attach to the box).
+ */
+export function staticModel(g: Graph): RenderModel {
+  const nodes: RenderNode[] = [];
+  for (const n of g.nodes.values()) {
+    if (n.kind === "task") nodes.push({ id: n.id, parent: n.parent?.group });
+  }
+  const edges: RenderEdge[] = [];
+  for (const [from, to] of g.edges()) {
+    const f = g.nodes.get(from)!;
+    const t = g.nodes.get(to)!;
+    if (f.kind === "fork" && t.parent?.group === f.group) continue; // member entry
+    if (t.kind === "barrier") continue; // member exit
+    edges.push({ from: f.kind === "barrier" ? f.group! : from, to });
+  }
+  return {
+    nodes,
+    groups: [...g.groups.values()].map((s) => ({
+      id: s.id,
+      parent: g.nodes.get(s.id)!.parent?.group,
+      policy: s.policy?.label,
+      members: s.members.map((m) => m.id),
+    })),
+    edges,
+  };
+}

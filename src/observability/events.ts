@@ -1,0 +1,59 @@
+/**
+ * Events emitted for every transition of a run, through `run({ onEvent })`.
+ *
+ * @module
+ */
+
+/** Fields every event has. */
+export interface WorkflowEventBase {
+  /** The run. */
+  runId: string;
+  /** Epoch milliseconds. */
+  time: number;
+}
+
+/** Every event a run emits. */
+export type WorkflowEvent =
+  | WorkflowEventBase & { type: "run.started"; resumed: boolean }
+  | WorkflowEventBase & {
+    type: "run.finished";
+    status: "completed" | "terminated" | "waiting";
+    steps: number;
+  }
+  | WorkflowEventBase & { type: "run.failed"; error: unknown; steps: number }
+  | WorkflowEventBase & { type: "task.started"; taskId: string; attempt: number; cycle: number }
+  | WorkflowEventBase & {
+    type: "task.succeeded";
+    taskId: string;
+    attempt: number;
+    cycle: number;
+    durationMs: number;
+  }
+  | WorkflowEventBase & {
+    type: "task.failed";
+    taskId: string;
+    attempt: number;
+    cycle: number;
+    error: unknown;
+  }
+  | WorkflowEventBase & {
+    type: "task.retried";
+    taskId: string;
+    attempt: number;
+    delayMs: number;
+    error: unknown;
+  }
+  | WorkflowEventBase & { type: "task.added"; taskId: string; by: string; goto: boolean }
+  | WorkflowEventBase & {
+    type: "group.settled";
+    groupId: string;
+    succeeded: string[];
+    failed: string[];
+    ok: boolean;
+  }
+  | WorkflowEventBase & { type: "checkpoint.written"; path: string; taskId?: string; steps: number }
+  | WorkflowEventBase & { type: "feedback.requested"; feedbackId: string; taskId: string }
+  | WorkflowEventBase & { type: "feedback.received"; feedbackId: string; taskId: string };
+
+/** Receives events; exceptions it throws are ignored. */
+export type EventListener = (event: WorkflowEvent) => void;
