@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BARRIER, type Graph, type GraphNode, type Plan } from "../graph/graph.ts";
+import type { Graph, GraphNode, Plan, PlanNode } from "../graph/graph.ts";
 import { retryDelay, type Task } from "../graph/task.ts";
 import {
   CycleLimitExceededError,
@@ -16,7 +16,7 @@ import {
   WorkflowCanceledError,
   WorkflowError,
 } from "./errors.ts";
-import { applyPolicy } from "./policies.ts";
+import { GroupRun } from "./group_run.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
@@ -24,38 +24,60 @@ import {
   EngineTaskContext,
   type FeedbackRequest,
   type FeedbackResponse,
-  type TaskContext,
 } from "../context/task_context.ts";
 import type {
   ActivationKind,
   DynamicTaskRecord,
-  MemberRunState,
   PendingActivation,
   RunStateData,
+  TraceEdge,
 } from "../context/run_state.ts";
 import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
 import type { RunOptions, RunResult, RunStatus } from "./run_options.ts";
 import { ExecutedGraph } from "../graph/executed_graph.ts";
+import { pickHandler } from "./handler_choice.ts";
+
+/** A node waiting to run. */
+interface Activation {
+  node: PlanNode;
+  input: unknown;
+  from: string;
+  kind: ActivationKind;
+  attempt?: number;
+}
 
 /** One task execution (all its attempts). */
 export interface Execution {
-  readonly node: GraphNode;
+  /** The plan node. */
+  readonly node: PlanNode;
+  /** The task. */
   readonly task: Task;
+  /** Its input. */
   readonly input: unknown;
+  /** What activated it. */
   readonly from: string;
+  /** How. */
   readonly kind: ActivationKind;
+  /** 1-based execution count. */
   readonly cycle: number;
+  /** The handler that runs it. */
   readonly handler: TaskHandler;
+  /** Current attempt. */
   attempt: number;
+  /** Context of the current attempt. */
   ctx: EngineTaskContext;
+  /** True once it succeeded or finally failed. */
   settled: boolean;
+  /** `performance.now()` at the start of the attempt (only when events are listened to). */
   started: number;
+  /** Timeout timer of the current attempt. */
   timer?: ReturnType<typeof setTimeout>;
 }
 
-type Stop =
+/** Why a run stops early. */
+export type Stop =
   | { kind: "failed"; error: unknown }
   | { kind: "terminated" }
   | { kind: "waiting"; feedback: { id: string; checkpoint: string } };
@@ -70,16 +92,16 @@ export interface EngineHooks {
   /** Writes an immediate checkpoint for the task of `ctx`. */
   checkpointNow?(
     engine: Engine,
-    ctx: TaskContext,
+    ctx: EngineTaskContext,
     options: CheckpointOptions,
   ): Promise<CheckpointInfo>;
   /** Human-in-the-loop: asks, waits, or ends the run as waiting. */
   requestFeedback?(
     engine: Engine,
-    ctx: TaskContext,
+    ctx: EngineTaskContext,
     request: FeedbackRequest,
   ): Promise<FeedbackResponse>;
-  /** Called once when the run finished (any status), before it resolves. */
+  /** Called once when the run finished (any status), before it settles. */
   finished?(engine: Engine): Promise<void> | void;
 }
 
@@ -110,25 +132,26 @@ export class Engine {
   readonly results: Record<string, unknown> = {};
   readonly completed: string[] = [];
   readonly cycles: Record<string, number> = {};
-  readonly arrivals: Map<string, Map<string, unknown>> = new Map();
-  readonly groupRuns: Map<string, Map<string, MemberRunState>> = new Map();
+  readonly arrivals: Map<PlanNode, Map<string, unknown>> = new Map();
+  readonly groupRuns: Map<string, GroupRun> = new Map();
   readonly dynamic: DynamicTaskRecord[] = [];
-  readonly dynamicNodes: Map<string, GraphNode> = new Map();
-  readonly trace: ExecutedGraph;
+  readonly dynamicNodes: Map<string, PlanNode> = new Map();
   readonly checkpoints: string[] = [];
   feedbackRequests: Record<string, string[]> = {};
   steps = 0;
   output: unknown = undefined;
   lastTask: string | undefined;
   stop: Stop | undefined;
-  /** Set while the engine waits for deferred work (checkpoint writes) of a finished task. */
+  readonly promise: Promise<RunResult>;
+  /** Deferred work (checkpoint writes) the run must wait for before it finishes. */
   #busy = 0;
-  #ready: PendingActivation[] = [];
+  #ready: Activation[] = [];
   #head = 0;
   #done = false;
   #resolve!: (r: RunResult) => void;
   #reject!: (e: unknown) => void;
-  readonly promise: Promise<RunResult>;
+  readonly #edgeCounts: number[];
+  readonly #extraEdges = new Map<string, TraceEdge>();
   readonly #handlers: Map<string, TaskHandler>;
   readonly #handlerOf = new Map<string, TaskHandler>();
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
@@ -153,7 +176,7 @@ export class Engine {
     this.maxSteps = options.maxSteps ?? 10_000;
     this.#handlers = handlers;
     this.#sleep = options.sleep ?? defaultSleep;
-    this.trace = new ExecutedGraph(graph);
+    this.#edgeCounts = new Array(plan.edges.length).fill(0);
     const listener = options.onEvent;
     if (listener) {
       this.#emit = (e) => {
@@ -167,7 +190,9 @@ export class Engine {
       this.#reject = rej;
     });
     for (const node of graph.nodes.values()) {
-      if (node.kind === "task") this.#handlerOf.set(node.id, this.#pickHandler(node));
+      if (node.kind === "task") {
+        this.#handlerOf.set(node.id, pickHandler(graph, node, options, this.#handlers));
+      }
     }
   }
 
@@ -176,46 +201,12 @@ export class Engine {
     this.#emit?.(event);
   }
 
-  /** Whether anyone listens to events. */
-  get listening(): boolean {
-    return this.#emit !== undefined;
+  /** The plan node with this id (static or added at run time). */
+  node(id: string): PlanNode | undefined {
+    return this.plan.nodes.get(id) ?? this.dynamicNodes.get(id);
   }
 
-  #pickHandler(node: GraphNode): TaskHandler {
-    const t = node.task!;
-    let name = t.handler;
-    if (name === "direct") {
-      const group = node.parent ? this.graph.groups.get(node.parent.group) : undefined;
-      const executor = group?.executor ?? (node.parent ? this.options.executor : undefined);
-      if (executor === "workers") name = "worker";
-      else if (executor === "redis" || this.options.backend) {
-        if (!this.options.backend) {
-          throw new WorkflowError(
-            `Cannot run task "${t.name}": its group uses executor "redis" but the run has no backend`,
-            { code: "HANDLER_NOT_FOUND" },
-          );
-        }
-        return this.options.backend.handler;
-      }
-    }
-    const handler = this.#handlers.get(name);
-    if (!handler) {
-      throw new WorkflowError(
-        `Cannot run task "${t.name}": handler "${name}" is not registered (known: ${
-          [...this.#handlers.keys()].map((k) => `"${k}"`).join(", ")
-        })`,
-        { code: "HANDLER_NOT_FOUND" },
-      );
-    }
-    return handler;
-  }
-
-  /** The node with this id (static or added at run time). */
-  node(id: string): GraphNode | undefined {
-    return this.graph.nodes.get(id) ?? this.dynamicNodes.get(id);
-  }
-
-  /** Starts the run from the plan's start nodes (or restores `state` from a checkpoint). */
+  /** Starts the run from the plan's start nodes, or from a checkpoint's state. */
   begin(input: unknown, state?: RunStateData): Promise<RunResult> {
     const signal = this.options.signal;
     if (signal) {
@@ -229,9 +220,7 @@ export class Engine {
     this.emit({ type: "run.started", runId: this.runId, time: Date.now(), resumed: !!state });
     if (state) this.#restore(state);
     else {
-      for (const s of this.plan.starts) {
-        this.#ready.push({ node: s, input, from: "start", kind: "start" });
-      }
+      for (const node of this.plan.starts) this.#push(node, input, "start", "start");
     }
     this.#pump();
     return this.promise;
@@ -244,24 +233,65 @@ export class Engine {
     Object.assign(this.cycles, state.cycles);
     this.output = state.output;
     this.lastTask = state.lastTask;
-    for (const [node, preds] of Object.entries(state.arrivals)) {
-      this.arrivals.set(node, new Map(Object.entries(preds)));
+    for (const [id, preds] of Object.entries(state.arrivals)) {
+      this.arrivals.set(this.#mustNode(id), new Map(Object.entries(preds)));
     }
     for (const [group, members] of Object.entries(state.groups)) {
-      this.groupRuns.set(group, new Map(Object.entries(members)));
+      this.groupRuns.set(group, new GroupRun(this.graph.groups.get(group)!, members));
     }
     this.feedbackRequests = structuredClone(state.feedback?.requests ?? {});
-    this.trace.restore(state.trace);
-    this.#ready.push(...state.pending);
+    for (const e of state.trace) {
+      this.#extraEdges.set(`${e.from}\u0000${e.to}\u0000${e.kind}`, { ...e });
+    }
+    for (const p of state.pending) {
+      this.#ready.push({
+        node: this.#mustNode(p.node),
+        input: p.input,
+        from: p.from,
+        kind: p.kind,
+        ...(p.attempt ? { attempt: p.attempt } : {}),
+      });
+    }
+  }
+
+  #mustNode(id: string): PlanNode {
+    const node = this.node(id);
+    if (!node) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
+    return node;
   }
 
   /** Registers a task added at run time (resume uses this too). */
-  addDynamic(t: Task, by: string): GraphNode {
+  addDynamic(t: Task, by: string): PlanNode {
     const node: GraphNode = { id: t.name, kind: "task", task: t, dynamic: true };
-    this.#handlerOf.set(t.name, this.#pickHandler(node));
-    this.dynamicNodes.set(t.name, node);
+    this.#handlerOf.set(t.name, pickHandler(this.graph, node, this.options, this.#handlers));
+    const pn: PlanNode = {
+      id: t.name,
+      index: this.plan.nodes.size + this.dynamicNodes.size,
+      node,
+      out: [],
+      preds: [],
+      key: t.name,
+    };
+    this.dynamicNodes.set(t.name, pn);
     this.dynamic.push({ id: t.name, module: t.module, by });
-    return node;
+    return pn;
+  }
+
+  /** The executed edges so far, as plain data. */
+  traceEdges(): TraceEdge[] {
+    const merged = new Map<string, TraceEdge>();
+    for (const [key, e] of this.#extraEdges) merged.set(key, { ...e });
+    for (let i = 0; i < this.#edgeCounts.length; i++) {
+      const count = this.#edgeCounts[i];
+      if (count === 0) continue;
+      const { from, to, back } = this.plan.edges[i];
+      const kind = back ? "back" : "edge";
+      const key = `${from}\u0000${to}\u0000${kind}`;
+      const existing = merged.get(key);
+      if (existing) existing.count += count;
+      else merged.set(key, { from, to, kind, count });
+    }
+    return [...merged.values()];
   }
 
   /** Snapshot of the run for checkpoints; running tasks become pending (they run again). */
@@ -281,11 +311,20 @@ export class Engine {
       cycles[exec.node.id]--;
       steps--;
     }
-    pending.push(...this.#ready.slice(this.#head));
+    for (let i = this.#head; i < this.#ready.length; i++) {
+      const a = this.#ready[i];
+      pending.push({
+        node: a.node.id,
+        input: a.input,
+        from: a.from,
+        kind: a.kind,
+        ...(a.attempt ? { attempt: a.attempt } : {}),
+      });
+    }
     const arrivals: RunStateData["arrivals"] = {};
-    for (const [node, preds] of this.arrivals) arrivals[node] = Object.fromEntries(preds);
+    for (const [node, preds] of this.arrivals) arrivals[node.id] = Object.fromEntries(preds);
     const groups: RunStateData["groups"] = {};
-    for (const [g, members] of this.groupRuns) groups[g] = Object.fromEntries(members);
+    for (const [g, run] of this.groupRuns) groups[g] = structuredClone(run.toJSON());
     return {
       runId: this.runId,
       steps,
@@ -298,7 +337,7 @@ export class Engine {
       arrivals,
       groups,
       dynamic: [...this.dynamic],
-      trace: this.trace.edgesData(),
+      trace: this.traceEdges(),
       feedback: { requests: structuredClone(this.feedbackRequests) },
     };
   }
@@ -316,23 +355,21 @@ export class Engine {
     this.#maybeFinish();
   }
 
+  #push(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
+    this.#ready.push({ node, input, from, kind });
+    const key = `${from}\u0000${node.id}\u0000${kind}`;
+    const e = this.#extraEdges.get(key);
+    if (e) e.count++;
+    else this.#extraEdges.set(key, { from, to: node.id, kind, count: 1 });
+  }
+
   #pump(): void {
     const ready = this.#ready;
     while (this.#head < ready.length && !this.stop) {
       const act = ready[this.#head++];
-      const node = this.node(act.node);
-      if (!node) {
-        this.halt({
-          kind: "failed",
-          error: new WorkflowError(`Cannot run node "${act.node}": it is not in the flow`, {
-            code: "NODE_NOT_FOUND",
-          }),
-        });
-        break;
-      }
-      this.trace.activate(act.from, act.node, act.kind);
-      if (node.kind === "fork") this.#fork(node, act.input);
-      else if (node.kind === "task") this.#start(node, act);
+      const kind = act.node.node.kind;
+      if (kind === "task") this.#start(act);
+      else if (kind === "fork") this.#fork(act.node, act.input);
     }
     if (this.#head > 1024 && this.#head * 2 > ready.length) {
       this.#ready = ready.slice(this.#head);
@@ -347,18 +384,14 @@ export class Engine {
     else if (this.#head >= this.#ready.length) this.#finish(undefined);
   }
 
-  #fork(node: GraphNode, input: unknown): void {
-    const spec = this.graph.groups.get(node.group!)!;
-    const members = new Map<string, MemberRunState>();
-    for (const m of spec.members) {
-      members.set(m.id, { remaining: m.exits.length, results: {}, settled: false });
-    }
-    this.groupRuns.set(spec.id, members);
+  #fork(node: PlanNode, input: unknown): void {
+    const spec = this.graph.groups.get(node.node.group!)!;
+    this.groupRuns.set(spec.id, new GroupRun(spec));
     this.#propagate(node, input, false);
   }
 
-  #start(node: GraphNode, act: PendingActivation): void {
-    const t = node.task!;
+  #start(act: Activation): void {
+    const t = act.node.node.task!;
     if (this.steps >= this.maxSteps) {
       this.halt({
         kind: "failed",
@@ -378,7 +411,7 @@ export class Engine {
     this.cycles[t.name] = cycle;
     const attempt = act.attempt ?? 1;
     const exec: Execution = {
-      node,
+      node: act.node,
       task: t,
       input: act.input,
       from: act.from,
@@ -386,7 +419,7 @@ export class Engine {
       cycle,
       handler: this.#handlerOf.get(t.name)!,
       attempt,
-      ctx: new EngineTaskContext(this as never, t.name, attempt, cycle),
+      ctx: new EngineTaskContext(this, t.name, attempt, cycle),
       settled: false,
       started: 0,
     };
@@ -487,17 +520,12 @@ export class Engine {
     let skip = false;
     if (d.iterate) {
       skip = true;
-      this.#ready.push({
-        node: id,
-        input: d.iterate.hasInput ? d.iterate.input : result,
-        from: id,
-        kind: "iterate",
-      });
+      this.#push(exec.node, d.iterate.hasInput ? d.iterate.input : result, id, "iterate");
     }
     for (const call of d.next ?? []) {
       const target = call.task;
-      const existing = this.node(target.name);
-      if (existing && existing.task !== target) {
+      let node = this.node(target.name);
+      if (node && node.node.task !== target) {
         this.halt({
           kind: "failed",
           error: new TypeError(
@@ -506,11 +534,10 @@ export class Engine {
         });
         return;
       }
-      const isStatic = existing !== undefined && !existing.dynamic;
-      const jump = call.goto ?? isStatic;
-      if (!existing) {
+      const jump = call.goto ?? (node !== undefined && !node.node.dynamic);
+      if (!node) {
         try {
-          this.addDynamic(target, id);
+          node = this.addDynamic(target, id);
         } catch (error) {
           this.halt({ kind: "failed", error });
           return;
@@ -525,98 +552,78 @@ export class Engine {
         by: id,
         goto: jump,
       });
-      this.#ready.push({
-        node: target.name,
-        input: call.hasInput ? call.input : result,
-        from: id,
-        kind: jump ? "goto" : "next",
-      });
+      this.#push(node, call.hasInput ? call.input : result, id, jump ? "goto" : "next");
     }
     if (!d.iterate) this.#propagate(exec.node, result, skip);
   }
 
-  #propagate(node: GraphNode, result: unknown, skipStatic: boolean): void {
-    const id = node.id;
-    const succ = this.graph.successors(id);
-    for (let i = 0; i < succ.length; i++) {
-      const to = succ[i];
-      if (to.endsWith(BARRIER) && node.parent && this.graph.groups.has(node.parent.group)) {
-        const target = this.graph.nodes.get(to)!;
-        if (target.kind === "barrier" && target.group === node.parent.group) {
+  #propagate(node: PlanNode, result: unknown, skipStatic: boolean): void {
+    const out = node.out;
+    for (let i = 0; i < out.length; i++) {
+      const edge = out[i];
+      switch (edge.kind) {
+        case "member":
           this.#memberExit(node, result);
           continue;
+        case "single":
+        case "back":
+          if (skipStatic) continue;
+          this.#edgeCounts[edge.index]++;
+          this.#ready.push({
+            node: edge.to,
+            input: result,
+            from: node.id,
+            kind: edge.kind === "back" ? "back" : "edge",
+          });
+          continue;
+        case "join": {
+          if (skipStatic) continue;
+          const to = edge.to;
+          let arrived = this.arrivals.get(to);
+          if (!arrived) this.arrivals.set(to, arrived = new Map());
+          arrived.set(node.id, result);
+          if (arrived.size < to.preds.length) continue;
+          this.arrivals.delete(to);
+          const input: Record<string, unknown> = {};
+          for (const p of to.preds) input[p.key] = arrived.get(p.id);
+          this.#edgeCounts[edge.index]++;
+          this.#ready.push({ node: to, input, from: node.id, kind: "edge" });
         }
       }
-      if (skipStatic) continue;
-      if (this.plan.backEdges.has(id + "\u0000" + to)) {
-        this.#ready.push({ node: to, input: result, from: id, kind: "back" });
-        continue;
-      }
-      const preds = this.plan.forwardPreds.get(to)!;
-      if (preds.length <= 1) {
-        this.#ready.push({ node: to, input: result, from: id, kind: "edge" });
-        continue;
-      }
-      let arrived = this.arrivals.get(to);
-      if (!arrived) this.arrivals.set(to, arrived = new Map());
-      arrived.set(id, result);
-      if (arrived.size < preds.length) continue;
-      this.arrivals.delete(to);
-      const input: Record<string, unknown> = {};
-      for (const p of preds) input[joinKey(this.graph, p)] = arrived.get(p);
-      this.#ready.push({ node: to, input, from: id, kind: "edge" });
     }
   }
 
-  #memberExit(node: GraphNode, result: unknown): void {
-    const { group, member } = node.parent!;
-    const members = this.groupRuns.get(group);
-    const m = members?.get(member);
-    if (!m || m.settled) return;
-    m.results[node.kind === "barrier" ? node.group! : node.id] = result;
-    if (--m.remaining > 0) return;
-    m.settled = true;
-    this.#maybeSettleGroup(group, members!);
+  #memberExit(node: PlanNode, result: unknown): void {
+    const { group, member } = node.node.parent!;
+    const run = this.groupRuns.get(group);
+    if (run?.exit(member, node.key, result)) this.#settleGroup(run);
   }
 
-  #memberFailed(node: GraphNode, error: unknown): boolean {
-    if (!node.parent) return false;
-    const { group, member } = node.parent;
-    const members = this.groupRuns.get(group);
-    const m = members?.get(member);
-    if (!m || m.settled) return false;
-    m.settled = true;
-    m.failed = { taskId: node.kind === "task" ? node.id : node.group!, error };
-    this.#maybeSettleGroup(group, members!);
+  /** Fails the member `node` belongs to; false when the failure is not a group member's. */
+  #memberFailed(node: PlanNode, error: unknown): boolean {
+    const parent = node.node.parent;
+    if (!parent) return false;
+    const run = this.groupRuns.get(parent.group);
+    const settledAll = run?.fail(parent.member, node.key, error);
+    if (settledAll === undefined) return false;
+    if (settledAll) this.#settleGroup(run!);
     return true;
   }
 
-  #maybeSettleGroup(group: string, members: Map<string, MemberRunState>): void {
-    for (const m of members.values()) if (!m.settled) return;
+  #settleGroup(run: GroupRun): void {
+    const group = run.spec.id;
     this.groupRuns.delete(group);
-    const spec = this.graph.groups.get(group)!;
-    const succeeded: string[] = [];
-    const failed: { taskId: string; member: string; error: unknown }[] = [];
-    const output: Record<string, unknown> = {};
-    for (const [id, m] of members) {
-      if (m.failed) failed.push({ ...m.failed, member: id });
-      else {
-        succeeded.push(id);
-        const keys = Object.keys(m.results);
-        output[id] = keys.length === 1 ? m.results[keys[0]] : m.results;
-      }
-    }
-    const error = applyPolicy(spec.policy, { groupId: group, succeeded, failed });
+    const { outcome, output, error } = run.settle();
     this.emit({
       type: "group.settled",
       runId: this.runId,
       time: Date.now(),
       groupId: group,
-      succeeded,
-      failed: failed.map((f) => f.taskId),
+      succeeded: outcome.succeeded,
+      failed: outcome.failed.map((f) => f.taskId),
       ok: !error,
     });
-    const barrier = this.graph.nodes.get(group + BARRIER)!;
+    const barrier = this.plan.nodes.get(group + "/end")!;
     if (error) {
       if (!this.#memberFailed(barrier, error)) this.halt({ kind: "failed", error });
       return;
@@ -653,7 +660,7 @@ export class Engine {
       exec.attempt = attempt + 1;
       this.#sleep(delayMs, this.#runAbort.signal).then(() => {
         if (this.stop) return this.#settleFailed(exec, error);
-        exec.ctx = new EngineTaskContext(this as never, t.name, exec.attempt, exec.cycle);
+        exec.ctx = new EngineTaskContext(this, t.name, exec.attempt, exec.cycle);
         this.#attempt(exec);
       }, () => this.#settleFailed(exec, error));
       return;
@@ -682,7 +689,12 @@ export class Engine {
     if (this.#done) return;
     this.#done = true;
     if (this.#onSignal) this.options.signal!.removeEventListener("abort", this.#onSignal);
-    const finished = this.hooks.finished ? this.hooks.finished(this) : undefined;
+    let finished: Promise<void> | void;
+    try {
+      finished = this.hooks.finished?.(this);
+    } catch (error) {
+      finished = Promise.reject(error);
+    }
     Promise.resolve(finished).then(() => {
       if (stop?.kind === "failed") {
         this.emit({
@@ -713,7 +725,7 @@ export class Engine {
         channel: this.channel,
         checkpoints: this.checkpoints,
         ...(stop?.kind === "waiting" ? { feedback: stop.feedback } : {}),
-        graph: this.trace,
+        graph: new ExecutedGraph(this.graph, this.traceEdges()),
       });
     }, (error) => this.#reject(error));
   }
@@ -726,7 +738,10 @@ export class Engine {
   }
 
   /** Writes an immediate checkpoint (needs the checkpoint module's hooks). */
-  checkpoint(ctx: TaskContext, options: CheckpointOptions): Promise<CheckpointInfo | undefined> {
+  checkpoint(
+    ctx: EngineTaskContext,
+    options: CheckpointOptions,
+  ): Promise<CheckpointInfo | undefined> {
     if (!this.hooks.checkpointNow) {
       return Promise.reject(
         new WorkflowError(`Cannot checkpoint task "${ctx.taskId}": checkpoints are not enabled`, {
@@ -738,7 +753,7 @@ export class Engine {
   }
 
   /** Human-in-the-loop request (needs the checkpoint module's hooks). */
-  requestFeedback(ctx: TaskContext, request: FeedbackRequest): Promise<FeedbackResponse> {
+  requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse> {
     if (!this.hooks.requestFeedback) {
       return Promise.reject(
         new WorkflowError(`Cannot request feedback in task "${ctx.taskId}": not enabled`, {
@@ -750,14 +765,8 @@ export class Engine {
   }
 
   /** The execution a context belongs to. */
-  executionOf(ctx: TaskContext): Execution | undefined {
+  executionOf(ctx: EngineTaskContext): Execution | undefined {
     for (const exec of this.running) if (exec.ctx === ctx) return exec;
     return undefined;
   }
-}
-
-/** The key of predecessor `id` in a join's input: task id, or group id for a barrier. */
-export function joinKey(graph: Graph, id: string): string {
-  const node = graph.nodes.get(id);
-  return node?.kind === "barrier" ? node.group! : id;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Graph } from "./graph.ts";
-import type { ActivationKind, TraceEdge } from "../context/run_state.ts";
+import type { TraceEdge } from "../context/run_state.ts";
 import {
   type RenderEdge,
   type RenderModel,
@@ -18,44 +18,34 @@ import {
 /** The executed graph of a run (`result.graph`). */
 export class ExecutedGraph {
   readonly #graph: Graph;
-  readonly #edges = new Map<string, TraceEdge>();
+  readonly #edges: TraceEdge[];
   readonly #counts = new Map<string, number>();
 
-  /** @internal Built by the engine. */
-  constructor(graph: Graph) {
+  /**
+   * Creates the executed graph of a run.
+   *
+   * @param graph The flow graph.
+   * @param edges The activations recorded by the run.
+   */
+  constructor(graph: Graph, edges: TraceEdge[]) {
     this.#graph = graph;
-  }
-
-  /** @internal Records one activation. */
-  activate(from: string, to: string, kind: ActivationKind): void {
-    this.#counts.set(to, (this.#counts.get(to) ?? 0) + 1);
-    const key = from + "\u0000" + to + "\u0000" + kind;
-    const e = this.#edges.get(key);
-    if (e) e.count++;
-    else this.#edges.set(key, { from, to, kind, count: 1 });
-  }
-
-  /** @internal Restores edges from a checkpoint. */
-  restore(edges: TraceEdge[]): void {
-    for (const e of edges) {
-      this.#edges.set(e.from + "\u0000" + e.to + "\u0000" + e.kind, { ...e });
-      this.#counts.set(e.to, (this.#counts.get(e.to) ?? 0) + e.count);
-    }
+    this.#edges = edges;
+    for (const e of edges) this.#counts.set(e.to, (this.#counts.get(e.to) ?? 0) + e.count);
   }
 
   /**
-   * The edges taken, as plain data.
+   * The edges taken, with how and how often.
    *
-   * @returns The edges taken, as plain data.
+   * @returns A copy of the edges.
    */
-  edgesData(): TraceEdge[] {
-    return [...this.#edges.values()].map((e) => ({ ...e }));
+  edges(): TraceEdge[] {
+    return this.#edges.map((e) => ({ ...e }));
   }
 
   /**
    * How often each node (task or group) was activated.
    *
-   * @returns How often each node (task or group) was activated.
+   * @returns Activations by node id.
    */
   counts(): Record<string, number> {
     return Object.fromEntries(this.#counts);
@@ -84,7 +74,7 @@ export class ExecutedGraph {
       });
     }
     const edges: RenderEdge[] = [];
-    for (const e of this.#edges.values()) {
+    for (const e of this.#edges) {
       if (e.from === "start") continue;
       const fromNode = g.nodes.get(e.from);
       if (fromNode?.kind === "fork" && e.kind === "edge") continue; // member entry: drawn as containment

@@ -70,6 +70,7 @@ export class Graph {
   readonly #out = new Map<string, string[]>();
   readonly #in = new Map<string, string[]>();
   #edgeCount = 0;
+  readonly #edgeKeys = new Set<string>();
   #autoGroup = 0;
 
   /**
@@ -152,9 +153,10 @@ export class Graph {
    * @param to Target node id.
    */
   addEdge(from: string, to: string): void {
-    const out = this.#out.get(from)!;
-    if (out.includes(to)) return;
-    out.push(to);
+    const key = from + "\u0000" + to;
+    if (this.#edgeKeys.has(key)) return;
+    this.#edgeKeys.add(key);
+    this.#out.get(from)!.push(to);
     this.#in.get(to)!.push(from);
     this.#edgeCount++;
   }
@@ -285,22 +287,49 @@ export class Graph {
   }
 }
 
+/** An outgoing edge, precompiled for the run loop. */
+export interface PlanEdge {
+  /** Target. */
+  readonly to: PlanNode;
+  /** Index of the edge in {@linkcode Plan.edges} (for per-run counters). */
+  readonly index: number;
+  /** `member`: the source is an exit of the group whose barrier this is; `back`: closes a loop;
+   * `single`: the target has one forward predecessor; `join`: it has several. */
+  readonly kind: "member" | "back" | "single" | "join";
+}
+
+/** A node with its precompiled scheduling facts. */
+export interface PlanNode {
+  /** Node id. */
+  readonly id: string;
+  /** Dense index (per-run counters are arrays). */
+  readonly index: number;
+  /** The graph node. */
+  readonly node: GraphNode;
+  /** Outgoing edges. */
+  readonly out: PlanEdge[];
+  /** Forward predecessors (a join waits for all of them). */
+  readonly preds: PlanNode[];
+  /** Key of this node in a successor's join input (task id, or group id for a barrier). */
+  readonly key: string;
+}
+
 /** Scheduling facts about a graph for one set of start nodes. */
 export interface Plan {
-  /** Start node ids. */
-  readonly starts: string[];
-  /** Keys `from\u0000to` of back edges (edges closing a loop). */
-  readonly backEdges: Set<string>;
-  /** Forward predecessor ids per node. */
-  readonly forwardPreds: Map<string, string[]>;
+  /** Start nodes. */
+  readonly starts: PlanNode[];
+  /** Every node by id. */
+  readonly nodes: Map<string, PlanNode>;
+  /** Every static edge, by index: source, target, and whether it closes a loop. */
+  readonly edges: { from: string; to: string; back: boolean }[];
 }
 
 /**
- * Finds back edges by depth-first search from the start nodes (then from any node not reached),
- * and each node's forward predecessors.
+ * Finds back edges by depth-first search from the start nodes (then from any node not reached)
+ * and precompiles each node's outgoing edges and forward predecessors.
  *
  * @param graph The graph.
- * @param starts Start nodes.
+ * @param starts Start node ids.
  * @returns The plan.
  */
 export function planGraph(graph: Graph, starts: string[]): Plan {
@@ -330,12 +359,33 @@ export function planGraph(graph: Graph, starts: string[]): Plan {
   };
   for (const s of starts) visit(s);
   for (const id of graph.nodes.keys()) visit(id);
-  const forwardPreds = new Map<string, string[]>();
-  for (const id of graph.nodes.keys()) {
-    forwardPreds.set(
-      id,
-      graph.predecessors(id).filter((p) => !backEdges.has(p + "\u0000" + id)),
-    );
+
+  const nodes = new Map<string, PlanNode>();
+  let index = 0;
+  for (const [id, node] of graph.nodes) {
+    const key = node.kind === "barrier" ? node.group! : id;
+    nodes.set(id, { id, index: index++, node, out: [], preds: [], key });
   }
-  return { starts, backEdges, forwardPreds };
+  const edges: Plan["edges"] = [];
+  for (const [id, pn] of nodes) {
+    for (const p of graph.predecessors(id)) {
+      if (!backEdges.has(p + "\u0000" + id)) pn.preds.push(nodes.get(p)!);
+    }
+  }
+  for (const [id, pn] of nodes) {
+    for (const to of graph.successors(id)) {
+      const target = nodes.get(to)!;
+      const t = target.node;
+      const kind = t.kind === "barrier" && pn.node.parent?.group === t.group
+        ? "member"
+        : backEdges.has(id + "\u0000" + to)
+        ? "back"
+        : target.preds.length <= 1
+        ? "single"
+        : "join";
+      pn.out.push({ to: target, index: edges.length, kind });
+      edges.push({ from: id, to, back: kind === "back" });
+    }
+  }
+  return { starts: starts.map((s) => nodes.get(s)!), nodes, edges };
 }
