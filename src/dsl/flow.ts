@@ -5,7 +5,8 @@
  */
 import { parse, type Program } from "./parser.ts";
 import { buildGraph, suggest } from "./build.ts";
-import { type Graph, type Plan, planGraph } from "../graph/graph.ts";
+import type { Graph } from "../graph/graph.ts";
+import { type Plan, planGraph } from "../graph/plan.ts";
 import { staticModel } from "../graph/executed_graph.ts";
 import { toAscii, toDot, toMermaid } from "../graph/render.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";

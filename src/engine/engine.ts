@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Graph, GraphNode, Plan, PlanNode } from "../graph/graph.ts";
+import type { Graph, GraphNode } from "../graph/graph.ts";
+import type { Plan, PlanNode } from "../graph/plan.ts";
 import { retryDelay, type Task } from "../graph/task.ts";
 import {
   CycleLimitExceededError,
@@ -243,6 +244,10 @@ export class Engine {
     for (const e of state.trace) {
       this.#extraEdges.set(`${e.from}\u0000${e.to}\u0000${e.kind}`, { ...e });
     }
+    if (state.terminated) {
+      this.halt({ kind: "terminated" });
+      return;
+    }
     for (const p of state.pending) {
       this.#ready.push({
         node: this.#mustNode(p.node),
@@ -339,6 +344,7 @@ export class Engine {
       dynamic: [...this.dynamic],
       trace: this.traceEdges(),
       feedback: { requests: structuredClone(this.feedbackRequests) },
+      ...(this.stop?.kind === "terminated" ? { terminated: true } : {}),
     };
   }
 
@@ -486,7 +492,9 @@ export class Engine {
       if (d === undefined) this.#propagate(exec.node, result, false);
       else this.#applyDirectives(exec, d, result);
     }
-    if (d?.checkpoints && !this.stop && this.hooks.afterTask) {
+    // Deferred checkpoints are written when the task succeeded: also when it terminated the
+    // run (the checkpoint then records the run as terminated), never when it failed or canceled.
+    if (d?.checkpoints && this.hooks.afterTask && (!this.stop || (d.terminate && !d.cancel))) {
       // The hook snapshots synchronously (successors are queued, this task is settled) and
       // writes in the background; the run does not finish before the write did.
       this.#busy++;
