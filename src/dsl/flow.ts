@@ -19,6 +19,7 @@ export class Flow {
   /** The graph (task nodes; fork and barrier nodes for parallel groups). */
   readonly graph: Graph;
   readonly #plans = new Map<string, Plan>();
+  #defaultPlan: Plan | undefined;
 
   /** @internal Use the {@linkcode flow} tag. */
   constructor(graph: Graph) {
@@ -36,6 +37,7 @@ export class Flow {
 
   /** @internal The scheduling plan for a start set. */
   plan(start?: string | string[]): Plan {
+    if (start === undefined && this.#defaultPlan) return this.#defaultPlan;
     const starts = start === undefined ? this.#defaultStarts() : [start].flat();
     const key = starts.join("\u0000");
     let plan = this.#plans.get(key);
@@ -52,6 +54,7 @@ export class Flow {
       plan = planGraph(this.graph, starts);
       this.#plans.set(key, plan);
     }
+    if (start === undefined) this.#defaultPlan = plan;
     return plan;
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Graph, GraphNode } from "./graph.ts";
+import { handlerKey } from "../engine/handler_choice.ts";
 
 /** An outgoing edge, precompiled for the run loop. */
 export interface PlanEdge {
@@ -31,6 +32,8 @@ export interface PlanNode {
   readonly preds: PlanNode[];
   /** Key of this node in a successor's join input (task id, or group id for a barrier). */
   readonly key: string;
+  /** Nodes with the same key get the same handler in a run (see `handlerKey`). */
+  readonly handlerKey: string;
 }
 
 /** Scheduling facts about a graph for one set of start nodes. */
@@ -83,7 +86,15 @@ export function planGraph(graph: Graph, starts: string[]): Plan {
   let index = 0;
   for (const [id, node] of graph.nodes) {
     const key = node.kind === "barrier" ? node.group! : id;
-    nodes.set(id, { id, index: index++, node, out: [], preds: [], key });
+    nodes.set(id, {
+      id,
+      index: index++,
+      node,
+      out: [],
+      preds: [],
+      key,
+      handlerKey: handlerKey(graph, node),
+    });
   }
   const edges: Plan["edges"] = [];
   for (const [id, pn] of nodes) {
