@@ -120,6 +120,9 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+/** Tasks started by one pump before it yields to settle finished ones. */
+const PUMP_BATCH = 512;
+
 /** @internal The state machine of one run. Use `flow.run()` / `flow.start()`. */
 export class Engine {
   readonly runId: string;
@@ -391,7 +394,15 @@ export class Engine {
 
   #pump(): void {
     const ready = this.#ready;
+    let started = 0;
     while (this.#head < ready.length && !this.stop) {
+      if (++started > PUMP_BATCH) {
+        // Let tasks that already finished settle before starting more: a 100,000-member group
+        // then never holds 100,000 executions at once, yet every member still starts at once
+        // in terms of the event loop (this is a microtask, not a timer).
+        queueMicrotask(this.#pumpLater);
+        return;
+      }
       const act = ready[this.#head++];
       const kind = act.node.node.kind;
       if (kind === "task") this.#start(act);
@@ -403,6 +414,8 @@ export class Engine {
     }
     this.#maybeFinish();
   }
+
+  readonly #pumpLater = (): void => this.#pump();
 
   #maybeFinish(): void {
     if (this.#done || this.running.size > 0 || this.#busy > 0) return;
