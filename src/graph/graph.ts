@@ -271,10 +271,13 @@ export class Graph {
       const target = this.nodes.get(mapId(node.id))!;
       const group = rename.get(node.parent.group)!;
       const memberNode = other.nodes.get(node.parent.member);
-      target.parent = {
-        group,
-        member: memberNode ? mapId(node.parent.member) : node.parent.member,
-      };
+      const member = memberNode ? mapId(node.parent.member) : node.parent.member;
+      if (target.parent && (target.parent.group !== group || target.parent.member !== member)) {
+        throw new TypeError(
+          `Cannot build group "${group}": "${target.id}" is already a member of group "${target.parent.group}"`,
+        );
+      }
+      target.parent = { group, member };
     }
     for (const [from, to] of other.edges()) this.addEdge(mapId(from), mapId(to));
     return { entries: other.roots().map(mapId), exits: other.sinks().map(mapId), nodes: copied };
