@@ -1,0 +1,17 @@
+/**
+ * Distributed runs on Redis: the run's channel in Redis, a lossless work queue on Redis Streams,
+ * and the backend that sends a run's tasks to worker processes (`workers/main.ts`).
+ *
+ * ```ts ignore
+ * import { flow } from "@graflow/graflow";
+ * import { redisBackend } from "@graflow/graflow/redis";
+ *
+ * await using backend = redisBackend({ url: "redis://127.0.0.1:6379" });
+ * const result = await flow`fetch >> (clean | enrich) >> merge`.run({ backend });
+ * ```
+ *
+ * @module
+ */
+export { RedisChannel, type RedisChannelOptions } from "./redis_channel.ts";
+export { connectRedis, DEFAULT_REDIS_URL, type RedisConnectionOptions } from "./connection.ts";
+export { CONSUMER_GROUP, HANDBACK_CONSUMER, RedisKeys } from "./keys.ts";
