@@ -15,3 +15,12 @@
 export { RedisChannel, type RedisChannelOptions } from "./redis_channel.ts";
 export { connectRedis, DEFAULT_REDIS_URL, type RedisConnectionOptions } from "./connection.ts";
 export { CONSUMER_GROUP, HANDBACK_CONSUMER, RedisKeys } from "./keys.ts";
+export { RedisBackend, redisBackend, type RedisBackendOptions } from "./redis_backend.ts";
+export {
+  type JobState,
+  type QueueEntry,
+  RedisTaskQueue,
+  type RedisTaskQueueOptions,
+} from "./task_queue.ts";
+export { RedisFeedbackStore, type RedisFeedbackStoreOptions } from "./redis_feedback_store.ts";
+export { type CallRecord, type JobMessage, type OutcomeRecord, type ReplyRecord } from "./wire.ts";

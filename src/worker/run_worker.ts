@@ -1,0 +1,473 @@
+/**
+ * `runWorker()`: a worker process's loop. Reserve jobs from the Redis queue (blocking, batched),
+ * run each task, record its outcome and acknowledge in one step; renew leases while tasks run;
+ * reclaim the jobs of dead workers; dead-letter poison messages; on stop, finish in-flight tasks
+ * within the grace period and hand back the rest at once.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import { runRemoteTask } from "../context/remote_context.ts";
+import { fromJsonTree } from "../channels/codec.ts";
+import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { getTask, resolveTask } from "../graph/task.ts";
+import { connectRedis, envVar, type RedisConnectionOptions } from "../redis/connection.ts";
+import { RedisKeys } from "../redis/keys.ts";
+import { quit, RedisChannel } from "../redis/redis_channel.ts";
+import { seal, verify } from "../redis/signing.ts";
+import { Subscriber } from "../redis/subscriber.ts";
+import { type QueueEntry, RedisTaskQueue } from "../redis/task_queue.ts";
+import { type JobMessage, type OutcomeRecord, parseJobMessage, peekJob } from "../redis/wire.ts";
+import { HostCalls } from "./host_calls.ts";
+import { WorkerMetrics } from "./worker_metrics.ts";
+import { type NormalizedWorkerOptions, normalizeWorkerOptions } from "./worker_options.ts";
+import { serveMetrics } from "./metrics_server.ts";
+
+export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
+import type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
+
+/** What `/health` reports. */
+export interface WorkerHealth {
+  /** Redis answers and the consume loop is turning. */
+  ok: boolean;
+  /** Whether Redis answered PING within a second. */
+  redis: boolean;
+  /** Milliseconds since the consume loop last turned. */
+  loopAgeMs: number;
+  /** Tasks running now. */
+  inFlight: number;
+  /** Why it is not ok. */
+  reason?: string;
+}
+
+interface Running {
+  entry: QueueEntry;
+  job?: string;
+  controller: AbortController;
+  /** Set when the outcome must not be written (cancelled, lease lost, handed back). */
+  dropped?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A running worker (see {@linkcode runWorker}). */
+export class GraflowWorker implements AsyncDisposable {
+  /** Worker id (its consumer name in the group). */
+  readonly id: string;
+  /** Counters. */
+  readonly metrics: WorkerMetrics = new WorkerMetrics();
+  /** Settles when the worker has stopped. */
+  readonly finished: Promise<void>;
+  /** Port of the metrics server, when one runs. */
+  port: number | undefined;
+  readonly #o: NormalizedWorkerOptions;
+  readonly #redis: Redis;
+  readonly #blocking: Redis;
+  readonly #subscriber: Subscriber;
+  readonly #queue: RedisTaskQueue;
+  readonly #keys: RedisKeys;
+  readonly #calls: HostCalls;
+  readonly #running = new Map<string, Running>();
+  readonly #byJob = new Map<string, Running>();
+  readonly #channels = new Map<string, RedisChannel>();
+  #leaseMs: number;
+  #heartbeat = Date.now();
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #slotFreed: (() => void) | undefined;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #server: { shutdown(): Promise<void> } | undefined;
+  #loop: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+
+  /** @internal Use {@linkcode runWorker}. */
+  constructor(o: NormalizedWorkerOptions) {
+    this.#o = o;
+    this.id = o.workerId;
+    this.#keys = new RedisKeys(o.prefix);
+    this.#redis = connectRedis({ ...o, connectionName: `graflow-worker:${o.workerId}` });
+    this.#blocking = this.#redis.duplicate();
+    this.#blocking.on("error", () => {});
+    this.#subscriber = new Subscriber(this.#redis);
+    this.#queue = new RedisTaskQueue(this.#redis, this.#keys, { secret: o.secret });
+    this.#calls = new HostCalls(this.#redis, this.#keys, this.id, {
+      secret: o.secret,
+      pollMs: o.pollMs,
+    });
+    this.#leaseMs = o.leaseMs ?? 15_000;
+    this.finished = new Promise((r) => this.#resolveFinished = r);
+  }
+
+  #emit(e: WorkerEvent): void {
+    try {
+      this.#o.onEvent?.(e);
+    } catch { /* listeners must not break the worker */ }
+  }
+
+  /** @internal Connects, imports modules, starts the loops. */
+  async start(): Promise<void> {
+    for (const m of this.#o.modules) {
+      try {
+        await import(m);
+      } catch (error) {
+        throw new Error(
+          `Cannot start worker: importing module ${m} failed: ${
+            (error as Error)?.message ?? error
+          }`,
+          { cause: error },
+        );
+      }
+    }
+    await this.#redis.ping();
+    if (this.#o.leaseMs === undefined) {
+      this.#leaseMs = (await this.#queue.configuredLease()) ?? 15_000;
+    }
+    await this.#queue.ensureGroup();
+    await this.#subscriber.on(this.#keys.control(), (m) => this.#onControl(m));
+    await this.#subscriber.on(this.#keys.wake(this.id), (m) => this.#calls.onWake(m));
+    // Entries this consumer name held in an earlier life: give them to anyone at once.
+    await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
+    if (this.#o.metricsPort !== undefined) {
+      const s = serveMetrics(this, this.#o.metricsPort, this.#o.metricsHostname);
+      this.#server = s;
+      this.port = s.port;
+    }
+    this.#timers.push(setInterval(() => this.#reclaim(), Math.min(this.#leaseMs / 2, 500)));
+    this.#timers.push(setInterval(() => this.#renew(), Math.max(50, this.#leaseMs / 3)));
+    this.#loop = this.#consume();
+    this.#emit({ type: "started", workerId: this.id, leaseMs: this.#leaseMs, port: this.port });
+    this.#o.signal?.addEventListener("abort", () => this.stop(), { once: true });
+    this.#reclaim();
+  }
+
+  /** The lease in use. */
+  get leaseMs(): number {
+    return this.#leaseMs;
+  }
+
+  async #consume(): Promise<void> {
+    let backoff = 100;
+    while (!this.#stopping) {
+      this.#heartbeat = Date.now();
+      const free = this.#o.concurrency - this.#running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          this.#slotFreed = () => (clearTimeout(t), resolve());
+        });
+        continue;
+      }
+      try {
+        const entries = await this.#queue.reserve(this.#blocking, this.id, free, this.#o.blockMs);
+        backoff = 100;
+        for (const e of entries) this.#start(e, false);
+      } catch (error) {
+        if (this.#stopping) break;
+        const message = String((error as Error)?.message);
+        if (message.includes("NOGROUP")) await this.#queue.ensureGroup().catch(() => {});
+        else this.#emit({ type: "error", workerId: this.id, error: message });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+  }
+
+  async #reclaim(): Promise<void> {
+    const free = this.#o.concurrency - this.#running.size;
+    if (this.#stopping || free <= 0) return;
+    try {
+      const entries = await this.#queue.reclaim(this.id, this.#leaseMs, free);
+      for (const e of entries) {
+        this.metrics.reclaims++;
+        this.#emit({ type: "reclaimed", workerId: this.id, entry: e.id, deliveries: e.deliveries });
+        this.#start(e, true);
+      }
+    } catch { /* Redis away: the next tick tries again */ }
+  }
+
+  async #renew(): Promise<void> {
+    const ids = [...this.#running.keys()];
+    if (!ids.length) return;
+    try {
+      for (const id of await this.#queue.renew(this.id, ids)) {
+        const r = this.#running.get(id);
+        if (r && !r.dropped) {
+          r.dropped = "lease lost";
+          r.controller.abort(
+            new WorkflowError("Task stopped: this worker lost its lease", { code: "LEASE_LOST" }),
+          );
+        }
+      }
+    } catch { /* Redis away: try again */ }
+  }
+
+  #onControl(payload: string): void {
+    if (payload.startsWith("cancel\n")) {
+      const r = this.#byJob.get(payload.slice(7));
+      if (r && !r.dropped) {
+        r.dropped = "cancelled";
+        r.controller.abort(
+          new WorkflowError("Task canceled by its run", { code: "TASK_CANCELED" }),
+        );
+      }
+    } else if (payload === "handback") this.#reclaim();
+  }
+
+  #start(entry: QueueEntry, reclaimed: boolean): void {
+    if (this.#running.has(entry.id)) return;
+    const r: Running = { entry, controller: new AbortController() };
+    this.#running.set(entry.id, r);
+    this.metrics.inFlight = this.#running.size;
+    this.#process(r, reclaimed).catch((error) => {
+      this.#emit({ type: "error", workerId: this.id, error: String(error?.message ?? error) });
+    }).finally(() => {
+      this.#running.delete(entry.id);
+      if (r.job) this.#byJob.delete(r.job);
+      this.metrics.inFlight = this.#running.size;
+      this.#slotFreed?.();
+    });
+  }
+
+  async #process(r: Running, _reclaimed: boolean): Promise<void> {
+    const { entry } = r;
+    const m = entry.fields.m;
+    const o = this.#o;
+    if (m === undefined) return this.#poison(entry, "the entry has no message (field m)");
+    if (o.secret && !verify(m, entry.fields.s, o.secret)) {
+      return this.#poison(
+        entry,
+        entry.fields.s
+          ? "the message signature does not match (tampered, or signed with another secret)"
+          : "the message is not signed and this worker requires signed messages",
+      );
+    }
+    let message: JobMessage;
+    try {
+      message = parseJobMessage(m);
+    } catch (error) {
+      return this.#poison(entry, `the message cannot be decoded: ${(error as Error).message}`);
+    }
+    if (entry.deliveries > o.maxDeliveries) {
+      return this.#poison(
+        entry,
+        `the task was delivered ${entry.deliveries} times without an outcome (maxDeliveries ${o.maxDeliveries}): it may crash its worker`,
+      );
+    }
+    if (!getTask(message.taskId) && message.module) {
+      if (!o.allowImport.some((p) => message.module!.startsWith(p))) {
+        return this.#poison(
+          entry,
+          `module ${message.module} may not be imported (allowed: ${o.allowImport.join(", ")})`,
+        );
+      }
+    }
+    try {
+      await resolveTask(message.taskId, message.module);
+    } catch (error) {
+      return this.#poison(entry, (error as Error).message);
+    }
+    try {
+      fromJsonTree(message.input);
+    } catch (error) {
+      return this.#poison(entry, `the input cannot be decoded: ${(error as Error).message}`);
+    }
+    r.job = message.job;
+    this.#byJob.set(message.job, r);
+    const started = performance.now();
+    const signal = r.controller.signal;
+    const outcome = await runRemoteTask(message, {
+      call: (c) => this.#calls.call(message, c, signal),
+      signal,
+      channel: this.#channel(message.runId),
+    });
+    this.metrics.observe((performance.now() - started) / 1000);
+    if (r.dropped) return;
+    const record: OutcomeRecord = { job: message.job, worker: this.id, outcome };
+    const sealed = seal(JSON.stringify(record), o.secret);
+    await this.#retry(() => this.#queue.finish(entry.id, message, sealed), r);
+    this.metrics.processed++;
+    if (outcome.ok) this.metrics.succeeded++;
+    else this.metrics.failed++;
+    if (message.attempt > 1) this.metrics.retried++;
+  }
+
+  /** Retries a Redis write until it succeeds or the outcome must be dropped. */
+  async #retry(write: () => Promise<unknown>, r: Running): Promise<void> {
+    for (let delay = 50;; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (r.dropped) return;
+        this.#emit({ type: "error", workerId: this.id, error: String((error as Error)?.message) });
+        await sleep(delay);
+      }
+    }
+  }
+
+  async #poison(entry: QueueEntry, reason: string): Promise<void> {
+    const peek = peekJob(entry.fields.m);
+    let notify: { runId: string; job: string; replyTo: string; sealed: string } | undefined;
+    if (peek.job && peek.runId && peek.replyTo) {
+      const error = new WorkflowError(
+        `Cannot run task "${peek.taskId}": worker ${this.id} dead-lettered it: ${reason}`,
+        { code: "DEAD_LETTERED" },
+      );
+      const record: OutcomeRecord = {
+        job: peek.job,
+        worker: this.id,
+        outcome: { ok: false, error: toErrorRecord(error) },
+        deadLetter: reason,
+      };
+      notify = {
+        runId: peek.runId,
+        job: peek.job,
+        replyTo: peek.replyTo,
+        sealed: seal(JSON.stringify(record), this.#o.secret),
+      };
+    }
+    const r = this.#running.get(entry.id)!;
+    await this.#retry(() => this.#queue.deadLetter(entry, reason, this.id, notify), r);
+    this.metrics.deadLettered++;
+    this.#emit({ type: "dead-lettered", workerId: this.id, entry: entry.id, reason });
+  }
+
+  #channel(runId: string): RedisChannel {
+    let ch = this.#channels.get(runId);
+    if (!ch) {
+      if (this.#channels.size >= 1000) this.#channels.clear();
+      ch = new RedisChannel({ redis: this.#redis, prefix: this.#keys.prefix, runId });
+      this.#channels.set(runId, ch);
+    }
+    return ch;
+  }
+
+  /**
+   * Checks Redis and the consume loop.
+   *
+   * @returns The report.
+   */
+  async health(): Promise<WorkerHealth> {
+    const loopAgeMs = Date.now() - this.#heartbeat;
+    let redis = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      redis = await Promise.race([
+        this.#redis.ping().then(() => true),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(false), 1000)),
+      ]);
+    } catch {
+      redis = false;
+    } finally {
+      clearTimeout(timer);
+    }
+    const loopOk = !this.#stopping && loopAgeMs < this.#o.blockMs + 5000;
+    const reason = !redis
+      ? "Redis does not answer"
+      : !loopOk
+      ? (this.#stopping
+        ? "the worker is stopping"
+        : `the consume loop is stuck for ${loopAgeMs} ms`)
+      : undefined;
+    return {
+      ok: redis && loopOk,
+      redis,
+      loopAgeMs,
+      inFlight: this.#running.size,
+      ...(reason ? { reason } : {}),
+    };
+  }
+
+  /**
+   * Prometheus text of the metrics (with the queue depth when Redis answers).
+   *
+   * @returns The text.
+   */
+  async metricsText(): Promise<string> {
+    const depth = await this.#queue.depth().catch(() => undefined);
+    return this.metrics.render({ worker: this.id }, depth);
+  }
+
+  /**
+   * Stops gracefully: no new reservations; in-flight tasks get `graceMs` to finish; the rest are
+   * aborted and handed back at once; then the connections close.
+   *
+   * @returns Resolves once stopped.
+   */
+  stop(): Promise<void> {
+    return this.#stopped ??= this.#shutdown();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#blocking.disconnect();
+    this.#slotFreed?.();
+    const deadline = Date.now() + this.#o.graceMs;
+    while (this.#running.size > 0 && Date.now() < deadline) await sleep(20);
+    const unfinished = [...this.#running.values()];
+    for (const r of unfinished) {
+      r.dropped = "handed back";
+      r.controller.abort(
+        new WorkflowError("Task stopped: the worker is shutting down", { code: "WORKER_SHUTDOWN" }),
+      );
+    }
+    try {
+      const n = await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
+      this.metrics.handedBack += n;
+      if (n) await this.#redis.publish(this.#keys.control(), "handback");
+      await this.#queue.removeConsumer(this.id);
+      this.#emit({ type: "stopped", workerId: this.id, handedBack: n });
+    } catch (error) {
+      this.#emit({ type: "error", workerId: this.id, error: String((error as Error)?.message) });
+    }
+    await this.#loop?.catch(() => {});
+    this.#calls.close();
+    await this.#server?.shutdown().catch(() => {});
+    await this.#subscriber.close().catch(() => {});
+    await quit(this.#redis).catch(() => {});
+    this.#resolveFinished();
+  }
+
+  /** Same as {@linkcode GraflowWorker.stop}. Idempotent. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Same as {@linkcode GraflowWorker.stop}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/**
+ * Starts a worker: connects to Redis, imports `modules`, and runs tasks from the queue until
+ * stopped (`worker.stop()`, the `signal`, or `await using`).
+ *
+ * @param options Connection, prefix, modules, concurrency, lease, secret, grace, metrics port.
+ * @returns The running worker.
+ * @throws {TypeError | RangeError} When an option is malformed.
+ * @throws {Error} When a module fails to import or Redis cannot be reached.
+ *
+ * @example A worker program
+ * ```ts ignore
+ * import { runWorker } from "@graflow/graflow/worker";
+ * const worker = await runWorker({
+ *   url: "redis://127.0.0.1:6379",
+ *   modules: [new URL("./tasks.ts", import.meta.url).href],
+ *   concurrency: 10,
+ * });
+ * Deno.addSignalListener("SIGTERM", () => worker.stop());
+ * await worker.finished;
+ * ```
+ */
+export async function runWorker(options: RunWorkerOptions = {}): Promise<GraflowWorker> {
+  const worker = new GraflowWorker(normalizeWorkerOptions(options, envVar));
+  try {
+    await worker.start();
+  } catch (error) {
+    await worker.stop().catch(() => {});
+    throw error;
+  }
+  return worker;
+}
