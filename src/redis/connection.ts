@@ -104,3 +104,26 @@ export function safeUrl(url: string): string {
     return "<invalid URL>";
   }
 }
+
+/**
+ * Resolves with `p`, or rejects after `ms` (the timer never outlives the race).
+ *
+ * @param p The promise.
+ * @param ms The deadline.
+ * @param what What is awaited, for the message.
+ * @returns What `p` resolves with.
+ * @throws {Error} `"<what> took longer than <ms> ms"`, or what `p` rejects with.
+ */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

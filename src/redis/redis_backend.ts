@@ -17,6 +17,7 @@ import {
   type RedisConnectionOptions,
   redisUrl,
   safeUrl,
+  within,
 } from "./connection.ts";
 import { RedisKeys } from "./keys.ts";
 import { quit, RedisChannel } from "./redis_channel.ts";
@@ -329,6 +330,21 @@ export class RedisBackend implements Backend, AsyncDisposable {
       else byRun.set(w.message.runId, [w]);
     }
     try {
+      await within(this.#check(byRun), this.#unavailableMs, "checking the waiting jobs");
+      this.#downSince = 0;
+    } catch (error) {
+      this.#downSince ||= now;
+      if (Date.now() - this.#downSince >= this.#unavailableMs) {
+        for (const w of [...this.#jobs.values()]) {
+          this.#jobs.delete(w.message.job);
+          w.reject(this.#unavailable(w.message.taskId, error));
+        }
+      }
+    }
+  }
+
+  async #check(byRun: Map<string, Waiting[]>): Promise<void> {
+    {
       for (const [runId, list] of byRun) {
         const states = await this.queue.check(runId, list.map((w) => [w.message.job, w.entryId]));
         for (const [i, s] of states.entries()) {
@@ -338,15 +354,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
         }
         const calls = await this.#redis.hgetall(this.keys.calls(runId));
         for (const [callId, sealed] of Object.entries(calls)) this.#onCall(runId, callId, sealed);
-      }
-      this.#downSince = 0;
-    } catch (error) {
-      this.#downSince ||= now;
-      if (now - this.#downSince >= this.#unavailableMs) {
-        for (const w of [...this.#jobs.values()]) {
-          this.#jobs.delete(w.message.job);
-          w.reject(this.#unavailable(w.message.taskId, error));
-        }
       }
     }
   }

@@ -11,7 +11,7 @@ import { runRemoteTask } from "../context/remote_context.ts";
 import { fromJsonTree } from "../channels/codec.ts";
 import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
 import { getTask, resolveTask } from "../graph/task.ts";
-import { connectRedis, envVar, type RedisConnectionOptions } from "../redis/connection.ts";
+import { connectRedis, envVar, type RedisConnectionOptions, within } from "../redis/connection.ts";
 import { RedisKeys } from "../redis/keys.ts";
 import { quit, RedisChannel } from "../redis/redis_channel.ts";
 import { seal, verify } from "../redis/signing.ts";
@@ -79,6 +79,8 @@ export class GraflowWorker implements AsyncDisposable {
   #server: { shutdown(): Promise<void> } | undefined;
   #loop: Promise<void> | undefined;
   #resolveFinished!: () => void;
+  #wakeStop!: () => void;
+  readonly #stopWake: Promise<null> = new Promise((r) => this.#wakeStop = () => r(null));
 
   /** @internal Use {@linkcode runWorker}. */
   constructor(o: NormalizedWorkerOptions) {
@@ -158,15 +160,19 @@ export class GraflowWorker implements AsyncDisposable {
         continue;
       }
       try {
-        const entries = await this.#queue.reserve(this.#blocking, this.id, free, this.#o.blockMs);
+        // A read queued while Redis is away may never settle: the stop must not wait for it.
+        const entries = await Promise.race([
+          this.#queue.reserve(this.#blocking, this.id, free, this.#o.blockMs),
+          this.#stopWake,
+        ]);
         backoff = 100;
-        for (const e of entries) this.#start(e, false);
+        for (const e of entries ?? []) this.#start(e, false);
       } catch (error) {
         if (this.#stopping) break;
         const message = String((error as Error)?.message);
         if (message.includes("NOGROUP")) await this.#queue.ensureGroup().catch(() => {});
         else this.#emit({ type: "error", workerId: this.id, error: message });
-        await sleep(backoff);
+        await Promise.race([sleep(backoff), this.#stopWake]);
         backoff = Math.min(backoff * 2, 2000);
       }
     }
@@ -400,6 +406,7 @@ export class GraflowWorker implements AsyncDisposable {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    this.#wakeStop();
     for (const t of this.#timers) clearInterval(t);
     this.#blocking.disconnect();
     this.#slotFreed?.();
@@ -412,18 +419,27 @@ export class GraflowWorker implements AsyncDisposable {
         new WorkflowError("Task stopped: the worker is shutting down", { code: "WORKER_SHUTDOWN" }),
       );
     }
+    let n = 0;
     try {
-      const n = await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
-      this.metrics.handedBack += n;
-      if (n) await this.#redis.publish(this.#keys.control(), "handback");
-      await this.#queue.removeConsumer(this.id);
-      this.#emit({ type: "stopped", workerId: this.id, handedBack: n });
+      // When Redis is away the hand-back cannot happen: the lease returns the entries later.
+      await within(
+        (async () => {
+          n = await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
+          this.metrics.handedBack += n;
+          if (n) await this.#redis.publish(this.#keys.control(), "handback");
+          await this.#queue.removeConsumer(this.id);
+        })(),
+        3000,
+        "handing back unfinished tasks",
+      );
     } catch (error) {
       this.#emit({ type: "error", workerId: this.id, error: String((error as Error)?.message) });
     }
+    this.#emit({ type: "stopped", workerId: this.id, handedBack: n });
     await this.#loop?.catch(() => {});
     this.#calls.close();
-    await this.#server?.shutdown().catch(() => {});
+    await within(this.#server?.shutdown() ?? Promise.resolve(), 1000, "closing the metrics server")
+      .catch(() => {});
     await this.#subscriber.close().catch(() => {});
     await quit(this.#redis).catch(() => {});
     this.#resolveFinished();
