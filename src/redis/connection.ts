@@ -20,6 +20,34 @@ export interface RedisConnectionOptions {
   tls?: RedisOptions["tls"];
   /** Name shown by `CLIENT LIST`. @default {undefined} */
   connectionName?: string;
+  /**
+   * Reconnection attempts a command waits for before it fails (about 10 s for 20).
+   * @default {20}
+   */
+  maxRetriesPerRequest?: number;
+}
+
+const lastErrors = new WeakMap<Redis, Error>();
+
+/**
+ * Makes a failure of a command clear: when it failed because the connection could not be made
+ * (retries exhausted), the error says why the connection failed (refused, TLS, auth, ...).
+ *
+ * @param redis The connection.
+ * @param error What the command rejected with.
+ * @returns The error to throw.
+ */
+export function explainRedisError(redis: Redis, error: unknown): unknown {
+  const e = error as Error;
+  if (e?.name !== "MaxRetriesPerRequestError" && !/Connection is closed/.test(e?.message)) {
+    return error;
+  }
+  const last = lastErrors.get(redis);
+  const where = `${redis.options.host}:${redis.options.port}`;
+  return new Error(
+    `Cannot reach Redis at ${where}: ${last?.message ?? e.message}`,
+    { cause: error },
+  );
 }
 
 /**
@@ -80,12 +108,12 @@ export function connectRedis(options: RedisConnectionOptions = {}): Redis {
   const client = new Redis(url, {
     ...(options.tls ? { tls: options.tls } : {}),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
-    maxRetriesPerRequest: 20,
+    maxRetriesPerRequest: options.maxRetriesPerRequest ?? 20,
     retryStrategy: (times) => Math.min(50 * times, 2000),
     lazyConnect: false,
   });
   // Errors surface through the commands that fail; keep ioredis from reporting them as unhandled.
-  client.on("error", () => {});
+  client.on("error", (error: Error) => lastErrors.set(client, error));
   return client;
 }
 

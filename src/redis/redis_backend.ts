@@ -14,6 +14,7 @@ import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import {
   connectRedis,
   envVar,
+  explainRedisError,
   type RedisConnectionOptions,
   redisUrl,
   safeUrl,
@@ -206,7 +207,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
         await this.#start();
         waiting.entryId = await this.queue.enqueue(message);
       } catch (error) {
-        throw this.#unavailable(t.name, error);
+        throw this.#unavailable(t.name, explainRedisError(this.#redis, error));
       }
       if (!this.#jobs.has(message.job)) {
         this.queue.cancel(waiting.entryId, message.job).catch(() => {});
@@ -337,7 +338,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
       if (Date.now() - this.#downSince >= this.#unavailableMs) {
         for (const w of [...this.#jobs.values()]) {
           this.#jobs.delete(w.message.job);
-          w.reject(this.#unavailable(w.message.taskId, error));
+          w.reject(this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error)));
         }
       }
     }

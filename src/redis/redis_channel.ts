@@ -15,7 +15,8 @@ import {
   type SnapshotChannel,
 } from "../channels/channel.ts";
 import { decodeValue, encodeValue } from "../channels/codec.ts";
-import { connectRedis, type RedisConnectionOptions } from "./connection.ts";
+import { connectRedis, explainRedisError, type RedisConnectionOptions } from "./connection.ts";
+import type { LuaScript } from "./lua_script.ts";
 import { RedisKeys } from "./keys.ts";
 import {
   CHANNEL_APPEND,
@@ -97,6 +98,14 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
     this.#redis = options.redis ?? connectRedis(options);
   }
 
+  async #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await script.run(this.#redis, keys, args);
+    } catch (error) {
+      throw explainRedisError(this.#redis, error);
+    }
+  }
+
   #value(key: string): string {
     return this.#base + key;
   }
@@ -104,7 +113,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
   /** {@inheritDoc Channel.get} */
   async get<T>(key: string, fallback?: T): Promise<T | undefined> {
     checkKey(key, "get");
-    const r = await CHANNEL_GET.run(this.#redis, [this.#value(key)], []) as
+    const r = await this.#run(CHANNEL_GET, [this.#value(key)], []) as
       | [string, string | string[]]
       | null;
     if (!r) return fallback;
@@ -126,31 +135,35 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
       checkSize(key, encoded, this.#max);
       args = [key, "v", ttl === undefined ? "" : String(ttl), encoded];
     }
-    await CHANNEL_SET.run(this.#redis, [this.#index, this.#value(key)], args);
+    await this.#run(CHANNEL_SET, [this.#index, this.#value(key)], args);
   }
 
   /** {@inheritDoc Channel.delete} */
   async delete(key: string): Promise<boolean> {
     checkKey(key, "delete");
-    const n = await CHANNEL_DELETE.run(this.#redis, [this.#index, this.#value(key)], [key]);
+    const n = await this.#run(CHANNEL_DELETE, [this.#index, this.#value(key)], [key]);
     return n === 1;
   }
 
   /** {@inheritDoc Channel.has} */
   async has(key: string): Promise<boolean> {
     checkKey(key, "check");
-    return (await this.#redis.exists(this.#value(key))) === 1;
+    try {
+      return (await this.#redis.exists(this.#value(key))) === 1;
+    } catch (error) {
+      throw explainRedisError(this.#redis, error);
+    }
   }
 
   /** {@inheritDoc Channel.keys} */
   async keys(): Promise<string[]> {
-    const keys = await CHANNEL_KEYS.run(this.#redis, [this.#index], [this.#base]) as string[];
+    const keys = await this.#run(CHANNEL_KEYS, [this.#index], [this.#base]) as string[];
     return keys.sort();
   }
 
   /** {@inheritDoc Channel.clear} */
   async clear(): Promise<void> {
-    await CHANNEL_CLEAR.run(this.#redis, [this.#index], [this.#base]);
+    await this.#run(CHANNEL_CLEAR, [this.#index], [this.#base]);
   }
 
   /** {@inheritDoc Channel.append} */
@@ -159,7 +172,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
     const encoded = encodeValue(value, `channel key "${key}" (append)`);
     checkSize(key, encoded, this.#max);
     try {
-      return await CHANNEL_APPEND.run(this.#redis, [this.#index, this.#value(key)], [
+      return await this.#run(CHANNEL_APPEND, [this.#index, this.#value(key)], [
         key,
         encoded,
       ]) as number;
@@ -178,7 +191,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
     checkKey(key, "increment");
     const step = checkIncrement(key, by);
     try {
-      const out = await CHANNEL_INCREMENT.run(this.#redis, [this.#index, this.#value(key)], [
+      const out = await this.#run(CHANNEL_INCREMENT, [this.#index, this.#value(key)], [
         key,
         Object.is(step, -0) ? "-0" : String(step),
       ]) as string;
@@ -199,7 +212,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
    * @returns The snapshot (`kind: "redis"`).
    */
   async snapshot(): Promise<ChannelSnapshot> {
-    const rows = await CHANNEL_DUMP.run(this.#redis, [this.#index], [this.#base]) as [
+    const rows = await this.#run(CHANNEL_DUMP, [this.#index], [this.#base]) as [
       string,
       string,
       string | string[],

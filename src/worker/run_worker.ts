@@ -11,7 +11,13 @@ import { runRemoteTask } from "../context/remote_context.ts";
 import { fromJsonTree } from "../channels/codec.ts";
 import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
 import { getTask, resolveTask } from "../graph/task.ts";
-import { connectRedis, envVar, type RedisConnectionOptions, within } from "../redis/connection.ts";
+import {
+  connectRedis,
+  envVar,
+  explainRedisError,
+  type RedisConnectionOptions,
+  within,
+} from "../redis/connection.ts";
 import { RedisKeys } from "../redis/keys.ts";
 import { quit, RedisChannel } from "../redis/redis_channel.ts";
 import { seal, verify } from "../redis/signing.ts";
@@ -120,7 +126,9 @@ export class GraflowWorker implements AsyncDisposable {
         );
       }
     }
-    await this.#redis.ping();
+    await this.#redis.ping().catch((error) => {
+      throw explainRedisError(this.#redis, error);
+    });
     if (this.#o.leaseMs === undefined) {
       this.#leaseMs = (await this.#queue.configuredLease()) ?? 15_000;
     }

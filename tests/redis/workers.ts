@@ -13,6 +13,8 @@ export class WorkerProcess implements AsyncDisposable {
   readonly lines: string[] = [];
   readonly events: Record<string, unknown>[] = [];
   readonly exited: Promise<Deno.CommandStatus>;
+  /** True once the worker reported that it started. */
+  isStarted = false;
   #stderr = "";
   #started: Promise<Record<string, unknown>>;
 
@@ -43,7 +45,10 @@ export class WorkerProcess implements AsyncDisposable {
           try {
             const e = JSON.parse(line);
             this.events.push(e);
-            if (e.type === "started") started(e);
+            if (e.type === "started") {
+              this.isStarted = true;
+              started(e);
+            }
           } catch { /* not JSON */ }
         }
       }
