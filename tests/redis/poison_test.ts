@@ -97,7 +97,9 @@ Deno.test({
     assert.match(reasons, /broken on purpose/);
     for (const d of dead) assert.equal(d.worker, workerId);
     assert.ok(dead.every((d) => d.fields.length > 2), "original fields kept");
-    assert.equal(worker.events.filter((e) => e.type === "dead-lettered").length, 7);
+    await waitFor(async () =>
+      worker.events.filter((e) => e.type === "dead-lettered").length === 7 ? true : undefined
+    );
     // Nothing left behind in the queue.
     assert.equal(await redis.xlen(keys.queue()), 0);
     assert.equal((await redis.xpending(keys.queue(), "graflow"))[0], 0);
