@@ -93,14 +93,7 @@ async function write(
     },
   });
   engine.checkpoints.push(base);
-  engine.emit({
-    type: "checkpoint.written",
-    runId: engine.runId,
-    time: Date.now(),
-    path: base,
-    taskId,
-    steps: cap.state.steps,
-  });
+  engine.note("checkpoint.written", { path: base, taskId, steps: cap.state.steps });
   if (options.path === undefined && engine.options.keepCheckpoints !== undefined) {
     await prune(join(dir!, engine.runId), engine.options.keepCheckpoints);
   }
