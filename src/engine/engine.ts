@@ -234,7 +234,9 @@ export class Engine {
         this.#finish({ kind: "failed", error: signal.reason });
         return this.promise;
       }
-      this.#onSignal = () => this.halt({ kind: "failed", error: signal.reason });
+      // An external abort rejects at once (as fetch does): running tasks see their signal
+      // abort, and whatever they return later is discarded.
+      this.#onSignal = () => this.halt({ kind: "failed", error: signal.reason }, true);
       signal.addEventListener("abort", this.#onSignal, { once: true });
     }
     this.note("run.started", { resumed: !!state });
@@ -274,8 +276,10 @@ export class Engine {
     return pn;
   }
 
-  /** Stops the run: aborts running tasks and settles once they are done. */
-  halt(stop: Stop): void {
+  /**
+   * Stops the run: aborts running tasks and settles once they are done (or at once when `now`).
+   */
+  halt(stop: Stop, now = false): void {
     if (this.stop || this.#done) return;
     this.stop = stop;
     const reason = stop.kind === "failed" ? stop.error : new WorkflowError(
@@ -284,7 +288,8 @@ export class Engine {
     );
     this.#runAbort.abort(reason);
     for (const exec of this.running) exec.ctx.abort(reason);
-    this.#maybeFinish();
+    if (now) this.#finish(stop);
+    else this.#maybeFinish();
   }
 
   #push(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
