@@ -408,3 +408,32 @@ Deno.test("checkpoints of a run are listed by checkpointsIn in step order", asyn
   const r = await flow`${step}`.run({ input: 1, checkpointDir: dir.path, runId: "order" });
   assert.deepEqual(await checkpointsIn(dir.path, "order"), r.checkpoints);
 });
+
+// IGNORED, a design issue left to the engine's owner: deferred checkpoints are written in the
+// background while the run goes on, and nothing holds back the successors. A loop whose tasks
+// never wait for I/O (CPU-bound steps, MemoryChannel calls) therefore runs to its end before a
+// single write completes: a crash mid-loop finds no checkpoint on disk, and every capture (state
+// and channel copy) stays in memory meanwhile (2,000 iterations with a 100 KiB channel: the
+// first checkpoint reached the disk after the last iteration). Suggested fix in Engine: do not
+// start new tasks while a deferred write is in flight (`#pump` returns early when `#busy > 0`,
+// and the write's `finally` calls `#pump()` instead of `#maybeFinish()`).
+Deno.test({
+  name: "a deferred checkpoint is on disk before the task's successors start",
+  ignore: true,
+  fn: async () => {
+    await using dir = await tempDir();
+    const missing: number[] = [];
+    const step = task("cpw_backpressure", async (n: number, ctx) => {
+      if (ctx.cycle > 1) {
+        const previous = join(dir.path, "bp", `step_${ctx.cycle - 1}.meta.json`);
+        if (!(await Deno.stat(previous).catch(() => undefined))) missing.push(ctx.cycle - 1);
+      }
+      await ctx.checkpoint();
+      if (n < 20) ctx.nextIteration(n + 1);
+      return n;
+    });
+    const result = await flow`${step}`.run({ input: 1, checkpointDir: dir.path, runId: "bp" });
+    assert.equal(result.checkpoints.length, 20);
+    assert.deepEqual(missing, [], "checkpoints not yet on disk when the next iteration started");
+  },
+});
