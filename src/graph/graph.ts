@@ -119,6 +119,13 @@ export class Graph {
     if (this.groups.has(spec.id) || this.nodes.has(spec.id)) {
       throw new TypeError(`Cannot add group "${spec.id}": the id is already used in this flow`);
     }
+    const ids = new Set<string>();
+    for (const m of spec.members) {
+      if (ids.has(m.id)) {
+        throw new TypeError(`Cannot build group "${spec.id}": "${m.id}" ends two of its members`);
+      }
+      ids.add(m.id);
+    }
     this.groups.set(spec.id, spec);
     this.#put({ id: spec.id, kind: "fork", group: spec.id });
     const end = spec.id + BARRIER;

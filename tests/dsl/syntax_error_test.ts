@@ -406,3 +406,31 @@ Deno.test("flow accepts a very long chain without deep recursion", () => {
   assert.equal(f.graph.edgeCount, names.length - 1);
   assert.equal(tasks.length, f.tasks.length);
 });
+
+Deno.test("flow rejects the same task twice in one group", () => {
+  // Before the fix, `(a | a) >> b` built a group that never settled and the run "completed"
+  // without running b.
+  assertSyntaxError(() => flow`(dsle_a | dsle_a) >> dsle_b`, {
+    line: 1,
+    column: 2,
+    reason: /group "group_1": "dsle_a" ends two of its members/,
+    token: "d",
+  });
+  assertSyntaxError(() => flow`(dsle_a >> dsle_b | dsle_b) >> dsle_c`, {
+    line: 1,
+    column: 2,
+    reason: /"dsle_b" ends two of its members/,
+    token: "d",
+  });
+  assert.throws(() => flow`${parallel([a, a])} >> dsle_b`, (error: unknown) => {
+    assert.ok(error instanceof FlowSyntaxError, `got ${error}`);
+    assert.match(error.message, /"dsle_a" ends two of its members/);
+    return true;
+  });
+  assertSyntaxError(() => flow`(dsle_a >> dsle_b | dsle_a >> dsle_c)`, {
+    line: 1,
+    column: 2,
+    reason: /"dsle_a" is already a member of another member of this group/,
+    token: "d",
+  });
+});
