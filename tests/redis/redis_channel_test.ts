@@ -2,12 +2,33 @@ import assert from "node:assert/strict";
 import { MemoryChannel } from "../../mod.ts";
 import { RedisChannel } from "../../src/redis/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
+import { channelConformance } from "../channels/channel_suite.ts";
 
 let server: RedisServer | undefined;
 async function url(): Promise<string> {
   server ??= await RedisServer.start();
   return server.url();
 }
+if (!NO_REDIS) {
+  channelConformance("RedisChannel", async () => {
+    const channel = new RedisChannel({ url: await url(), runId: "suite", prefix: randomPrefix() });
+    return { channel, close: async () => (await channel.clear(), await channel.close()) };
+  });
+  channelConformance("RedisChannel (maxValueBytes 4096)", async () => {
+    const channel = new RedisChannel({
+      url: await url(),
+      runId: "suite",
+      prefix: randomPrefix(),
+      maxValueBytes: 4096,
+    });
+    return {
+      channel,
+      maxValueBytes: 4096,
+      close: async () => (await channel.clear(), await channel.close()),
+    };
+  });
+}
+
 function channel(u: string, runId = "run-1", prefix = randomPrefix()): RedisChannel {
   return new RedisChannel({ url: u, runId, prefix });
 }
