@@ -1,0 +1,271 @@
+// deno-lint-ignore-file no-console
+/**
+ * Distributed runs on Redis, measured side by side on one redis-server:
+ * - throughput of no-op tasks with 1 and 2 worker processes at concurrency 1, 10 and 100, for
+ *   Graflow (`redisBackend` + `workers/main.ts`) and BullMQ (`Queue.addBulk` + `Worker`,
+ *   removeOnComplete, completion seen through `QueueEvents`), with Redis commands per task from
+ *   `INFO commandstats`;
+ * - latency of `fetch >> (a | b) >> merge` through Redis (p50/p99 over sequential runs);
+ * - time from a worker's death (SIGKILL) to its task running on another worker.
+ *
+ *     deno run -A bench/redis_throughput.ts [--jobs 3000] [--repeats 3] [--latency-runs 1000]
+ *
+ * Each throughput figure is the best of `--repeats` runs, Graflow and BullMQ interleaved. The
+ * producer is this process; workers are separate processes; everything on 127.0.0.1.
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import { Queue, QueueEvents } from "bullmq";
+import { flow } from "../mod.ts";
+import { redisBackend } from "../src/redis/mod.ts";
+import { RedisServer } from "../tests/redis/redis_server.ts";
+import { runWorker } from "../src/worker/mod.ts";
+import * as B from "./redis_tasks.ts";
+
+function option(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+const JOBS = option("jobs", 3000);
+const REPEATS = option("repeats", 3);
+const LATENCY_RUNS = option("latency-runs", 1000);
+const MAIN = new URL("../workers/main.ts", import.meta.url).pathname;
+const BULL = new URL("./bullmq_worker.ts", import.meta.url).pathname;
+
+class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly ready: Promise<void>;
+  constructor(args: string[], marker: RegExp) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", ...args],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.ready = (async () => {
+      let buf = "";
+      const reader = this.child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      while (!marker.test(buf)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`process exited before it was ready: ${buf}`);
+        buf += value;
+      }
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+    })();
+  }
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    try {
+      this.child.kill(signal);
+    } catch { /* gone */ }
+    await this.child.status;
+  }
+}
+
+async function commandsPerTask(redis: Redis, jobs: number): Promise<number> {
+  const info = await redis.info("commandstats");
+  let calls = 0;
+  for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
+    if (!["info", "config", "client", "ping", "hello", "select"].includes(m[1])) calls += +m[2];
+  }
+  return calls / jobs;
+}
+
+/** Graflow: `jobs` one-task runs at once through the backend; returns jobs/s and cmds/task. */
+async function graflowThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+  const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const workers = Array.from({ length: procs }, () =>
+    new Proc(
+      [
+        "--redis",
+        url,
+        "--prefix",
+        prefix,
+        "--module",
+        B.TASKS_URL,
+        "--concurrency",
+        String(concurrency),
+      ].map(String)
+        .reduce((a, x) => (a.push(x), a), [MAIN] as string[]),
+      /"type":"started"/,
+    ));
+  await Promise.all(workers.map((w) => w.ready));
+  const redis = new Redis(url);
+  const backend = redisBackend({ url, prefix });
+  const one = flow`${B.noop}`;
+  await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
+  await redis.config("RESETSTAT");
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
+  const seconds = (performance.now() - t0) / 1000;
+  const cmds = await commandsPerTask(redis, jobs);
+  await backend.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis.flushall();
+  redis.disconnect();
+  return { rate: jobs / seconds, cmds };
+}
+
+/** BullMQ: `jobs` jobs added in bulk; completion through QueueEvents. */
+async function bullThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+  const name = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const u = new URL(url);
+  const connection = { host: u.hostname, port: Number(u.port) };
+  const workers = Array.from(
+    { length: procs },
+    () => new Proc([BULL, url, name, String(concurrency)], /ready/),
+  );
+  await Promise.all(workers.map((w) => w.ready));
+  const redis = new Redis(url);
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const batch = async (n: number) => {
+    let done = 0;
+    const all = new Promise<void>((r) => {
+      const on = () => {
+        if (++done === n) {
+          events.off("completed", on);
+          r();
+        }
+      };
+      events.on("completed", on);
+    });
+    await queue.addBulk(
+      Array.from({ length: n }, (_, i) => ({
+        name: "noop",
+        data: { i },
+        opts: { removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+    await all;
+  };
+  await batch(50); // warm-up
+  await redis.config("RESETSTAT");
+  const t0 = performance.now();
+  await batch(jobs);
+  const seconds = (performance.now() - t0) / 1000;
+  const cmds = await commandsPerTask(redis, jobs);
+  await queue.close();
+  await events.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis.flushall();
+  redis.disconnect();
+  return { rate: jobs / seconds, cmds };
+}
+
+async function latency(url: string, runs: number) {
+  const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const workers = [0, 1].map(() =>
+    new Proc(
+      [MAIN, "--redis", url, "--prefix", prefix, "--module", B.TASKS_URL],
+      /"type":"started"/,
+    )
+  );
+  await Promise.all(workers.map((w) => w.ready));
+  const backend = redisBackend({ url, prefix });
+  const f = flow`${B.fetch} >> (${B.a} | ${B.b}) >> ${B.merge}`;
+  for (let i = 0; i < 50; i++) await f.run({ backend, input: i });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = await f.run({ backend, input: i });
+    times.push(performance.now() - t0);
+    if (r.output !== i + 1 + i * 2) throw new Error("wrong output");
+  }
+  await backend.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  times.sort((x, y) => x - y);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  return { p50: q(0.5), p99: q(0.99), mean: times.reduce((s, t) => s + t, 0) / times.length };
+}
+
+async function reclaimDelay(url: string, leaseMs: number, trials: number) {
+  const delays: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+    const doomed = new Proc(
+      [
+        MAIN,
+        "--redis",
+        url,
+        "--prefix",
+        prefix,
+        "--module",
+        B.TASKS_URL,
+        "--lease-ms",
+        String(leaseMs),
+      ],
+      /"type":"started"/,
+    );
+    await doomed.ready;
+    const backend = redisBackend({ url, prefix });
+    const run = flow`${B.hold}`.run({ backend, input: 300, runId: `reclaim-${i}` });
+    const channel = backend.channel(`reclaim-${i}`);
+    while (((await channel.get<unknown[]>("starts")) ?? []).length < 1) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const survivor = await runWorker({ url, prefix, leaseMs, blockMs: 200, graceMs: 0 });
+    await doomed.stop("SIGKILL");
+    const killedAt = Date.now();
+    await run;
+    const starts = (await channel.get<{ at: number }[]>("starts"))!;
+    delays.push(starts[1].at - killedAt);
+    await survivor.stop();
+    await backend.close();
+  }
+  return delays;
+}
+
+const server = await RedisServer.start();
+const url = server.url();
+const admin = new Redis(url);
+const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
+admin.disconnect();
+try {
+  console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, best of ${REPEATS}`);
+  const rows: string[] = [];
+  for (const procs of [1, 2]) {
+    for (const concurrency of [1, 10, 100]) {
+      let g = { rate: 0, cmds: 0 };
+      let q = { rate: 0, cmds: 0 };
+      for (let r = 0; r < REPEATS; r++) {
+        const gr = await graflowThroughput(url, procs, concurrency, JOBS);
+        const qr = await bullThroughput(url, procs, concurrency, JOBS);
+        if (gr.rate > g.rate) g = gr;
+        if (qr.rate > q.rate) q = qr;
+        console.error(
+          `  ${procs}×${concurrency}: graflow ${gr.rate.toFixed(0)}/s, bullmq ${
+            qr.rate.toFixed(0)
+          }/s`,
+        );
+      }
+      rows.push(
+        `| ${procs} | ${concurrency} | ${g.rate.toFixed(0)} | ${q.rate.toFixed(0)} | ${
+          (g.rate / q.rate).toFixed(2)
+        }× | ${g.cmds.toFixed(1)} | ${q.cmds.toFixed(1)} |`,
+      );
+    }
+  }
+  console.log(
+    "| worker processes | concurrency | Graflow jobs/s | BullMQ jobs/s | ratio | Graflow Redis cmds/task | BullMQ Redis cmds/task |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) console.log(r);
+  const l = await latency(url, LATENCY_RUNS);
+  console.log(
+    `\nLatency of fetch >> (a | b) >> merge through Redis, 2 worker processes, ${LATENCY_RUNS} sequential runs: ` +
+      `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, mean ${l.mean.toFixed(2)} ms`,
+  );
+  const leaseMs = 2000;
+  const d = await reclaimDelay(url, leaseMs, 5);
+  console.log(
+    `Worker death (SIGKILL) to its task running elsewhere, lease ${leaseMs} ms, 5 trials: ` +
+      `${d.map((x) => x + " ms").join(", ")} (max ${Math.max(...d)} ms; goal ≤ ${
+        leaseMs + 1000
+      } ms)`,
+  );
+} finally {
+  await server.stop();
+}
