@@ -24,6 +24,8 @@ Flags (environment variable in brackets; the flag wins):
   --module M           module to import at start (path or URL), repeatable
                        [GRAFLOW_MODULES, comma-separated]
   --concurrency N      tasks run at once [GRAFLOW_CONCURRENCY] (default 10)
+  --prefetch N         tasks reserved ahead of free slots; 0 for long tasks [GRAFLOW_PREFETCH]
+                       (default: the concurrency)
   --worker-id ID       consumer name, unique among live workers [GRAFLOW_WORKER_ID]
                        (default <host>-<pid>-<random>)
   --lease-ms MS        lease of a reserved task; a dead worker's tasks run elsewhere after it
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
         prefix: { type: "string" },
         module: { type: "string", multiple: true },
         concurrency: { type: "string" },
+        prefetch: { type: "string" },
         "worker-id": { type: "string" },
         "lease-ms": { type: "string" },
         "grace-ms": { type: "string" },
@@ -104,6 +107,7 @@ async function main(): Promise<number> {
       prefix: v.prefix ?? env("GRAFLOW_PREFIX"),
       modules: list(v.module, "GRAFLOW_MODULES"),
       concurrency: num("concurrency", v.concurrency ?? env("GRAFLOW_CONCURRENCY")),
+      prefetch: num("prefetch", v.prefetch ?? env("GRAFLOW_PREFETCH")),
       workerId: v["worker-id"] ?? env("GRAFLOW_WORKER_ID"),
       leaseMs: num("lease-ms", v["lease-ms"] ?? env("GRAFLOW_LEASE_MS")),
       graceMs: num("grace-ms", v["grace-ms"] ?? env("GRAFLOW_GRACE_MS")),

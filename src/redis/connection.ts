@@ -111,6 +111,7 @@ export function connectRedis(options: RedisConnectionOptions = {}): Redis {
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? 20,
     retryStrategy: (times) => Math.min(50 * times, 2000),
     lazyConnect: false,
+    enableAutoPipelining: true,
   });
   // Errors surface through the commands that fail; keep ioredis from reporting them as unhandled.
   client.on("error", (error: Error) => lastErrors.set(client, error));

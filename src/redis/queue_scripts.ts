@@ -9,17 +9,29 @@ import { LuaScript } from "./lua_script.ts";
 /**
  * Finish: record the outcome and acknowledge in one step. The first finisher wins: when the
  * entry is no longer pending (finished elsewhere, cancelled) nothing is written.
- * KEYS: queue, outcomes. ARGV: group, entry id, job, sealed outcome, retention ms, wake channel.
- * Returns 1 when written, 0 when the entry was not pending.
+ * With a count, it also reserves the next entries for the freed slot (one round trip per task
+ * for a busy worker).
+ * KEYS: queue, outcomes. ARGV: group, entry id, job, sealed outcome, retention ms, wake channel,
+ * consumer, count of entries to reserve (0: none).
+ * Returns `{written, entries}`: written is 1, or 0 when the entry was not pending.
  */
 export const QUEUE_FINISH = new LuaScript(
   "queue_finish",
-  `if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], 'o\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
-return 1`,
+  `local written = 0
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('PUBLISH', ARGV[6], 'o\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
+  written = 1
+end
+local entries = {}
+if tonumber(ARGV[8]) > 0 then
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[7], 'COUNT', ARGV[8], 'STREAMS',
+    KEYS[1], '>')
+  if r then entries = r[1][2] end
+end
+return {written, entries}`,
 );
 
 /**

@@ -189,9 +189,16 @@ export class RedisTaskQueue {
    * @param entryId The entry.
    * @param message The job.
    * @param sealedOutcome The sealed outcome record.
-   * @returns Whether it was recorded (false: finished elsewhere or cancelled).
+   * @param next Reserve up to this many new entries for `consumer` in the same step.
+   * @returns Whether it was recorded (false: finished elsewhere or cancelled), and the entries
+   * reserved.
    */
-  async finish(entryId: string, message: JobMessage, sealedOutcome: string): Promise<boolean> {
+  async finish(
+    entryId: string,
+    message: JobMessage,
+    sealedOutcome: string,
+    next?: { consumer: string; count: number },
+  ): Promise<{ written: boolean; entries: QueueEntry[] }> {
     const r = await QUEUE_FINISH.run(
       this.#redis,
       [this.keys.queue(), this.keys.outcomes(message.runId)],
@@ -202,9 +209,15 @@ export class RedisTaskQueue {
         sealedOutcome,
         this.#retention,
         this.keys.wake(message.replyTo),
+        next?.consumer ?? "",
+        next?.count ?? 0,
       ],
-    );
-    return r === 1;
+    ) as [number, [string, unknown][]];
+    const entries: QueueEntry[] = [];
+    for (const [id, raw] of r[1] ?? []) {
+      if (raw) entries.push({ id, fields: toFields(raw), deliveries: 1 });
+    }
+    return { written: r[0] === 1, entries };
   }
 
   /**

@@ -81,6 +81,10 @@ export class GraflowWorker implements AsyncDisposable {
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #slotFreed: (() => void) | undefined;
+  /** Reserved entries waiting for a free slot (prefetch). */
+  readonly #buffer: QueueEntry[] = [];
+  /** Jobs cancelled by their run (recent ones), so that buffered entries are skipped. */
+  readonly #cancelled = new Set<string>();
   #timers: ReturnType<typeof setInterval>[] = [];
   #server: { shutdown(): Promise<void> } | undefined;
   #loop: Promise<void> | undefined;
@@ -159,7 +163,7 @@ export class GraflowWorker implements AsyncDisposable {
     let backoff = 100;
     while (!this.#stopping) {
       this.#heartbeat = Date.now();
-      const free = this.#o.concurrency - this.#running.size;
+      const free = this.#capacity() - this.#holding();
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);
@@ -174,12 +178,10 @@ export class GraflowWorker implements AsyncDisposable {
           this.#stopWake,
         ]);
         backoff = 100;
-        for (const e of entries ?? []) this.#start(e, false);
+        this.#accept(entries ?? []);
       } catch (error) {
         if (this.#stopping) break;
-        const message = String((error as Error)?.message);
-        if (message.includes("NOGROUP")) await this.#queue.ensureGroup().catch(() => {});
-        else this.#emit({ type: "error", workerId: this.id, error: message });
+        await this.#recover(error);
         await Promise.race([sleep(backoff), this.#stopWake]);
         backoff = Math.min(backoff * 2, 2000);
       }
@@ -187,23 +189,59 @@ export class GraflowWorker implements AsyncDisposable {
   }
 
   async #reclaim(): Promise<void> {
-    const free = this.#o.concurrency - this.#running.size;
+    const free = this.#capacity() - this.#holding();
     if (this.#stopping || free <= 0) return;
     try {
       const entries = await this.#queue.reclaim(this.id, this.#leaseMs, free);
       for (const e of entries) {
         this.metrics.reclaims++;
         this.#emit({ type: "reclaimed", workerId: this.id, entry: e.id, deliveries: e.deliveries });
-        this.#start(e, true);
       }
-    } catch { /* Redis away: the next tick tries again */ }
+      this.#accept(entries);
+    } catch (error) {
+      await this.#recover(error); // the next tick tries again
+    }
+  }
+
+  /** After a failed Redis call: recreate the group when Redis lost it (restart without data). */
+  async #recover(error: unknown): Promise<void> {
+    const message = String((error as Error)?.message ?? error);
+    if (message.includes("NOGROUP")) await this.#queue.ensureGroup().catch(() => {});
+    else this.#emit({ type: "error", workerId: this.id, error: message });
+  }
+
+  /** Entries held: running and buffered. */
+  #holding(): number {
+    return this.#running.size + this.#buffer.length;
+  }
+
+  /** How many entries the worker holds at most: concurrency plus prefetch. */
+  #capacity(): number {
+    return this.#o.concurrency + this.#o.prefetch;
+  }
+
+  #accept(entries: QueueEntry[]): void {
+    for (const e of entries) {
+      if (!this.#running.has(e.id) && !this.#buffer.some((b) => b.id === e.id)) {
+        this.#buffer.push(e);
+      }
+    }
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (!this.#stopping && this.#running.size < this.#o.concurrency && this.#buffer.length) {
+      this.#start(this.#buffer.shift()!);
+    }
   }
 
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys()];
+    const ids = [...this.#running.keys(), ...this.#buffer.map((e) => e.id)];
     if (!ids.length) return;
     try {
       for (const id of await this.#queue.renew(this.id, ids)) {
+        const i = this.#buffer.findIndex((e) => e.id === id);
+        if (i >= 0) this.#buffer.splice(i, 1);
         const r = this.#running.get(id);
         if (r && !r.dropped) {
           r.dropped = "lease lost";
@@ -212,12 +250,19 @@ export class GraflowWorker implements AsyncDisposable {
           );
         }
       }
-    } catch { /* Redis away: try again */ }
+    } catch (error) {
+      await this.#recover(error);
+    }
   }
 
   #onControl(payload: string): void {
     if (payload.startsWith("cancel\n")) {
-      const r = this.#byJob.get(payload.slice(7));
+      const job = payload.slice(7);
+      this.#cancelled.add(job);
+      if (this.#cancelled.size > 10_000) {
+        this.#cancelled.delete(this.#cancelled.values().next().value!);
+      }
+      const r = this.#byJob.get(job);
       if (r && !r.dropped) {
         r.dropped = "cancelled";
         r.controller.abort(
@@ -227,22 +272,23 @@ export class GraflowWorker implements AsyncDisposable {
     } else if (payload === "handback") this.#reclaim();
   }
 
-  #start(entry: QueueEntry, reclaimed: boolean): void {
+  #start(entry: QueueEntry): void {
     if (this.#running.has(entry.id)) return;
     const r: Running = { entry, controller: new AbortController() };
     this.#running.set(entry.id, r);
     this.metrics.inFlight = this.#running.size;
-    this.#process(r, reclaimed).catch((error) => {
+    this.#process(r).catch((error) => {
       this.#emit({ type: "error", workerId: this.id, error: String(error?.message ?? error) });
     }).finally(() => {
       this.#running.delete(entry.id);
       if (r.job) this.#byJob.delete(r.job);
+      this.#drain();
       this.metrics.inFlight = this.#running.size;
       this.#slotFreed?.();
     });
   }
 
-  async #process(r: Running, _reclaimed: boolean): Promise<void> {
+  async #process(r: Running): Promise<void> {
     const { entry } = r;
     const m = entry.fields.m;
     const o = this.#o;
@@ -285,6 +331,7 @@ export class GraflowWorker implements AsyncDisposable {
     } catch (error) {
       return this.#poison(entry, `the input cannot be decoded: ${(error as Error).message}`);
     }
+    if (this.#cancelled.has(message.job)) return; // its entry is gone already
     r.job = message.job;
     this.#byJob.set(message.job, r);
     const started = performance.now();
@@ -298,7 +345,16 @@ export class GraflowWorker implements AsyncDisposable {
     if (r.dropped) return;
     const record: OutcomeRecord = { job: message.job, worker: this.id, outcome };
     const sealed = seal(JSON.stringify(record), o.secret);
-    await this.#retry(() => this.#queue.finish(entry.id, message, sealed), r);
+    // A full worker reserves its next task in the same step (the consume loop is not reading:
+    // it waits for a free slot).
+    const next = !this.#stopping && this.#holding() >= this.#capacity()
+      ? { consumer: this.id, count: 1 }
+      : undefined;
+    let reserved: QueueEntry[] = [];
+    await this.#retry(async () => {
+      reserved = (await this.#queue.finish(entry.id, message, sealed, next)).entries;
+    }, r);
+    this.#accept(reserved);
     this.metrics.processed++;
     if (outcome.ok) this.metrics.succeeded++;
     else this.metrics.failed++;
@@ -313,7 +369,7 @@ export class GraflowWorker implements AsyncDisposable {
         return;
       } catch (error) {
         if (r.dropped) return;
-        this.#emit({ type: "error", workerId: this.id, error: String((error as Error)?.message) });
+        await this.#recover(error);
         await sleep(delay);
       }
     }
@@ -420,6 +476,7 @@ export class GraflowWorker implements AsyncDisposable {
     this.#slotFreed?.();
     const deadline = Date.now() + this.#o.graceMs;
     while (this.#running.size > 0 && Date.now() < deadline) await sleep(20);
+    this.#buffer.length = 0; // still pending to this consumer: handed back below
     const unfinished = [...this.#running.values()];
     for (const r of unfinished) {
       r.dropped = "handed back";
