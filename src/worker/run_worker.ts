@@ -83,6 +83,8 @@ export class GraflowWorker implements AsyncDisposable {
   #slotFreed: (() => void) | undefined;
   /** Reserved entries waiting for a free slot (prefetch). */
   readonly #buffer: QueueEntry[] = [];
+  /** Tasks done whose outcome is being written. */
+  #finishing = 0;
   /** Jobs cancelled by their run (recent ones), so that buffered entries are skipped. */
   readonly #cancelled = new Set<string>();
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -210,9 +212,9 @@ export class GraflowWorker implements AsyncDisposable {
     else this.#emit({ type: "error", workerId: this.id, error: message });
   }
 
-  /** Entries held: running and buffered. */
+  /** Entries held: running, buffered, and being finished. */
   #holding(): number {
-    return this.#running.size + this.#buffer.length;
+    return this.#running.size + this.#buffer.length + this.#finishing;
   }
 
   /** How many entries the worker holds at most: concurrency plus prefetch. */
@@ -350,10 +352,18 @@ export class GraflowWorker implements AsyncDisposable {
     const next = !this.#stopping && this.#holding() >= this.#capacity()
       ? { consumer: this.id, count: 1 }
       : undefined;
+    // The slot is free while the outcome is written: the next task starts now.
+    this.#running.delete(entry.id);
+    this.#finishing++;
+    this.#drain();
     let reserved: QueueEntry[] = [];
-    await this.#retry(async () => {
-      reserved = (await this.#queue.finish(entry.id, message, sealed, next)).entries;
-    }, r);
+    try {
+      await this.#retry(async () => {
+        reserved = (await this.#queue.finish(entry.id, message, sealed, next)).entries;
+      }, r);
+    } finally {
+      this.#finishing--;
+    }
     this.#accept(reserved);
     this.metrics.processed++;
     if (outcome.ok) this.metrics.succeeded++;
@@ -475,7 +485,9 @@ export class GraflowWorker implements AsyncDisposable {
     this.#blocking.disconnect();
     this.#slotFreed?.();
     const deadline = Date.now() + this.#o.graceMs;
-    while (this.#running.size > 0 && Date.now() < deadline) await sleep(20);
+    while ((this.#running.size > 0 || this.#finishing > 0) && Date.now() < deadline) {
+      await sleep(20);
+    }
     this.#buffer.length = 0; // still pending to this consumer: handed back below
     const unfinished = [...this.#running.values()];
     for (const r of unfinished) {
