@@ -37,14 +37,15 @@ class Proc {
   readonly child: Deno.ChildProcess;
   readonly ready: Promise<void>;
   constructor(args: string[], marker: RegExp) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", ...args],
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
+    this.child = child;
     this.ready = (async () => {
       let buf = "";
-      const reader = this.child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
       while (!marker.test(buf)) {
         const { value, done } = await reader.read();
         if (done) throw new Error(`process exited before it was ready: ${buf}`);

@@ -4,10 +4,24 @@
  *
  * @module
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
 
 /** The URL used when none is given and `GRAFLOW_REDIS_URL` is not set. */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** TLS settings of a `rediss://` connection (as in Node's `tls.connect`). */
+export interface RedisTlsOptions {
+  /** CA certificate(s), PEM, to trust besides the system's. */
+  ca?: string | string[];
+  /** Client certificate, PEM (when Redis asks for one). */
+  cert?: string;
+  /** Client key, PEM. */
+  key?: string;
+  /** Server name to check the certificate against. @default {the URL's host} */
+  servername?: string;
+  /** Refuse certificates that do not verify. @default {true} */
+  rejectUnauthorized?: boolean;
+}
 
 /** Options of {@linkcode connectRedis}. */
 export interface RedisConnectionOptions {
@@ -17,7 +31,7 @@ export interface RedisConnectionOptions {
    */
   url?: string;
   /** TLS settings for `rediss://` (e.g. `{ ca }` for a private CA). @default {undefined} */
-  tls?: RedisOptions["tls"];
+  tls?: RedisTlsOptions;
   /** Name shown by `CLIENT LIST`. @default {undefined} */
   connectionName?: string;
   /**

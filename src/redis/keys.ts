@@ -47,27 +47,45 @@ export class RedisKeys {
     this.prefix = checkPrefix(prefix);
   }
 
-  /** @returns The work queue (a stream with the consumer group {@linkcode CONSUMER_GROUP}). */
+  /**
+   * The work queue.
+   *
+   * @returns The work queue (a stream with the consumer group {@linkcode CONSUMER_GROUP}).
+   */
   queue(): string {
     return `${this.prefix}:queue`;
   }
 
-  /** @returns The dead-letter stream (poison messages with the reason). */
+  /**
+   * The dead-letter stream.
+   *
+   * @returns The dead-letter stream (poison messages with the reason).
+   */
   dead(): string {
     return `${this.prefix}:dead`;
   }
 
-  /** @returns The queue settings hash (e.g. `leaseMs` set by the backend). */
+  /**
+   * The queue settings.
+   *
+   * @returns The queue settings hash (e.g. `leaseMs` set by the backend).
+   */
   config(): string {
     return `${this.prefix}:config`;
   }
 
-  /** @returns The pub/sub channel workers listen on (cancel, hand-back notices). */
+  /**
+   * The control channel.
+   *
+   * @returns The pub/sub channel workers listen on (cancel, hand-back notices).
+   */
   control(): string {
     return `${this.prefix}:control`;
   }
 
   /**
+   * The wake-up channel of one instance.
+   *
    * @param id A producer or worker instance id.
    * @returns The pub/sub channel that wakes that instance (outcomes, calls, replies).
    */
@@ -76,6 +94,8 @@ export class RedisKeys {
   }
 
   /**
+   * Outcomes of a run.
+   *
    * @param runId The run.
    * @returns The hash of task outcomes by job id.
    */
@@ -84,6 +104,8 @@ export class RedisKeys {
   }
 
   /**
+   * Context calls of a run.
+   *
    * @param runId The run.
    * @returns The hash of context calls (worker to producer) by call id.
    */
@@ -92,6 +114,8 @@ export class RedisKeys {
   }
 
   /**
+   * Replies to context calls of a run.
+   *
    * @param runId The run.
    * @returns The hash of answers to context calls by call id.
    */
@@ -100,6 +124,8 @@ export class RedisKeys {
   }
 
   /**
+   * Index of a run channel.
+   *
    * @param runId The run.
    * @returns The set of the channel's keys.
    */
@@ -108,6 +134,8 @@ export class RedisKeys {
   }
 
   /**
+   * Key prefix of a run channel.
+   *
    * @param runId The run.
    * @returns What every channel value key of the run starts with.
    */
@@ -116,6 +144,8 @@ export class RedisKeys {
   }
 
   /**
+   * The Redis key of one channel key.
+   *
    * @param runId The run.
    * @param key The channel key.
    * @returns The Redis key holding the value (a string) or list (a list) of `key`.
@@ -125,6 +155,8 @@ export class RedisKeys {
   }
 
   /**
+   * A feedback request.
+   *
    * @param id The feedback request id.
    * @returns The hash holding the request (`record`) and its answer (`response`).
    */
@@ -133,6 +165,8 @@ export class RedisKeys {
   }
 
   /**
+   * The channel announcing an answer.
+   *
    * @param id The feedback request id.
    * @returns The pub/sub channel announcing its answer.
    */

@@ -13,7 +13,13 @@
  * @module
  */
 export { RedisChannel, type RedisChannelOptions } from "./redis_channel.ts";
-export { connectRedis, DEFAULT_REDIS_URL, type RedisConnectionOptions } from "./connection.ts";
+export {
+  connectRedis,
+  DEFAULT_REDIS_URL,
+  explainRedisError,
+  type RedisConnectionOptions,
+  type RedisTlsOptions,
+} from "./connection.ts";
 export { CONSUMER_GROUP, HANDBACK_CONSUMER, RedisKeys } from "./keys.ts";
 export { RedisBackend, redisBackend, type RedisBackendOptions } from "./redis_backend.ts";
 export {
@@ -24,3 +30,34 @@ export {
 } from "./task_queue.ts";
 export { RedisFeedbackStore, type RedisFeedbackStoreOptions } from "./redis_feedback_store.ts";
 export { type CallRecord, type JobMessage, type OutcomeRecord, type ReplyRecord } from "./wire.ts";
+
+// Core types the exports above refer to (the same as those of the main entry point).
+export type { Backend } from "../engine/run_options.ts";
+export type { TaskHandler } from "../handlers/task_handler.ts";
+export type { FeedbackRecord, FeedbackStore } from "../checkpoint/feedback_store.ts";
+export type {
+  CheckpointInfo,
+  CheckpointMetadata,
+  CheckpointOptions,
+  FeedbackRequest,
+  FeedbackResponse,
+  NextOptions,
+  TaskContext,
+} from "../context/task_context.ts";
+export type { Channel, ChannelSnapshot, SetOptions, SnapshotChannel } from "../channels/channel.ts";
+export type {
+  ChannelMethod,
+  ContextCall,
+  RemoteDirectives,
+  RemoteOutcome,
+  RemoteTaskMessage,
+} from "../context/remote_context.ts";
+export type {
+  NormalizedRetry,
+  RetryPolicy,
+  Task,
+  TaskFn,
+  TaskOptions,
+  WorkerPermissions,
+} from "../graph/task.ts";
+export type { ErrorRecord } from "../engine/errors.ts";

@@ -11,13 +11,7 @@ import { runRemoteTask } from "../context/remote_context.ts";
 import { fromJsonTree } from "../channels/codec.ts";
 import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
 import { getTask, resolveTask } from "../graph/task.ts";
-import {
-  connectRedis,
-  envVar,
-  explainRedisError,
-  type RedisConnectionOptions,
-  within,
-} from "../redis/connection.ts";
+import { connectRedis, envVar, explainRedisError, within } from "../redis/connection.ts";
 import { RedisKeys } from "../redis/keys.ts";
 import { quit, RedisChannel } from "../redis/redis_channel.ts";
 import { seal, verify } from "../redis/signing.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { flow, task, TaskFailedError, WorkflowError } from "../../mod.ts";
+import { flow, task, TaskFailedError, type WorkflowError } from "../../mod.ts";
 import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
 import { runWorker } from "../../src/worker/mod.ts";
 import { sign } from "../../src/redis/signing.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow, WorkflowError } from "../../mod.ts";

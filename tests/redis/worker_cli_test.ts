@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 import assert from "node:assert/strict";
 import { flow } from "../../mod.ts";
 import { redisBackend } from "../../src/redis/mod.ts";
