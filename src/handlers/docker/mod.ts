@@ -32,3 +32,4 @@ export {
 } from "./options.ts";
 export { type ContainerExitDetails, ContainerExitError } from "./container_error.ts";
 export type { OutputStream } from "./container_output.ts";
+export { PodmanService, type PodmanServiceOptions, startPodmanService } from "./podman_service.ts";
