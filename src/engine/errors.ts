@@ -341,7 +341,8 @@ export function fromErrorRecord(record: ErrorRecord): Error {
     writable: true,
     configurable: true,
   });
-  if (Class === Error && record.name !== "Error") {
+  // Engine errors set `name` on the instance, so the prototype's name ("Error") is not theirs.
+  if (error.name !== record.name) {
     Object.defineProperty(error, "name", {
       value: record.name,
       writable: true,
@@ -381,6 +382,7 @@ export function fromErrorRecord(record: ErrorRecord): Error {
 }
 
 function jsonSafe(value: unknown): unknown {
+  if (value === undefined) return undefined;
   try {
     const text = JSON.stringify(value);
     return text === undefined ? String(value) : JSON.parse(text);

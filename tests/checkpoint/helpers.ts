@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "assert";
-import { CheckpointError, type CheckpointMetadata } from "../../mod.ts";
+import { CheckpointError, type CheckpointMetadata, loadCheckpoint } from "../../mod.ts";
 
 /** A temp folder removed by `await using`. */
 export interface TempDir extends AsyncDisposable {
@@ -158,4 +158,93 @@ export async function denoRun(script: string | URL, args: string[] = []): Promis
   }).output();
   const dec = new TextDecoder();
   return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+}
+
+/** What {@linkcode runAndKill} saw. */
+export interface KilledChild {
+  /** Stdout lines read before the child died. */
+  lines: string[];
+  /** How it ended. */
+  status: Deno.CommandStatus;
+}
+
+/**
+ * Runs `deno run -A --quiet <script> ...args` and SIGKILLs it as soon as `killWhen` returns true
+ * for the stdout lines read so far.
+ *
+ * @param script Script path or URL.
+ * @param args Its arguments.
+ * @param killWhen Decides, after each stdout line, whether to kill now.
+ * @returns The lines read and the exit status.
+ */
+export async function runAndKill(
+  script: string | URL,
+  args: string[],
+  killWhen: (lines: string[]) => boolean,
+): Promise<KilledChild> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", String(script), ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines: string[] = [];
+  let killed = false;
+  let rest = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    const parts = rest.split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      if (!killed && killWhen(lines)) {
+        child.kill("SIGKILL");
+        killed = true;
+      }
+    }
+  }
+  return { lines, status: await child.status };
+}
+
+/**
+ * The newest checkpoint of a run that loads, skipping any a crash left unusable.
+ *
+ * @param dir The checkpoint directory.
+ * @param runId The run.
+ * @returns Its base path and how many newer ones were skipped.
+ */
+export async function latestValid(
+  dir: string,
+  runId: string,
+): Promise<{ path: string; skipped: number }> {
+  const found: { base: string; steps: number }[] = [];
+  for await (const e of Deno.readDir(`${dir}/${runId}`)) {
+    const m = e.name.match(/^step_(\d+)\.state\.json$/);
+    if (m) found.push({ base: `${dir}/${runId}/step_${m[1]}`, steps: Number(m[1]) });
+  }
+  found.sort((a, b) => b.steps - a.steps);
+  let skipped = 0;
+  for (const { base } of found) {
+    try {
+      await loadCheckpoint(base);
+      return { path: base, skipped };
+    } catch {
+      skipped++;
+    }
+  }
+  throw new Error(`no valid checkpoint of run ${runId} in ${dir}`);
+}
+
+/**
+ * The `result <json>` line of a child's output, parsed.
+ *
+ * @param stdout The output.
+ * @returns The parsed JSON.
+ */
+export function resultLine<T = { status: string; results: Record<string, unknown> }>(
+  stdout: string,
+): T {
+  const line = stdout.split("\n").find((l) => l.startsWith("result "));
+  assert.ok(line, `no "result" line in:\n${stdout}`);
+  return JSON.parse(line.slice("result ".length)) as T;
 }

@@ -220,6 +220,27 @@ Deno.test("run({ signal }) cancels the run and aborts every running task's signa
   assert.equal(ran, false);
 });
 
+Deno.test("run({ signal }) rejects at once even when a task ignores its signal", async () => {
+  let finishLate!: () => void;
+  const late = new Promise<void>((resolve) => (finishLate = resolve));
+  let afterRan = false;
+  task("engr_deaf", async () => {
+    await late; // ignores ctx.signal
+    return "late";
+  });
+  task("engr_deaf_after", () => (afterRan = true));
+  const controller = new AbortController();
+  const reason = new Error("give up");
+  const run = flow`engr_deaf >> engr_deaf_after`.run({ signal: controller.signal });
+  setTimeout(() => controller.abort(reason), 10);
+  const started = performance.now();
+  await assert.rejects(run, (error: unknown) => error === reason);
+  assert.ok(performance.now() - started < 1_000, "the run waited for the deaf task");
+  finishLate();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(afterRan, false, "a successor ran after the run was aborted");
+});
+
 Deno.test("an already aborted signal rejects the run before any task starts", async () => {
   let ran = false;
   task("engr_never", () => (ran = true));

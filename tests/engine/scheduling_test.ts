@@ -369,3 +369,41 @@ Deno.test("invalid run options are refused before any task runs", async () => {
   });
   assert.equal(ran, false);
 });
+
+Deno.test("a loop through a group re-runs the whole group each pass", async () => {
+  task("engs_lg_head", (_: unknown, ctx: TaskContext) => {
+    if (ctx.cycle === 3) ctx.terminate();
+    return ctx.cycle;
+  });
+  task("engs_lg_b", (x: number) => `b${x}`);
+  task("engs_lg_c", (x: number) => `c${x}`);
+  task("engs_lg_tail", (x: unknown) => x);
+  const result = await flow`engs_lg_head >> (engs_lg_b | engs_lg_c) >> engs_lg_tail >> engs_lg_head`
+    .run();
+  assert.equal(result.status, "terminated");
+  assert.equal(result.completed.filter((x) => x === "engs_lg_tail").length, 2);
+  assert.deepEqual(result.results["engs_lg_tail"], { engs_lg_b: "b2", engs_lg_c: "c2" });
+  assert.equal(result.graph.counts()["group_1"], 2);
+});
+
+Deno.test("a join inside a loop waits for both predecessors on every pass", async () => {
+  const joins: unknown[] = [];
+  task("engs_lj_head", (_: unknown, ctx: TaskContext) => {
+    if (ctx.cycle === 3) ctx.terminate();
+    return ctx.cycle;
+  });
+  task("engs_lj_b", async (x: number) => {
+    await delay(5);
+    return `b${x}`;
+  });
+  task("engs_lj_c", (x: number) => `c${x}`);
+  task("engs_lj_join", (x: unknown) => joins.push(x));
+  await flow`
+    engs_lj_head >> engs_lj_b >> engs_lj_join
+    engs_lj_head >> engs_lj_c >> engs_lj_join >> engs_lj_head
+  `.run();
+  assert.deepEqual(joins, [
+    { engs_lj_b: "b1", engs_lj_c: "c1" },
+    { engs_lj_b: "b2", engs_lj_c: "c2" },
+  ]);
+});
