@@ -24,7 +24,6 @@ export interface CodeMounts {
 }
 
 const CONFIG_NAMES = ["deno.json", "deno.jsonc"];
-const configCache = new Map<string, string | null>();
 
 /** Where graflow's own files are (this file is `<root>/src/handlers/docker/code_mounts.ts`). */
 function graflowRoot(taskId: string): string {
@@ -53,12 +52,7 @@ function isFile(path: string): boolean {
 }
 
 function configIn(folder: string): string | undefined {
-  let found = configCache.get(folder);
-  if (found === undefined) {
-    found = CONFIG_NAMES.map((n) => `${folder === "/" ? "" : folder}/${n}`).find(isFile) ?? null;
-    configCache.set(folder, found);
-  }
-  return found ?? undefined;
+  return CONFIG_NAMES.map((n) => `${folder === "/" ? "" : folder}/${n}`).find(isFile);
 }
 
 function inside(path: string, folder: string): boolean {
