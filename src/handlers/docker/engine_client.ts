@@ -9,6 +9,13 @@ import type Docker from "dockerode";
 import { WorkflowError } from "../../engine/errors.ts";
 import type { PullPolicy } from "./options.ts";
 
+/**
+ * The dockerode specifier, in a variable on purpose: Deno loads the targets of literal dynamic
+ * imports together with the importing module, and a module that defines container tasks is also
+ * imported inside containers (no network, no npm cache), where dockerode is never needed.
+ */
+const DOCKERODE = "dockerode";
+
 const CANDIDATES = ["/var/run/docker.sock", "/run/podman/podman.sock"];
 
 function exists(path: string): boolean {
@@ -59,8 +66,7 @@ export async function connectEngine(
   socketPath?: string,
 ): Promise<{ docker: Docker; where: string }> {
   const where = locateEngine(socketPath);
-  // @ts-types="@types/dockerode"
-  const { default: Dockerode } = await import("dockerode");
+  const { default: Dockerode } = await import(DOCKERODE) as { default: typeof Docker };
   // With no options, docker-modem reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
   const docker = "host" in where
     ? new Dockerode()
