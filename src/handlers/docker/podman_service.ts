@@ -96,6 +96,8 @@ export async function startPodmanService(
   try {
     child = new Deno.Command(podman, {
       args: ["system", "service", "--time=0", `unix://${dir}/podman.sock`],
+      // conmon writes files (e.g. "oom" after an out-of-memory kill) into its working directory.
+      cwd: dir,
       stdin: "null",
       stdout: "null",
       stderr: "null",
