@@ -8,8 +8,6 @@
  */
 import { Buffer } from "node:buffer";
 import type { Duplex } from "node:stream";
-// @ts-types="@types/dockerode"
-import type Docker from "dockerode";
 import {
   type RemoteOutcome,
   type RemoteTaskMessage,
@@ -20,6 +18,7 @@ import { toErrorRecord, WorkflowError } from "../../engine/errors.ts";
 import type { Task } from "../../graph/task.ts";
 import type { CodeMounts } from "./code_mounts.ts";
 import { ContainerExitError } from "./container_error.ts";
+import type { ContainerSpec, DockerClient, DockerContainer } from "./docker_api.ts";
 import { ContainerOutput, FrameTooLargeError } from "./container_output.ts";
 import { checkCall, checkOutcome, parseFrame } from "./frames.ts";
 import { OWNER_LABEL, ownerId, RUN_LABEL, TASK_LABEL } from "./leftovers.ts";
@@ -29,7 +28,7 @@ import type { AnswerLine, CallFrame, TaskLine } from "./protocol.ts";
 /** What one container run needs. */
 export interface ContainerRunInput {
   /** The engine client. */
-  docker: Docker;
+  docker: DockerClient;
   /** Handler options. */
   options: NormalizedDockerOptions;
   /** The task. */
@@ -53,7 +52,7 @@ export interface ContainerRunInput {
  * @param input The run.
  * @returns The create options.
  */
-export function containerSpec(input: ContainerRunInput): Docker.ContainerCreateOptions {
+export function containerSpec(input: ContainerRunInput): ContainerSpec {
   const { options: o, code, task, ctx } = input;
   const binds = [
     ...code.folders.map((f) => `${f}:${f}:ro`),
@@ -107,8 +106,8 @@ class ContainerRun {
   readonly #input: ContainerRunInput;
   readonly #kill = new AbortController();
   readonly #stopped: Promise<never>;
-  #created: Promise<Docker.Container> | undefined;
-  #container: Docker.Container | undefined;
+  #created: Promise<DockerContainer> | undefined;
+  #container: DockerContainer | undefined;
   #stream: Duplex | undefined;
   #lastLines: string[] = [];
 
@@ -265,7 +264,8 @@ class ContainerRun {
     if (!container) return;
     for (let attempt = 0;; attempt++) {
       try {
-        return await container.remove({ force: true });
+        await container.remove({ force: true });
+        return;
       } catch (error) {
         const status = (error as { statusCode?: number })?.statusCode;
         // 404: already gone. After the last retry the sweep of a later process removes it.
@@ -289,7 +289,7 @@ const REMOVE_RETRIES = 6;
  * @param stdin The first bytes of the container's stdin.
  * @returns The duplex stream: multiplexed output in, stdin out.
  */
-function attach(docker: Docker, id: string, stdin: string): Promise<Duplex> {
+function attach(docker: DockerClient, id: string, stdin: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     docker.modem.dial({
       path: `/containers/${id}/attach?`,

@@ -3,14 +3,13 @@
  *
  * @module
  */
-// @ts-types="@types/dockerode"
-import type Docker from "dockerode";
 import { settleOutcome, toRemoteMessage } from "../../context/remote_context.ts";
 import type { TaskContext } from "../../context/task_context.ts";
 import { WorkflowError } from "../../engine/errors.ts";
 import type { Task } from "../../graph/task.ts";
 import type { TaskHandler } from "../task_handler.ts";
 import { codeMounts } from "./code_mounts.ts";
+import type { DockerClient } from "./docker_api.ts";
 import { runInContainer } from "./container_run.ts";
 import { connectEngine, ensureImage } from "./engine_client.ts";
 import { sweepLeftovers } from "./leftovers.ts";
@@ -28,7 +27,7 @@ import {
  */
 export class DockerHandler implements TaskHandler, AsyncDisposable {
   readonly #options: NormalizedDockerOptions;
-  #engine: Promise<Docker> | undefined;
+  #engine: Promise<DockerClient> | undefined;
   readonly #close = new AbortController();
   readonly #pending = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
@@ -93,7 +92,7 @@ export class DockerHandler implements TaskHandler, AsyncDisposable {
   }
 
   /** Connects, sweeps leftovers of dead processes and checks the image, once. */
-  #ready(): Promise<Docker> {
+  #ready(): Promise<DockerClient> {
     if (!this.#engine) {
       const o = this.#options;
       this.#engine = (async () => {

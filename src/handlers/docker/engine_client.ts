@@ -4,8 +4,7 @@
  *
  * @module
  */
-// @ts-types="@types/dockerode"
-import type Docker from "dockerode";
+import type { DockerClient, DockerConstructor } from "./docker_api.ts";
 import { WorkflowError } from "../../engine/errors.ts";
 import type { PullPolicy } from "./options.ts";
 
@@ -64,9 +63,9 @@ function describe(where: { socketPath: string } | { host: string }): string {
  */
 export async function connectEngine(
   socketPath?: string,
-): Promise<{ docker: Docker; where: string }> {
+): Promise<{ docker: DockerClient; where: string }> {
   const where = locateEngine(socketPath);
-  const { default: Dockerode } = await import(DOCKERODE) as { default: typeof Docker };
+  const { default: Dockerode } = await import(DOCKERODE) as { default: DockerConstructor };
   // With no options, docker-modem reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
   const docker = "host" in where
     ? new Dockerode()
@@ -97,7 +96,11 @@ function statusCode(error: unknown): number | undefined {
  * @throws {WorkflowError} `IMAGE_NOT_FOUND` when the image is missing and may not or could not
  * be pulled.
  */
-export async function ensureImage(docker: Docker, image: string, pull: PullPolicy): Promise<void> {
+export async function ensureImage(
+  docker: DockerClient,
+  image: string,
+  pull: PullPolicy,
+): Promise<void> {
   let present = true;
   try {
     await docker.getImage(image).inspect();
@@ -115,7 +118,7 @@ export async function ensureImage(docker: Docker, image: string, pull: PullPolic
   try {
     const stream = await docker.pull(image);
     await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(stream, (error: Error | null, events: { error?: string }[]) => {
+      docker.modem.followProgress(stream, (error, events) => {
         const failed = error ?? events.find((e) => e.error);
         if (failed) reject(failed instanceof Error ? failed : new Error(String(failed.error)));
         else resolve();

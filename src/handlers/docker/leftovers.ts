@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type Docker from "dockerode";
+import type { DockerClient } from "./docker_api.ts";
 
 /** Label: the process that owns the container. */
 export const OWNER_LABEL = "graflow.owner";
@@ -59,7 +59,7 @@ export function ownerIsDead(owner: string): boolean {
  * @param docker The engine client.
  * @returns How many containers were removed.
  */
-export async function sweepLeftovers(docker: Docker): Promise<number> {
+export async function sweepLeftovers(docker: DockerClient): Promise<number> {
   const list = await docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
   let removed = 0;
   await Promise.all(list.map(async (info) => {
