@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "assert";
-import { flow, task, WorkflowError } from "../../mod.ts";
+import { flow, task, type WorkflowError } from "../../mod.ts";
 import { dockerHandler, parseMemory } from "../../src/handlers/docker/mod.ts";
 import { codeMounts } from "../../src/handlers/docker/code_mounts.ts";
 import { ContainerOutput, FrameTooLargeError } from "../../src/handlers/docker/container_output.ts";
