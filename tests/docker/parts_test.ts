@@ -282,3 +282,30 @@ containerTest(
     }
   },
 );
+
+containerTest(
+  "the containers of a SIGKILLed process are removed by the next handler's sweep",
+  async (socketPath) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "fixtures/crash_child.ts", socketPath, "dk-crash"],
+      cwd: new URL(".", import.meta.url),
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("started")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    assert.match(seen, /started/);
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    assert.equal((await containersWith("graflow.run=dk-crash")).length, 1, "left behind");
+    await using handler = dockerHandler({ image: IMAGE, socketPath });
+    assert.ok((await handler.sweep()) >= 1);
+    assert.deepEqual(await containersWith("graflow.run=dk-crash"), []);
+  },
+);
