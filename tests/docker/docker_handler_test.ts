@@ -13,7 +13,7 @@ import {
   WorkflowError,
 } from "../../mod.ts";
 import { type ContainerOutputLine, dockerHandler } from "../../src/handlers/docker/mod.ts";
-import { containersWith, containerTest, IMAGE } from "./engine.ts";
+import { containersWith, containerTest, IMAGE, rejection } from "./engine.ts";
 import {
   adder,
   big,
@@ -28,17 +28,6 @@ import {
   quitter,
   stopper,
 } from "./fixtures/tasks.ts";
-
-type Failure = Error & { taskId?: string; code?: string; cause: Error & Record<string, unknown> };
-
-async function rejection(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Failure;
-  }
-  return assert.fail("expected the run to fail");
-}
 
 containerTest(
   "dockerHandler runs a task in a container and returns its result",

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "assert";
 // @ts-types="@types/dockerode"
 import Docker from "dockerode";
 import { type PodmanService, startPodmanService } from "../../src/handlers/docker/mod.ts";
@@ -101,4 +102,26 @@ export function containerTest(name: string, fn: (socketPath: string) => Promise<
 export async function containersWith(label: string): Promise<string[]> {
   const list = await docker!.listContainers({ all: true, filters: { label: [label] } });
   return list.map((c) => c.Id);
+}
+
+/** A rejected run's error, loosely typed for assertions on its cause. */
+export type Failure = Error & {
+  taskId?: string;
+  code?: string;
+  cause: Error & Record<string, unknown>;
+};
+
+/**
+ * Waits for a run that must fail.
+ *
+ * @param run The run's promise.
+ * @returns What it rejected with.
+ */
+export async function rejection(run: Promise<unknown>): Promise<Failure> {
+  try {
+    await run;
+  } catch (error) {
+    return error as Failure;
+  }
+  return assert.fail("expected the run to fail");
 }

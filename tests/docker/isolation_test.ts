@@ -7,19 +7,8 @@
 import assert from "assert";
 import { flow, TaskFailedError, TaskTimeoutError } from "../../mod.ts";
 import { dockerHandler } from "../../src/handlers/docker/mod.ts";
-import { containersWith, containerTest, IMAGE } from "./engine.ts";
+import { containersWith, containerTest, IMAGE, rejection } from "./engine.ts";
 import { echo, hog, limited, netProbe, sleeper, writer } from "./fixtures/tasks.ts";
-
-type Failure = Error & { taskId?: string; code?: string; cause: Error & Record<string, unknown> };
-
-async function rejection(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (error) {
-    return error as Failure;
-  }
-  return assert.fail("expected the run to fail");
-}
 
 containerTest(
   'network: "none" (the default) blocks the network; "host" does not',

@@ -12,7 +12,7 @@ import { ContainerOutput, FrameTooLargeError } from "../../src/handlers/docker/c
 import { checkCall, checkOutcome, parseFrame } from "../../src/handlers/docker/frames.ts";
 import { OWNER_LABEL, ownerId } from "../../src/handlers/docker/leftovers.ts";
 import { FRAME_MARKER } from "../../src/handlers/docker/protocol.ts";
-import { containersWith, containerTest, docker, IMAGE } from "./engine.ts";
+import { containersWith, containerTest, docker, IMAGE, rejection } from "./engine.ts";
 import { echo } from "./fixtures/tasks.ts";
 
 const ROOT_PATH = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -215,10 +215,8 @@ Deno.test("frame checks refuse malformed frames, unknown next tasks and checkpoi
 
 Deno.test("an unreachable engine is a DOCKER_UNAVAILABLE error naming the socket", async () => {
   await using handler = dockerHandler({ image: IMAGE, socketPath: "/nonexistent/docker.sock" });
-  const error = await flow`${echo}`.run({ handlers: { docker: handler } }).then(
-    () => assert.fail("should fail"),
-    (e) => e.cause as WorkflowError,
-  );
+  const error = (await rejection(flow`${echo}`.run({ handlers: { docker: handler } })))
+    .cause as unknown as WorkflowError;
   assert.equal(error.code, "DOCKER_UNAVAILABLE");
   assert.match(
     error.message,
@@ -234,10 +232,8 @@ containerTest(
       socketPath,
       pull: "never",
     });
-    const e1 = await flow`${echo}`.run({ handlers: { docker: never } }).then(
-      () => assert.fail("should fail"),
-      (e) => e.cause as WorkflowError,
-    );
+    const e1 = (await rejection(flow`${echo}`.run({ handlers: { docker: never } })))
+      .cause as unknown as WorkflowError;
     assert.equal(e1.code, "IMAGE_NOT_FOUND");
     assert.equal(
       e1.message,
@@ -245,10 +241,8 @@ containerTest(
     );
     // No registry listens on port 1: the pull fails fast.
     await using missing = dockerHandler({ image: "127.0.0.1:1/graflow-absent:1", socketPath });
-    const e2 = await flow`${echo}`.run({ handlers: { docker: missing } }).then(
-      () => assert.fail("should fail"),
-      (e) => e.cause as WorkflowError,
-    );
+    const e2 = (await rejection(flow`${echo}`.run({ handlers: { docker: missing } })))
+      .cause as unknown as WorkflowError;
     assert.equal(e2.code, "IMAGE_NOT_FOUND");
     assert.match(
       e2.message,

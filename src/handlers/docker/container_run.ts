@@ -162,8 +162,9 @@ class ContainerRun {
       await this.#until(container.start());
       const result = await outcome;
       if (result) {
+        const checked = checkOutcome(task.name, result);
         succeeded = true;
-        return checkOutcome(task.name, result);
+        return checked;
       }
       // The output ended without an outcome: the process exited or was killed.
       const { StatusCode } = await this.#until(container.wait());

@@ -12,7 +12,13 @@ import { WorkflowError } from "../../engine/errors.ts";
 import { getTask } from "../../graph/task.ts";
 import type { ContainerFrame } from "./protocol.ts";
 
-/** The container broke the protocol (malformed frame). */
+/**
+ * The error for a container that broke the protocol (a malformed frame).
+ *
+ * @param taskId The task.
+ * @param why What was wrong.
+ * @returns A `WorkflowError` with code `CONTAINER_PROTOCOL`.
+ */
 export function protocolError(taskId: string, why: string): WorkflowError {
   return new WorkflowError(
     `Cannot read the container of task "${taskId}": ${why}`,
