@@ -8,6 +8,8 @@ import assert from "assert";
 import { flow, task, type WorkflowError } from "../../mod.ts";
 import { dockerHandler, parseMemory } from "../../src/handlers/docker/mod.ts";
 import { codeMounts } from "../../src/handlers/docker/code_mounts.ts";
+import { type ContainerRunInput, containerSpec } from "../../src/handlers/docker/container_run.ts";
+import { normalizeDockerOptions } from "../../src/handlers/docker/options.ts";
 import { ContainerOutput, FrameTooLargeError } from "../../src/handlers/docker/container_output.ts";
 import { checkCall, checkOutcome, parseFrame } from "../../src/handlers/docker/frames.ts";
 import { OWNER_LABEL, ownerId } from "../../src/handlers/docker/leftovers.ts";
@@ -92,6 +94,69 @@ function muxed(stream: 1 | 2, text: string): Uint8Array {
   out.set(body, 8);
   return out;
 }
+
+Deno.test("containerSpec() locks a container down and applies the limits", () => {
+  const spec = (options: Record<string, unknown>) =>
+    containerSpec({
+      options: normalizeDockerOptions({ image: "img", ...options }),
+      code: codeMounts(echo, undefined),
+      task: echo,
+      ctx: { runId: "r1" },
+    } as unknown as ContainerRunInput);
+  const plain = spec({});
+  assert.deepEqual(plain.Cmd, [
+    "deno",
+    "run",
+    "-A",
+    "--no-prompt",
+    "--no-lock",
+    "--config",
+    `${ROOT_PATH}/deno.json`,
+    `${ROOT_PATH}/workers/container_runner.ts`,
+  ]);
+  assert.equal(plain.User, "65534:65534");
+  assert.equal(plain.WorkingDir, ROOT_PATH);
+  assert.deepEqual(plain.Env, []);
+  assert.equal(plain.Labels["graflow.run"], "r1");
+  assert.equal(plain.Labels["graflow.task"], "dk_echo");
+  assert.equal(plain.Labels["graflow.owner"], ownerId());
+  const host = plain.HostConfig;
+  assert.deepEqual(host.Binds, [`${ROOT_PATH}:${ROOT_PATH}:ro`]);
+  assert.equal(host.NetworkMode, "none");
+  assert.deepEqual(host.CapDrop, ["ALL"]);
+  assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+  assert.equal(host.ReadonlyRootfs, true);
+  assert.deepEqual(host.Tmpfs, { "/tmp": "rw,nosuid,nodev,size=256m" });
+  assert.equal(host.Memory, undefined);
+  assert.equal(host.NanoCpus, undefined);
+
+  const limited = spec({
+    memory: "128m",
+    cpus: 0.5,
+    env: { A: "1" },
+    network: "bridge",
+    user: "1000",
+    readOnlyRootfs: false,
+    mounts: [{ source: "/srv/in", target: "/in" }, {
+      source: "/srv/out",
+      target: "/out",
+      readOnly: false,
+    }],
+  });
+  assert.equal(limited.HostConfig.Memory, 128 * 2 ** 20);
+  assert.equal(limited.HostConfig.MemorySwap, 128 * 2 ** 20, "no swap");
+  assert.equal(limited.HostConfig.NanoCpus, 5e8);
+  assert.deepEqual(limited.Env, ["A=1"]);
+  assert.equal(limited.HostConfig.NetworkMode, "bridge");
+  assert.equal(limited.User, "1000");
+  assert.equal(limited.HostConfig.ReadonlyRootfs, false);
+  assert.equal(limited.HostConfig.Tmpfs, undefined);
+  assert.deepEqual(limited.HostConfig.Binds, [
+    `${ROOT_PATH}:${ROOT_PATH}:ro`,
+    "/srv/in:/in:ro",
+    "/srv/out:/out",
+  ]);
+});
 
 Deno.test("ContainerOutput splits stdout and stderr and finds frames, even byte by byte", () => {
   const frames: string[] = [];
