@@ -2,7 +2,7 @@
  * The conformance suite every {@linkcode Channel} implementation passes. It uses only the
  * `Channel` interface and real time (short TTLs), so a Redis-backed channel runs it unchanged:
  *
- * ```ts
+ * ```ts ignore
  * channelConformance("MemoryChannel", async () => {
  *   const channel = new MemoryChannel({ maxValueBytes: 4096 });
  *   return { channel, maxValueBytes: 4096, close: async () => {} };
