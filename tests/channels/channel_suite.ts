@@ -368,6 +368,16 @@ export function channelConformance(name: string, make: () => Promise<ChannelFixt
     assert.deepEqual({ ...(await ch.get<object>("k")) }, { a: 1, b: [2] });
   });
 
+  test('a "__proto__" key is stored as data, not as a prototype', async (ch) => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
+    await ch.set("proto", value);
+    const back = await ch.get<Record<string, unknown>>("proto");
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    assert.deepEqual(Object.keys(back!), ["__proto__", "a"]);
+    assert.equal((back as { polluted?: boolean }).polluted, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(back, "__proto__")?.value, { polluted: true });
+  });
+
   test("values are copies: mutating after set or after get changes nothing", async (ch) => {
     const value = { list: [1, 2], map: new Map([["a", 1]]), bytes: new Uint8Array([1, 2]) };
     await ch.set("k", value);
