@@ -98,6 +98,8 @@ export class RedisBackend implements Backend, AsyncDisposable {
   readonly #leaseMs: number | undefined;
   readonly #jobs = new Map<string, Waiting>();
   readonly #serving = new Set<string>();
+  /** Runs whose tasks made context calls (their calls/replies hashes need deleting). */
+  readonly #called = new Set<string>();
   readonly #forget = new Map<string, string[]>();
   #subscriber: Subscriber | undefined;
   #feedback: RedisFeedbackStore | undefined;
@@ -161,7 +163,9 @@ export class RedisBackend implements Backend, AsyncDisposable {
    * @param runId The run.
    */
   async runFinished(runId: string): Promise<void> {
-    if (this.#closed) return;
+    // Collected outcomes are deleted as they arrive; calls and replies exist only for runs
+    // whose tasks made context calls.
+    if (this.#closed || !this.#called.delete(runId)) return;
     await this.#redis.del(
       this.keys.outcomes(runId),
       this.keys.calls(runId),
@@ -272,6 +276,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
   async #onCall(runId: string, callId: string, sealed: string): Promise<void> {
     if (this.#serving.has(callId)) return;
     this.#serving.add(callId);
+    this.#called.add(runId);
     let reply: ReplyRecord;
     let replyTo: string | undefined;
     try {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { flow, ParallelGroupError, RetryLimitExceededError, TaskFailedError } from "../../mod.ts";
-import { redisBackend } from "../../src/redis/mod.ts";
+import { Redis } from "ioredis";
+import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { killAll, startWorkers, type WorkerProcess } from "./workers.ts";
 import * as T from "./fixtures/tasks.ts";
@@ -103,6 +104,17 @@ Deno.test({
     const r = await flow`${T.fetch} >> ${T.reader}`.run({ backend, input: 3 });
     const out = r.output as { fetched: { n: number } };
     assert.equal(out.fetched.n, 3);
+    // The run's queue bookkeeping (outcomes, calls, replies) is gone once it finished.
+    const redis = new Redis(await setup());
+    try {
+      const k = new RedisKeys(prefix);
+      assert.equal(
+        await redis.exists(k.outcomes(r.runId), k.calls(r.runId), k.replies(r.runId)),
+        0,
+      );
+    } finally {
+      redis.disconnect();
+    }
     const when = new Date("2024-01-01T00:00:00Z");
     const t = await flow`${T.types}`.run({
       backend,
