@@ -64,12 +64,17 @@ class Proc {
   }
 }
 
-async function commandsPerTask(redis: Redis, jobs: number): Promise<number> {
+/** Commands Redis executed per task (`INFO commandstats`: top-level and inside scripts). */
+async function commandsPerTask(redis: Redis, jobs: number, label: string): Promise<number> {
   const info = await redis.info("commandstats");
   let calls = 0;
+  const parts: string[] = [];
   for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
-    if (!["info", "config", "client", "ping", "hello", "select"].includes(m[1])) calls += +m[2];
+    if (["info", "config", "client", "ping", "hello", "select"].includes(m[1])) continue;
+    calls += +m[2];
+    parts.push(`${m[1]} ${(+m[2] / jobs).toFixed(2)}`);
   }
+  console.error(`    ${label} commands per task: ${parts.join(", ")}`);
   return calls / jobs;
 }
 
@@ -100,7 +105,7 @@ async function graflowThroughput(url: string, procs: number, concurrency: number
   const t0 = performance.now();
   await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
   const seconds = (performance.now() - t0) / 1000;
-  const cmds = await commandsPerTask(redis, jobs);
+  const cmds = await commandsPerTask(redis, jobs, "graflow");
   await backend.close();
   await Promise.all(workers.map((w) => w.stop()));
   await redis.flushall();
@@ -124,15 +129,12 @@ async function bullThroughput(url: string, procs: number, concurrency: number, j
   await events.waitUntilReady();
   const batch = async (n: number) => {
     let done = 0;
-    const all = new Promise<void>((r) => {
-      const on = () => {
-        if (++done === n) {
-          events.off("completed", on);
-          r();
-        }
-      };
-      events.on("completed", on);
-    });
+    let finish!: () => void;
+    const all = new Promise<void>((r) => finish = r);
+    const on = () => {
+      if (++done === n) finish();
+    };
+    events.on("completed", on);
     await queue.addBulk(
       Array.from({ length: n }, (_, i) => ({
         name: "noop",
@@ -140,14 +142,22 @@ async function bullThroughput(url: string, procs: number, concurrency: number, j
         opts: { removeOnComplete: true, removeOnFail: true },
       })),
     );
+    // BullMQ trims its events stream (10,000 entries): a busy QueueEvents reader can miss
+    // "completed" events, so the queue's own counts (once every job was added) also end the wait.
+    const poll = setInterval(async () => {
+      const c = await queue.getJobCounts("wait", "active", "delayed", "prioritized");
+      if (Object.values(c).every((x) => x === 0)) finish();
+    }, 100);
     await all;
+    clearInterval(poll);
+    events.off("completed", on);
   };
   await batch(50); // warm-up
   await redis.config("RESETSTAT");
   const t0 = performance.now();
   await batch(jobs);
   const seconds = (performance.now() - t0) / 1000;
-  const cmds = await commandsPerTask(redis, jobs);
+  const cmds = await commandsPerTask(redis, jobs, "bullmq");
   await queue.close();
   await events.close();
   await Promise.all(workers.map((w) => w.stop()));

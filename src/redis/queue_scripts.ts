@@ -137,19 +137,25 @@ return n`,
 );
 
 /**
- * Check: for each (job, entry id) pair, the sealed outcome when there is one, '!lost' when
- * neither the outcome nor the entry exists (Redis lost it), else '!waiting'.
- * KEYS: queue, outcomes. ARGV: job, entry id, job, entry id...
+ * Check waiting jobs of several runs in one step: for each job the sealed outcome when there is
+ * one, '!lost' when neither the outcome nor the entry exists (Redis lost it), else '!waiting';
+ * then the indexes (1-based) of the runs whose calls hash is not empty.
+ * KEYS: queue, then per run: outcomes, calls. ARGV: per job: run index (1-based), job, entry id.
+ * Returns `{states, runsWithCalls}`.
  */
 export const QUEUE_CHECK = new LuaScript(
   "queue_check",
   `local out = {}
-for i = 1, #ARGV, 2 do
-  local o = redis.call('HGET', KEYS[2], ARGV[i])
+for i = 1, #ARGV, 3 do
+  local o = redis.call('HGET', KEYS[2 * tonumber(ARGV[i])], ARGV[i + 1])
   if o then out[#out + 1] = o
-  elseif #redis.call('XRANGE', KEYS[1], ARGV[i + 1], ARGV[i + 1], 'COUNT', 1) == 0 then
+  elseif #redis.call('XRANGE', KEYS[1], ARGV[i + 2], ARGV[i + 2], 'COUNT', 1) == 0 then
     out[#out + 1] = '!lost'
   else out[#out + 1] = '!waiting' end
 end
-return out`,
+local calls = {}
+for r = 1, (#KEYS - 1) / 2 do
+  if redis.call('HLEN', KEYS[2 * r + 1]) > 0 then calls[#calls + 1] = r end
+end
+return {out, calls}`,
 );

@@ -100,12 +100,10 @@ export class RedisBackend implements Backend, AsyncDisposable {
   readonly #serving = new Set<string>();
   /** Runs whose tasks made context calls (their calls/replies hashes need deleting). */
   readonly #called = new Set<string>();
-  readonly #forget = new Map<string, string[]>();
   #subscriber: Subscriber | undefined;
   #feedback: RedisFeedbackStore | undefined;
   #ready: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #forgetTimer: ReturnType<typeof setTimeout> | undefined;
   #downSince = 0;
   #closed = false;
 
@@ -163,14 +161,12 @@ export class RedisBackend implements Backend, AsyncDisposable {
    * @param runId The run.
    */
   async runFinished(runId: string): Promise<void> {
-    // Collected outcomes are deleted as they arrive; calls and replies exist only for runs
-    // whose tasks made context calls.
-    if (this.#closed || !this.#called.delete(runId)) return;
-    await this.#redis.del(
-      this.keys.outcomes(runId),
-      this.keys.calls(runId),
-      this.keys.replies(runId),
-    ).catch(() => {});
+    if (this.#closed) return;
+    // Calls and replies exist only for runs whose tasks made context calls.
+    const keys = this.#called.delete(runId)
+      ? [this.keys.outcomes(runId), this.keys.calls(runId), this.keys.replies(runId)]
+      : [this.keys.outcomes(runId)];
+    await this.#redis.del(...keys).catch(() => {});
   }
 
   #start(): Promise<void> {
@@ -213,9 +209,8 @@ export class RedisBackend implements Backend, AsyncDisposable {
       } catch (error) {
         throw this.#unavailable(t.name, explainRedisError(this.#redis, error));
       }
-      if (!this.#jobs.has(message.job)) {
-        this.queue.cancel(waiting.entryId, message.job).catch(() => {});
-      }
+      // Aborted while the entry was being added: take it back.
+      if (signal.aborted) this.queue.cancel(waiting.entryId, message.job).catch(() => {});
       this.#schedulePoll();
       const record = await done;
       return await settleOutcome(ctx, record.outcome);
@@ -251,7 +246,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const w = this.#jobs.get(job);
     if (!w) return;
     this.#jobs.delete(job);
-    this.#scheduleForget(w.message.runId, job);
     const { text, valid } = unseal(sealed, this.#secret);
     let record: OutcomeRecord;
     try {
@@ -302,18 +296,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
     setTimeout(() => this.#serving.delete(callId), 60_000).unref?.();
   }
 
-  #scheduleForget(runId: string, job: string): void {
-    const list = this.#forget.get(runId);
-    if (list) list.push(job);
-    else this.#forget.set(runId, [job]);
-    this.#forgetTimer ??= setTimeout(() => {
-      this.#forgetTimer = undefined;
-      const batches = [...this.#forget];
-      this.#forget.clear();
-      for (const [run, jobs] of batches) this.queue.forget(run, jobs).catch(() => {});
-    }, 20);
-  }
-
   #schedulePoll(): void {
     if (this.#timer !== undefined || this.#closed) return;
     this.#timer = setTimeout(async () => {
@@ -327,16 +309,15 @@ export class RedisBackend implements Backend, AsyncDisposable {
   }
 
   async #poll(): Promise<void> {
-    const byRun = new Map<string, Waiting[]>();
     const now = Date.now();
+    const due: Waiting[] = [];
     for (const w of this.#jobs.values()) {
-      if (!w.entryId || now - w.since < this.#pollMs / 2) continue;
-      const list = byRun.get(w.message.runId);
-      if (list) list.push(w);
-      else byRun.set(w.message.runId, [w]);
+      if (w.entryId && now - w.since >= this.#pollMs / 2) due.push(w);
     }
     try {
-      await within(this.#check(byRun), this.#unavailableMs, "checking the waiting jobs");
+      if (due.length) {
+        await within(this.#check(due), this.#unavailableMs, "checking the waiting jobs");
+      }
       this.#downSince = 0;
     } catch (error) {
       this.#downSince ||= now;
@@ -349,15 +330,19 @@ export class RedisBackend implements Backend, AsyncDisposable {
     }
   }
 
-  async #check(byRun: Map<string, Waiting[]>): Promise<void> {
-    {
-      for (const [runId, list] of byRun) {
-        const states = await this.queue.check(runId, list.map((w) => [w.message.job, w.entryId]));
-        for (const [i, s] of states.entries()) {
-          const w = list[i];
-          if (s.state === "done") this.#onOutcome(w.message.job, s.sealed);
-          else if (s.state === "lost" && this.#jobs.has(w.message.job)) await this.#requeue(w);
-        }
+  /** One script for every due job: outcomes missed by pub/sub, lost jobs, waiting calls. */
+  async #check(due: Waiting[]): Promise<void> {
+    for (let i = 0; i < due.length; i += 1000) {
+      const batch = due.slice(i, i + 1000);
+      const { states, runsWithCalls } = await this.queue.check(
+        batch.map((w) => ({ runId: w.message.runId, job: w.message.job, entryId: w.entryId })),
+      );
+      for (const [k, s] of states.entries()) {
+        const w = batch[k];
+        if (s.state === "done") this.#onOutcome(w.message.job, s.sealed);
+        else if (s.state === "lost" && this.#jobs.has(w.message.job)) await this.#requeue(w);
+      }
+      for (const runId of runsWithCalls) {
         const calls = await this.#redis.hgetall(this.keys.calls(runId));
         for (const [callId, sealed] of Object.entries(calls)) this.#onCall(runId, callId, sealed);
       }
@@ -385,7 +370,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    clearTimeout(this.#forgetTimer);
     for (const w of this.#jobs.values()) {
       w.reject(
         new WorkflowError(`Cannot run task "${w.message.taskId}": the Redis backend was closed`, {

@@ -111,35 +111,30 @@ export class RedisTaskQueue {
   }
 
   /**
-   * Checks jobs of one run: outcome stored, still queued or held, or lost (Redis lost data).
+   * Checks waiting jobs (of any runs) in one step: outcome stored, still queued or held, or lost
+   * (Redis lost data); and which runs have context calls waiting.
    *
-   * @param runId The run.
-   * @param jobs `[job, entryId]` pairs.
-   * @returns One state per pair.
+   * @param jobs `{ runId, job, entryId }` per job.
+   * @returns One state per job, and the runs with calls.
    */
-  async check(runId: string, jobs: [string, string][]): Promise<JobState[]> {
-    const r = await QUEUE_CHECK.run(
-      this.#redis,
-      [this.keys.queue(), this.keys.outcomes(runId)],
-      jobs.flat(),
-    ) as string[];
-    return r.map((s) =>
+  async check(
+    jobs: { runId: string; job: string; entryId: string }[],
+  ): Promise<{ states: JobState[]; runsWithCalls: string[] }> {
+    const runs = [...new Set(jobs.map((j) => j.runId))];
+    const index = new Map(runs.map((r, i) => [r, i + 1]));
+    const keys = [this.keys.queue()];
+    for (const r of runs) keys.push(this.keys.outcomes(r), this.keys.calls(r));
+    const args: string[] = [];
+    for (const j of jobs) args.push(String(index.get(j.runId)), j.job, j.entryId);
+    const [out, calls] = await QUEUE_CHECK.run(this.#redis, keys, args) as [string[], number[]];
+    const states: JobState[] = out.map((s) =>
       s === "!lost"
         ? { state: "lost" }
         : s === "!waiting"
         ? { state: "waiting" }
         : { state: "done", sealed: s }
     );
-  }
-
-  /**
-   * Forgets collected outcomes.
-   *
-   * @param runId The run.
-   * @param jobs Job ids.
-   */
-  async forget(runId: string, jobs: string[]): Promise<void> {
-    if (jobs.length) await this.#redis.hdel(this.keys.outcomes(runId), ...jobs);
+    return { states, runsWithCalls: calls.map((i) => runs[i - 1]) };
   }
 
   // Worker side --------------------------------------------------------------------------

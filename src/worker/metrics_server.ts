@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { WorkerHealth } from "./run_worker.ts";
+import type { WorkerHealth } from "./worker_health.ts";
 
 /** What the server needs of a worker. */
 export interface MetricsSource {

@@ -4,6 +4,8 @@
  *
  * @module
  */
-export { GraflowWorker, runWorker, type WorkerHealth } from "./run_worker.ts";
+export { GraflowWorker, runWorker } from "./run_worker.ts";
+export type { WorkerHealth } from "./worker_health.ts";
 export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
 export { DURATION_BUCKETS, WorkerMetrics } from "./worker_metrics.ts";
+export type { RedisConnectionOptions, RedisTlsOptions } from "../redis/connection.ts";

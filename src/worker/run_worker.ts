@@ -8,37 +8,23 @@
  */
 import type { Redis } from "ioredis";
 import { runRemoteTask } from "../context/remote_context.ts";
-import { fromJsonTree } from "../channels/codec.ts";
-import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
-import { getTask, resolveTask } from "../graph/task.ts";
+import { admitEntry, deadLetterNotice } from "./admit_entry.ts";
+import { WorkflowError } from "../engine/errors.ts";
 import { connectRedis, envVar, explainRedisError, within } from "../redis/connection.ts";
 import { RedisKeys } from "../redis/keys.ts";
 import { quit, RedisChannel } from "../redis/redis_channel.ts";
-import { seal, verify } from "../redis/signing.ts";
+import { seal } from "../redis/signing.ts";
 import { Subscriber } from "../redis/subscriber.ts";
 import { type QueueEntry, RedisTaskQueue } from "../redis/task_queue.ts";
-import { type JobMessage, type OutcomeRecord, parseJobMessage, peekJob } from "../redis/wire.ts";
+import type { OutcomeRecord } from "../redis/wire.ts";
 import { HostCalls } from "./host_calls.ts";
 import { WorkerMetrics } from "./worker_metrics.ts";
 import { type NormalizedWorkerOptions, normalizeWorkerOptions } from "./worker_options.ts";
 import { serveMetrics } from "./metrics_server.ts";
+import { checkHealth, type WorkerHealth } from "./worker_health.ts";
 
 export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
 import type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
-
-/** What `/health` reports. */
-export interface WorkerHealth {
-  /** Redis answers and the consume loop is turning. */
-  ok: boolean;
-  /** Whether Redis answered PING within a second. */
-  redis: boolean;
-  /** Milliseconds since the consume loop last turned. */
-  loopAgeMs: number;
-  /** Tasks running now. */
-  inFlight: number;
-  /** Why it is not ok. */
-  reason?: string;
-}
 
 interface Running {
   entry: QueueEntry;
@@ -286,47 +272,10 @@ export class GraflowWorker implements AsyncDisposable {
 
   async #process(r: Running): Promise<void> {
     const { entry } = r;
-    const m = entry.fields.m;
     const o = this.#o;
-    if (m === undefined) return this.#poison(entry, "the entry has no message (field m)");
-    if (o.secret && !verify(m, entry.fields.s, o.secret)) {
-      return this.#poison(
-        entry,
-        entry.fields.s
-          ? "the message signature does not match (tampered, or signed with another secret)"
-          : "the message is not signed and this worker requires signed messages",
-      );
-    }
-    let message: JobMessage;
-    try {
-      message = parseJobMessage(m);
-    } catch (error) {
-      return this.#poison(entry, `the message cannot be decoded: ${(error as Error).message}`);
-    }
-    if (entry.deliveries > o.maxDeliveries) {
-      return this.#poison(
-        entry,
-        `the task was delivered ${entry.deliveries} times without an outcome (maxDeliveries ${o.maxDeliveries}): it may crash its worker`,
-      );
-    }
-    if (!getTask(message.taskId) && message.module) {
-      if (!o.allowImport.some((p) => message.module!.startsWith(p))) {
-        return this.#poison(
-          entry,
-          `module ${message.module} may not be imported (allowed: ${o.allowImport.join(", ")})`,
-        );
-      }
-    }
-    try {
-      await resolveTask(message.taskId, message.module);
-    } catch (error) {
-      return this.#poison(entry, (error as Error).message);
-    }
-    try {
-      fromJsonTree(message.input);
-    } catch (error) {
-      return this.#poison(entry, `the input cannot be decoded: ${(error as Error).message}`);
-    }
+    const admitted = await admitEntry(entry, o);
+    if ("poison" in admitted) return this.#poison(entry, admitted.poison);
+    const message = admitted.message;
     if (this.#cancelled.has(message.job)) return; // its entry is gone already
     r.job = message.job;
     this.#byJob.set(message.job, r);
@@ -380,26 +329,7 @@ export class GraflowWorker implements AsyncDisposable {
   }
 
   async #poison(entry: QueueEntry, reason: string): Promise<void> {
-    const peek = peekJob(entry.fields.m);
-    let notify: { runId: string; job: string; replyTo: string; sealed: string } | undefined;
-    if (peek.job && peek.runId && peek.replyTo) {
-      const error = new WorkflowError(
-        `Cannot run task "${peek.taskId}": worker ${this.id} dead-lettered it: ${reason}`,
-        { code: "DEAD_LETTERED" },
-      );
-      const record: OutcomeRecord = {
-        job: peek.job,
-        worker: this.id,
-        outcome: { ok: false, error: toErrorRecord(error) },
-        deadLetter: reason,
-      };
-      notify = {
-        runId: peek.runId,
-        job: peek.job,
-        replyTo: peek.replyTo,
-        sealed: seal(JSON.stringify(record), this.#o.secret),
-      };
-    }
+    const notify = deadLetterNotice(entry, reason, this.id, this.#o.secret);
     const r = this.#running.get(entry.id)!;
     await this.#retry(() => this.#queue.deadLetter(entry, reason, this.id, notify), r);
     this.metrics.deadLettered++;
@@ -421,35 +351,14 @@ export class GraflowWorker implements AsyncDisposable {
    *
    * @returns The report.
    */
-  async health(): Promise<WorkerHealth> {
-    const loopAgeMs = Date.now() - this.#heartbeat;
-    let redis = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      redis = await Promise.race([
-        this.#redis.ping().then(() => true),
-        new Promise<boolean>((r) => timer = setTimeout(() => r(false), 1000)),
-      ]);
-    } catch {
-      redis = false;
-    } finally {
-      clearTimeout(timer);
-    }
-    const loopOk = !this.#stopping && loopAgeMs < this.#o.blockMs + 5000;
-    const reason = !redis
-      ? "Redis does not answer"
-      : !loopOk
-      ? (this.#stopping
-        ? "the worker is stopping"
-        : `the consume loop is stuck for ${loopAgeMs} ms`)
-      : undefined;
-    return {
-      ok: redis && loopOk,
-      redis,
-      loopAgeMs,
+  health(): Promise<WorkerHealth> {
+    return checkHealth({
+      ping: () => this.#redis.ping(),
+      heartbeat: this.#heartbeat,
+      stopping: this.#stopping,
+      blockMs: this.#o.blockMs,
       inFlight: this.#running.size,
-      ...(reason ? { reason } : {}),
-    };
+    });
   }
 
   /**

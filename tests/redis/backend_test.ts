@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { flow, ParallelGroupError, RetryLimitExceededError, TaskFailedError } from "../../mod.ts";
+import {
+  atLeast,
+  bestEffort,
+  critical,
+  flow,
+  loadCheckpoint,
+  parallel,
+  ParallelGroupError,
+  resume,
+  RetryLimitExceededError,
+  type Task,
+  TaskFailedError,
+} from "../../mod.ts";
 import { Redis } from "ioredis";
 import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
@@ -139,6 +151,50 @@ Deno.test({
     await new Promise((r) => setTimeout(r, 300));
     controller.abort(new Error("stop now"));
     await assert.rejects(p, /stop now/);
+  },
+});
+
+Deno.test({
+  name: "Redis backend: group policies decide on outcomes from workers",
+  ignore: NO_REDIS,
+  async fn() {
+    await using backend = await setup().then((url) => redisBackend({ url, prefix }));
+    const members = [T.a, T.boom] as unknown as Task[];
+    const best = await flow`${T.fetch} >> ${
+      parallel(members, { policy: bestEffort() })
+    } >> ${T.after}`.run({ backend, input: 1 });
+    assert.deepEqual(best.output, { r_a: 2 });
+    const crit = await flow`${T.fetch} >> ${
+      parallel(members, { policy: critical(["r_a"]) })
+    } >> ${T.after}`.run({ backend, input: 1 });
+    assert.deepEqual(crit.output, { r_a: 2 });
+    const least = await flow`${T.fetch} >> ${
+      parallel(members, { policy: atLeast(2) })
+    } >> ${T.after}`.run({ backend, input: 1 }).catch((e) => e);
+    assert.ok(least instanceof ParallelGroupError, String(least));
+    assert.deepEqual(least.succeeded, ["r_a"]);
+  },
+});
+
+Deno.test({
+  name: "Redis backend: a worker's deferred checkpoint, resumed with the backend",
+  ignore: NO_REDIS,
+  async fn() {
+    await using backend = redisBackend({ url: await setup(), prefix });
+    const dir = await Deno.makeTempDir();
+    try {
+      const f = flow`${T.fetch} >> ${T.saver} >> ${T.b} >> ${T.after}`;
+      const first = await f.run({ backend, input: 2, checkpointDir: dir });
+      assert.equal(first.checkpoints.length, 1);
+      const { metadata } = await loadCheckpoint(first.checkpoints[0]);
+      assert.deepEqual(metadata.user, { from: "worker" });
+      // Resume: the pending task (r_b) runs again on a worker, with the run's Redis channel.
+      const again = await resume(first.checkpoints[0], { backend, flow: f });
+      assert.equal(again.output, 60);
+      assert.deepEqual(await again.channel.get("seen"), ["r_b", "r_b"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
