@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { flow, parallel } from "../../mod.ts";
 import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
 import { runWorker } from "../../src/worker/mod.ts";
+import { checkHealth } from "../../src/worker/worker_health.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { WorkerProcess } from "./workers.ts";
 import * as T from "./fixtures/tasks.ts";
@@ -103,4 +104,24 @@ Deno.test({
       await server.stop();
     }
   },
+});
+
+Deno.test("Worker health fails when the consume loop is stuck or the worker stops", async () => {
+  const base = { ping: async () => "PONG", blockMs: 1000, inFlight: 2 };
+  const ok = await checkHealth({ ...base, heartbeat: Date.now(), stopping: false });
+  assert.deepEqual(ok, { ok: true, redis: true, loopAgeMs: ok.loopAgeMs, inFlight: 2 });
+  const stuck = await checkHealth({ ...base, heartbeat: Date.now() - 10_000, stopping: false });
+  assert.equal(stuck.ok, false);
+  assert.match(stuck.reason!, /the consume loop is stuck for \d+ ms/);
+  const stopping = await checkHealth({ ...base, heartbeat: Date.now(), stopping: true });
+  assert.equal(stopping.ok, false);
+  assert.equal(stopping.reason, "the worker is stopping");
+  const hung = await checkHealth({
+    ...base,
+    ping: () => new Promise(() => {}),
+    heartbeat: Date.now(),
+    stopping: false,
+  });
+  assert.equal(hung.redis, false);
+  assert.equal(hung.reason, "Redis does not answer");
 });
