@@ -251,7 +251,13 @@ export class RedisBackend implements Backend, AsyncDisposable {
     try {
       record = JSON.parse(text);
     } catch {
-      record = { job, worker: "?", outcome: { ok: false, error: { name: "Error", message: "?" } } };
+      w.reject(
+        new WorkflowError(
+          `Cannot accept the outcome of task "${w.message.taskId}": it is not JSON`,
+          { code: "BAD_OUTCOME" },
+        ),
+      );
+      return;
     }
     if (!valid) {
       const said = record.outcome && !record.outcome.ok ? record.outcome.error?.message : undefined;
