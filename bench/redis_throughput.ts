@@ -236,7 +236,7 @@ const admin = new Redis(url);
 const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
 admin.disconnect();
 try {
-  console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, best of ${REPEATS}`);
+  console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, ${REPEATS} repeats`);
   const rows: string[] = [];
   for (const procs of [1, 2]) {
     for (const concurrency of [1, 10, 100]) {
