@@ -1,0 +1,97 @@
+/**
+ * Web Worker entry of the `WorkerPool` (`src/handlers/worker_pool.ts`).
+ *
+ * Runs one task at a time with `runRemoteTask`: imports the module that defined the task and
+ * finds it by name, proxies its `ctx` calls to the host, aborts its `ctx.signal` when the host
+ * asks, and reports what escapes a task (uncaught errors, unhandled rejections, `self.close()`,
+ * `Deno.exit()`) so the host can fail that task and replace the worker.
+ *
+ * @module
+ */
+import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
+import { fromErrorRecord, toErrorRecord } from "../src/engine/errors.ts";
+import type {
+  HostMessage,
+  RunMessage,
+  WorkerMessage,
+} from "../src/handlers/worker_protocol.ts";
+
+/** The parts of the worker global scope used here. */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
+  addEventListener(
+    type: "error" | "unhandledrejection",
+    listener: (event: Event & { error?: unknown; message?: string; reason?: unknown }) => void,
+  ): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const aborts = new Map<number, AbortController>();
+const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+let nextCall = 1;
+
+function post(message: WorkerMessage): void {
+  scope.postMessage(message);
+}
+
+scope.addEventListener("error", (event) => {
+  event.preventDefault();
+  const error = event.error instanceof Error ? event.error : new Error(event.message ?? "error");
+  post({ type: "crash", kind: "uncaught error", error: toErrorRecord(error) });
+});
+scope.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  post({ type: "crash", kind: "unhandled rejection", error: toErrorRecord(event.reason) });
+});
+
+const realClose = scope.close.bind(scope);
+scope.close = () => {
+  post({ type: "exit", how: "self.close()" });
+  realClose();
+};
+const denoNs = Deno as unknown as { exit(code?: number): never };
+const realExit = denoNs.exit.bind(Deno);
+denoNs.exit = (code?: number): never => {
+  post({ type: "exit", how: `Deno.exit(${code ?? ""})` });
+  return realExit(code);
+};
+
+function call(id: number, request: ContextCall): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const callId = nextCall++;
+    pending.set(callId, { resolve, reject });
+    post({ type: "call", id, callId, call: request });
+  });
+}
+
+async function run(m: RunMessage): Promise<void> {
+  const controller = new AbortController();
+  aborts.set(m.id, controller);
+  const outcome = await runRemoteTask(m.message, {
+    signal: controller.signal,
+    call: (request) => call(m.id, request),
+  });
+  aborts.delete(m.id);
+  post({ type: "outcome", id: m.id, outcome });
+}
+
+scope.onmessage = (event) => {
+  const m = event.data;
+  switch (m.type) {
+    case "run":
+      run(m);
+      return;
+    case "abort":
+      aborts.get(m.id)?.abort(fromErrorRecord(m.reason));
+      return;
+    case "reply": {
+      const p = pending.get(m.callId);
+      if (!p) return;
+      pending.delete(m.callId);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(fromErrorRecord(m.error));
+    }
+  }
+};
