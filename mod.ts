@@ -51,6 +51,20 @@ export type {
   TraceEdge,
 } from "./src/context/run_state.ts";
 export type { FeedbackRecord, FeedbackStore } from "./src/checkpoint/feedback_store.ts";
+export {
+  type CheckpointContents,
+  createCheckpoint,
+  type CreateCheckpointOptions,
+  loadCheckpoint,
+} from "./src/checkpoint/checkpointer.ts";
+export { resume, type ResumeOptions, startResume } from "./src/checkpoint/resume.ts";
+export { type FeedbackTarget, provideFeedback } from "./src/checkpoint/feedback.ts";
+export {
+  FileFeedbackStore,
+  type FileFeedbackStoreOptions,
+} from "./src/checkpoint/file_feedback_store.ts";
+export { MemoryFeedbackStore } from "./src/checkpoint/memory_feedback_store.ts";
+export { SCHEMA_VERSION } from "./src/checkpoint/format.ts";
 export { ExecutedGraph } from "./src/graph/executed_graph.ts";
 export {
   applyPolicy,
@@ -59,6 +73,8 @@ export {
   critical,
   type GroupOutcome,
   type GroupPolicy,
+  policyFromSpec,
+  type PolicySpec,
   strict,
 } from "./src/engine/policies.ts";
 export {

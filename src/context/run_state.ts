@@ -89,4 +89,6 @@ export interface RunStateData {
   trace: TraceEdge[];
   /** Human-in-the-loop requests made so far. */
   feedback: FeedbackState;
+  /** Set when the run was terminated (`ctx.terminate`): resuming finishes at once. */
+  terminated?: boolean;
 }

@@ -130,7 +130,9 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
       entries: m.entries,
       exits: m.exits,
     }));
-    opts.policy?.validate?.(specMembers.map((m) => m.id), id);
+    if (opts.policy?.validate) {
+      withPolicyErrors(() => opts.policy!.validate!(specMembers.map((m) => m.id), id));
+    }
     const frag = graph.addGroup(
       {
         id,
@@ -179,7 +181,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
           const members = v.members.map((m) =>
             m instanceof Task ? taskFrag(m) : graph.inline((m as HasGraph).graph)
           );
-          const built = withPolicyErrors(() => groupFrag(members, v.options));
+          const built = groupFrag(members, v.options);
           groupCache.set(v, built);
           return built;
         }

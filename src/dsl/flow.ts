@@ -5,7 +5,8 @@
  */
 import { parse, type Program } from "./parser.ts";
 import { buildGraph, suggest } from "./build.ts";
-import { type Graph, type Plan, planGraph } from "../graph/graph.ts";
+import type { Graph } from "../graph/graph.ts";
+import { type Plan, planGraph } from "../graph/plan.ts";
 import { staticModel } from "../graph/executed_graph.ts";
 import { toAscii, toDot, toMermaid } from "../graph/render.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
@@ -18,6 +19,7 @@ export class Flow {
   /** The graph (task nodes; fork and barrier nodes for parallel groups). */
   readonly graph: Graph;
   readonly #plans = new Map<string, Plan>();
+  #defaultPlan: Plan | undefined;
 
   /** @internal Use the {@linkcode flow} tag. */
   constructor(graph: Graph) {
@@ -35,6 +37,7 @@ export class Flow {
 
   /** @internal The scheduling plan for a start set. */
   plan(start?: string | string[]): Plan {
+    if (start === undefined && this.#defaultPlan) return this.#defaultPlan;
     const starts = start === undefined ? this.#defaultStarts() : [start].flat();
     const key = starts.join("\u0000");
     let plan = this.#plans.get(key);
@@ -51,6 +54,7 @@ export class Flow {
       plan = planGraph(this.graph, starts);
       this.#plans.set(key, plan);
     }
+    if (start === undefined) this.#defaultPlan = plan;
     return plan;
   }
 

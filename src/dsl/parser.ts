@@ -38,6 +38,9 @@ interface Token {
 /** How interpolations appear in error messages. */
 export const PLACEHOLDER = "${…}";
 
+/** Deepest nesting of parentheses accepted (the parser is recursive). */
+const MAX_NESTING = 256;
+
 const NAME_START = /[A-Za-z_]/;
 const NAME_PART = /[A-Za-z0-9_.-]/;
 
@@ -63,7 +66,13 @@ function lex(strings: readonly string[], source: string): Token[] {
         tokens.push({ type: "|", value: "|", offset: at });
         i++;
       } else if (c === "(") {
-        depth++;
+        if (++depth > MAX_NESTING) {
+          throw new FlowSyntaxError(
+            `groups nested too deeply (more than ${MAX_NESTING} levels of '(')`,
+            source,
+            at,
+          );
+        }
         tokens.push({ type: "(", value: "(", offset: at });
         i++;
       } else if (c === ")") {
@@ -138,6 +147,7 @@ export function parse(strings: readonly string[]): Program {
             `expected ')' but found ${describe(found)}`,
             source,
             found.offset,
+            found.value.length,
           );
         }
         pos++;

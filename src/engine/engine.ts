@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Graph, GraphNode, Plan, PlanNode } from "../graph/graph.ts";
+import type { Graph, GraphNode } from "../graph/graph.ts";
+import type { Plan, PlanNode } from "../graph/plan.ts";
 import { retryDelay, type Task } from "../graph/task.ts";
 import {
   CycleLimitExceededError,
@@ -37,7 +38,7 @@ import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
 import type { RunOptions, RunResult, RunStatus } from "./run_options.ts";
 import { ExecutedGraph } from "../graph/executed_graph.ts";
-import { pickHandler } from "./handler_choice.ts";
+import { handlerKey, handlerRepresentatives, pickHandler } from "./handler_choice.ts";
 
 /** A node waiting to run. */
 interface Activation {
@@ -119,6 +120,9 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+/** Tasks started by one pump before it yields to settle finished ones. */
+const PUMP_BATCH = 512;
+
 /** @internal The state machine of one run. Use `flow.run()` / `flow.start()`. */
 export class Engine {
   readonly runId: string;
@@ -131,7 +135,8 @@ export class Engine {
   readonly running: Set<Execution> = new Set();
   readonly results: Record<string, unknown> = {};
   readonly completed: string[] = [];
-  readonly cycles: Record<string, number> = {};
+  /** Executions per node, by node index. */
+  readonly #cycles: number[] = [];
   readonly arrivals: Map<PlanNode, Map<string, unknown>> = new Map();
   readonly groupRuns: Map<string, GroupRun> = new Map();
   readonly dynamic: DynamicTaskRecord[] = [];
@@ -153,7 +158,7 @@ export class Engine {
   readonly #edgeCounts: number[];
   readonly #extraEdges = new Map<string, TraceEdge>();
   readonly #handlers: Map<string, TaskHandler>;
-  readonly #handlerOf = new Map<string, TaskHandler>();
+  readonly #handlerByKey = new Map<string, TaskHandler>();
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
   readonly #runAbort = new AbortController();
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -189,11 +194,17 @@ export class Engine {
       this.#resolve = res;
       this.#reject = rej;
     });
-    for (const node of graph.nodes.values()) {
-      if (node.kind === "task") {
-        this.#handlerOf.set(node.id, pickHandler(graph, node, options, this.#handlers));
-      }
+    // Fail before anything runs when a handler is missing: one check per distinct
+    // (handler, executor) combination; each task's handler is then picked on first use.
+    for (const node of handlerRepresentatives(graph)) {
+      pickHandler(graph, node, options, this.#handlers);
     }
+  }
+
+  #pick(node: PlanNode): TaskHandler {
+    const handler = pickHandler(this.graph, node.node, this.options, this.#handlers);
+    this.#handlerByKey.set(node.handlerKey, handler);
+    return handler;
   }
 
   /** Emits an event when someone listens. */
@@ -230,7 +241,9 @@ export class Engine {
     this.steps = state.steps;
     Object.assign(this.results, state.results);
     this.completed.push(...state.completed);
-    Object.assign(this.cycles, state.cycles);
+    for (const [id, count] of Object.entries(state.cycles)) {
+      this.#cycles[this.#mustNode(id).index] = count;
+    }
     this.output = state.output;
     this.lastTask = state.lastTask;
     for (const [id, preds] of Object.entries(state.arrivals)) {
@@ -242,6 +255,10 @@ export class Engine {
     this.feedbackRequests = structuredClone(state.feedback?.requests ?? {});
     for (const e of state.trace) {
       this.#extraEdges.set(`${e.from}\u0000${e.to}\u0000${e.kind}`, { ...e });
+    }
+    if (state.terminated) {
+      this.halt({ kind: "terminated" });
+      return;
     }
     for (const p of state.pending) {
       this.#ready.push({
@@ -260,10 +277,19 @@ export class Engine {
     return node;
   }
 
+  /** Executions per task id so far. */
+  cycles(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const pn of [...this.plan.nodes.values(), ...this.dynamicNodes.values()]) {
+      const count = this.#cycles[pn.index];
+      if (count) out[pn.id] = count;
+    }
+    return out;
+  }
+
   /** Registers a task added at run time (resume uses this too). */
   addDynamic(t: Task, by: string): PlanNode {
     const node: GraphNode = { id: t.name, kind: "task", task: t, dynamic: true };
-    this.#handlerOf.set(t.name, pickHandler(this.graph, node, this.options, this.#handlers));
     const pn: PlanNode = {
       id: t.name,
       index: this.plan.nodes.size + this.dynamicNodes.size,
@@ -271,7 +297,9 @@ export class Engine {
       out: [],
       preds: [],
       key: t.name,
+      handlerKey: handlerKey(this.graph, node),
     };
+    this.#pick(pn); // an unknown handler fails the run now, not when the task starts
     this.dynamicNodes.set(t.name, pn);
     this.dynamic.push({ id: t.name, module: t.module, by });
     return pn;
@@ -297,7 +325,7 @@ export class Engine {
   /** Snapshot of the run for checkpoints; running tasks become pending (they run again). */
   snapshot(rerun?: Execution): RunStateData {
     const pending: PendingActivation[] = [];
-    const cycles = { ...this.cycles };
+    const cycles = this.cycles();
     let steps = this.steps;
     for (const exec of this.running) {
       if (exec !== rerun && exec.settled) continue;
@@ -339,6 +367,7 @@ export class Engine {
       dynamic: [...this.dynamic],
       trace: this.traceEdges(),
       feedback: { requests: structuredClone(this.feedbackRequests) },
+      ...(this.stop?.kind === "terminated" ? { terminated: true } : {}),
     };
   }
 
@@ -365,7 +394,15 @@ export class Engine {
 
   #pump(): void {
     const ready = this.#ready;
+    let started = 0;
     while (this.#head < ready.length && !this.stop) {
+      if (++started > PUMP_BATCH) {
+        // Let tasks that already finished settle before starting more: a 100,000-member group
+        // then never holds 100,000 executions at once, yet every member still starts at once
+        // in terms of the event loop (this is a microtask, not a timer).
+        queueMicrotask(this.#pumpLater);
+        return;
+      }
       const act = ready[this.#head++];
       const kind = act.node.node.kind;
       if (kind === "task") this.#start(act);
@@ -377,6 +414,8 @@ export class Engine {
     }
     this.#maybeFinish();
   }
+
+  readonly #pumpLater = (): void => this.#pump();
 
   #maybeFinish(): void {
     if (this.#done || this.running.size > 0 || this.#busy > 0) return;
@@ -402,13 +441,14 @@ export class Engine {
       });
       return;
     }
-    const cycle = (this.cycles[t.name] ?? 0) + 1;
+    const index = act.node.index;
+    const cycle = (this.#cycles[index] ?? 0) + 1;
     if (cycle > t.maxCycles) {
       this.halt({ kind: "failed", error: new CycleLimitExceededError(t.name, t.maxCycles) });
       return;
     }
     this.steps++;
-    this.cycles[t.name] = cycle;
+    this.#cycles[index] = cycle;
     const attempt = act.attempt ?? 1;
     const exec: Execution = {
       node: act.node,
@@ -417,7 +457,7 @@ export class Engine {
       from: act.from,
       kind: act.kind,
       cycle,
-      handler: this.#handlerOf.get(t.name)!,
+      handler: this.#handlerByKey.get(act.node.handlerKey) ?? this.#pick(act.node),
       attempt,
       ctx: new EngineTaskContext(this, t.name, attempt, cycle),
       settled: false,
@@ -486,7 +526,9 @@ export class Engine {
       if (d === undefined) this.#propagate(exec.node, result, false);
       else this.#applyDirectives(exec, d, result);
     }
-    if (d?.checkpoints && !this.stop && this.hooks.afterTask) {
+    // Deferred checkpoints are written when the task succeeded: also when it terminated the
+    // run (the checkpoint then records the run as terminated), never when it failed or canceled.
+    if (d?.checkpoints && this.hooks.afterTask && (!this.stop || (d.terminate && !d.cancel))) {
       // The hook snapshots synchronously (successors are queued, this task is settled) and
       // writes in the background; the run does not finish before the write did.
       this.#busy++;
@@ -725,7 +767,7 @@ export class Engine {
         channel: this.channel,
         checkpoints: this.checkpoints,
         ...(stop?.kind === "waiting" ? { feedback: stop.feedback } : {}),
-        graph: new ExecutedGraph(this.graph, this.traceEdges()),
+        graph: new ExecutedGraph(this.graph, () => this.traceEdges()),
       });
     }, (error) => this.#reject(error));
   }

@@ -1,5 +1,7 @@
 /**
  * One activation of a parallel group: which members settled, how, and the group's output.
+ * Kept in arrays indexed by member position, so that wide groups (10,000 members) cost no
+ * more per member than narrow ones.
  *
  * @module
  */
@@ -7,14 +9,31 @@ import type { GroupSpec } from "../graph/graph.ts";
 import type { MemberRunState } from "../context/run_state.ts";
 import { applyPolicy, type GroupOutcome } from "./policies.ts";
 
+const indexes = new WeakMap<GroupSpec, Map<string, number>>();
+
+function memberIndex(spec: GroupSpec): Map<string, number> {
+  let map = indexes.get(spec);
+  if (!map) {
+    map = new Map(spec.members.map((m, i) => [m.id, i]));
+    indexes.set(spec, map);
+  }
+  return map;
+}
+
+const UNSET = Symbol("unset");
+
 /** The members of an active group and how many are still running. */
 export class GroupRun {
   /** The group. */
   readonly spec: GroupSpec;
-  /** Member states by member id. */
-  readonly members: Map<string, MemberRunState>;
   /** Members not settled yet. */
   pending: number;
+  readonly #index: Map<string, number>;
+  /** Exits still to complete per member; 0 = settled. */
+  readonly #remaining: Int32Array;
+  /** Result per single-exit member, or per-exit results object for multi-exit members. */
+  readonly #results: unknown[];
+  readonly #failed = new Map<number, { taskId: string; error: unknown }>();
 
   /**
    * Creates the state of a new activation, or restores one from a checkpoint.
@@ -24,15 +43,24 @@ export class GroupRun {
    */
   constructor(spec: GroupSpec, restored?: Record<string, MemberRunState>) {
     this.spec = spec;
-    this.members = new Map();
-    for (const m of spec.members) {
-      this.members.set(
-        m.id,
-        restored?.[m.id] ?? { remaining: m.exits.length, results: {}, settled: false },
-      );
-    }
-    this.pending = 0;
-    for (const m of this.members.values()) if (!m.settled) this.pending++;
+    this.#index = memberIndex(spec);
+    const n = spec.members.length;
+    this.#remaining = new Int32Array(n);
+    this.#results = new Array(n).fill(UNSET);
+    this.pending = n;
+    for (let i = 0; i < n; i++) this.#remaining[i] = spec.members[i].exits.length;
+    if (!restored) return;
+    spec.members.forEach((m, i) => {
+      const r = restored[m.id];
+      if (!r) return;
+      this.#remaining[i] = r.settled ? 0 : r.remaining;
+      const keys = Object.keys(r.results ?? {});
+      if (keys.length) {
+        this.#results[i] = m.exits.length === 1 ? r.results[keys[0]] : { ...r.results };
+      }
+      if (r.failed) this.#failed.set(i, r.failed);
+      if (r.settled) this.pending--;
+    });
   }
 
   /**
@@ -44,11 +72,14 @@ export class GroupRun {
    * @returns Whether every member has now settled.
    */
   exit(member: string, key: string, result: unknown): boolean {
-    const m = this.members.get(member);
-    if (!m || m.settled) return false;
-    m.results[key] = result;
-    if (--m.remaining > 0) return false;
-    m.settled = true;
+    const i = this.#index.get(member);
+    if (i === undefined || this.#remaining[i] === 0) return false;
+    if (this.spec.members[i].exits.length === 1) this.#results[i] = result;
+    else {
+      if (this.#results[i] === UNSET) this.#results[i] = {};
+      (this.#results[i] as Record<string, unknown>)[key] = result;
+    }
+    if (--this.#remaining[i] > 0) return false;
     return --this.pending === 0;
   }
 
@@ -62,10 +93,10 @@ export class GroupRun {
    * else whether every member has now settled.
    */
   fail(member: string, taskId: string, error: unknown): boolean | undefined {
-    const m = this.members.get(member);
-    if (!m || m.settled) return undefined;
-    m.settled = true;
-    m.failed = { taskId, error };
+    const i = this.#index.get(member);
+    if (i === undefined || this.#remaining[i] === 0) return undefined;
+    this.#remaining[i] = 0;
+    this.#failed.set(i, { taskId, error });
     return --this.pending === 0;
   }
 
@@ -79,12 +110,14 @@ export class GroupRun {
     const succeeded: string[] = [];
     const failed: GroupOutcome["failed"] = [];
     const output: Record<string, unknown> = {};
-    for (const [id, m] of this.members) {
-      if (m.failed) failed.push({ ...m.failed, member: id });
+    const members = this.spec.members;
+    for (let i = 0; i < members.length; i++) {
+      const id = members[i].id;
+      const f = this.#failed.get(i);
+      if (f) failed.push({ ...f, member: id });
       else {
         succeeded.push(id);
-        const keys = Object.keys(m.results);
-        output[id] = keys.length === 1 ? m.results[keys[0]] : m.results;
+        output[id] = this.#results[i] === UNSET ? undefined : this.#results[i];
       }
     }
     const outcome = { groupId: this.spec.id, succeeded, failed };
@@ -97,6 +130,22 @@ export class GroupRun {
    * @returns Member states by member id.
    */
   toJSON(): Record<string, MemberRunState> {
-    return Object.fromEntries(this.members);
+    const out: Record<string, MemberRunState> = {};
+    this.spec.members.forEach((m, i) => {
+      const value = this.#results[i];
+      const results: Record<string, unknown> = value === UNSET
+        ? {}
+        : m.exits.length === 1
+        ? { [m.exits[0]]: value }
+        : { ...(value as Record<string, unknown>) };
+      const failed = this.#failed.get(i);
+      out[m.id] = {
+        remaining: this.#remaining[i],
+        results,
+        settled: this.#remaining[i] === 0,
+        ...(failed ? { failed } : {}),
+      };
+    });
+    return out;
   }
 }

@@ -52,3 +52,45 @@ export function pickHandler(
   }
   return handler;
 }
+
+const representatives = new WeakMap<Graph, GraphNode[]>();
+
+/**
+ * One task node per distinct (handler name, group executor) combination of a graph, so that a
+ * run can check every handler it will need before it starts, in time independent of graph size.
+ *
+ * @param graph The graph.
+ * @returns The representative nodes (cached per graph).
+ */
+export function handlerRepresentatives(graph: Graph): GraphNode[] {
+  let nodes = representatives.get(graph);
+  if (!nodes) {
+    const seen = new Map<string, GraphNode>();
+    for (const node of graph.nodes.values()) {
+      if (node.kind !== "task") continue;
+      const group = node.parent ? graph.groups.get(node.parent.group) : undefined;
+      const key = `${node.task!.handler}\u0000${node.parent ? "member" : "top"}\u0000${
+        group?.executor ?? ""
+      }`;
+      if (!seen.has(key)) seen.set(key, node);
+    }
+    nodes = [...seen.values()];
+    representatives.set(graph, nodes);
+  }
+  return nodes;
+}
+
+/**
+ * The facts that decide a task node's handler, as a key: nodes with equal keys get the same
+ * handler in a run.
+ *
+ * @param graph The graph.
+ * @param node A task node.
+ * @returns The key.
+ */
+export function handlerKey(graph: Graph, node: GraphNode): string {
+  const group = node.parent ? graph.groups.get(node.parent.group) : undefined;
+  return `${node.task?.handler}\u0000${node.parent ? "member" : "top"}\u0000${
+    group?.executor ?? ""
+  }`;
+}

@@ -24,14 +24,45 @@ export type GroupPolicy = ((outcome: GroupOutcome) => void) & {
   validate?: (members: string[], groupId: string) => void;
   /** A short description for renderers and errors. */
   label?: string;
+  /** How to rebuild a built-in policy (checkpoints store it; custom policies have none). */
+  spec?: PolicySpec;
 };
 
+/** A built-in policy as data. */
+export type PolicySpec =
+  | { type: "strict" }
+  | { type: "bestEffort" }
+  | { type: "atLeast"; n: number }
+  | { type: "critical"; names: string[] };
+
+/**
+ * Rebuilds a built-in policy from its {@linkcode PolicySpec}.
+ *
+ * @param spec The spec.
+ * @returns The policy.
+ * @throws {TypeError} When the spec is not a built-in policy.
+ */
+export function policyFromSpec(spec: PolicySpec): GroupPolicy {
+  switch (spec?.type) {
+    case "strict":
+      return strict();
+    case "bestEffort":
+      return bestEffort();
+    case "atLeast":
+      return atLeast(spec.n);
+    case "critical":
+      return critical(spec.names);
+  }
+  throw new TypeError(`Cannot rebuild policy: unknown spec ${JSON.stringify(spec)}`);
+}
+
 function make(
+  spec: PolicySpec,
   label: string,
   decide: (o: GroupOutcome) => void,
   validate?: (members: string[], groupId: string) => void,
 ): GroupPolicy {
-  return Object.assign(decide, { label, validate });
+  return Object.assign(decide, { label, validate, spec });
 }
 
 function fail(o: GroupOutcome, reason: string, failed: GroupFailure[] = o.failed): never {
@@ -57,7 +88,7 @@ function fail(o: GroupOutcome, reason: string, failed: GroupFailure[] = o.failed
  * ```
  */
 export function strict(): GroupPolicy {
-  return make("strict", (o) => {
+  return make({ type: "strict" }, "strict", (o) => {
     if (o.failed.length) fail(o, `${o.failed.length} member(s) failed under strict policy`);
   });
 }
@@ -75,7 +106,7 @@ export function strict(): GroupPolicy {
  * ```
  */
 export function bestEffort(): GroupPolicy {
-  return make("best effort", () => {});
+  return make({ type: "bestEffort" }, "best effort", () => {});
 }
 
 /**
@@ -97,7 +128,7 @@ export function atLeast(n: number): GroupPolicy {
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`Cannot create atLeast policy: n must be a whole number >= 0, got ${n}`);
   }
-  return make(`at least ${n}`, (o) => {
+  return make({ type: "atLeast", n }, `at least ${n}`, (o) => {
     const total = o.succeeded.length + o.failed.length;
     if (n > total) {
       throw new RangeError(
@@ -150,7 +181,7 @@ export function critical(names: string[]): GroupPolicy {
       );
     }
   };
-  return make(`critical ${names.join(", ")}`, (o) => {
+  return make({ type: "critical", names: [...names] }, `critical ${names.join(", ")}`, (o) => {
     const criticalFailures = o.failed.filter((f) => set.has(f.taskId) || set.has(f.member ?? ""));
     if (criticalFailures.length) fail(o, "a critical member failed", criticalFailures);
   }, check);

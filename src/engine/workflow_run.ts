@@ -6,7 +6,8 @@
 import { Engine, type EngineHooks } from "./engine.ts";
 import type { RunOptions, RunResult } from "./run_options.ts";
 import type { RunStateData } from "../context/run_state.ts";
-import type { Graph, Plan } from "../graph/graph.ts";
+import type { Graph } from "../graph/graph.ts";
+import type { Plan } from "../graph/plan.ts";
 import { MemoryChannel } from "../channels/memory_channel.ts";
 import type { Channel } from "../channels/channel.ts";
 import { directHandler, type TaskHandler } from "../handlers/task_handler.ts";
@@ -25,15 +26,12 @@ export interface ResumeState {
   prepare?(engine: Engine): void | Promise<void>;
 }
 
-/** Provides hooks (checkpoints, feedback) to every run; set by the checkpoint module. */
-let hookFactory: ((options: RunOptions) => EngineHooks) | undefined;
+import { checkpointHooks } from "../checkpoint/checkpointer.ts";
+
+/** Provides hooks (checkpoints, feedback) to every run. */
+const hookFactory: (options: RunOptions) => EngineHooks = checkpointHooks;
 /** Provides built-in handlers beyond `"direct"` (e.g. `"worker"`), created on first use. */
 const builtinHandlers = new Map<string, () => TaskHandler>();
-
-/** @internal Installs the checkpoint/feedback hooks. */
-export function setHookFactory(factory: (options: RunOptions) => EngineHooks): void {
-  hookFactory = factory;
-}
 
 /** @internal Registers a built-in handler, created lazily the first time a run needs it. */
 export function registerBuiltinHandler(name: string, create: () => TaskHandler): void {
@@ -116,7 +114,7 @@ export class WorkflowRun implements AsyncDisposable {
       options,
       channel,
       handlers,
-      hookFactory?.(options) ?? {},
+      hookFactory(options),
     );
     await resume?.prepare?.(engine);
     return engine;

@@ -18,19 +18,36 @@ import {
 /** The executed graph of a run (`result.graph`). */
 export class ExecutedGraph {
   readonly #graph: Graph;
-  readonly #edges: TraceEdge[];
-  readonly #counts = new Map<string, number>();
+  readonly #source: () => TraceEdge[];
+  #data: { edges: TraceEdge[]; counts: Map<string, number> } | undefined;
 
   /**
    * Creates the executed graph of a run.
    *
    * @param graph The flow graph.
-   * @param edges The activations recorded by the run.
+   * @param edges The activations recorded by the run (or a function computing them on first use).
    */
-  constructor(graph: Graph, edges: TraceEdge[]) {
+  constructor(graph: Graph, edges: TraceEdge[] | (() => TraceEdge[])) {
     this.#graph = graph;
-    this.#edges = edges;
-    for (const e of edges) this.#counts.set(e.to, (this.#counts.get(e.to) ?? 0) + e.count);
+    this.#source = typeof edges === "function" ? edges : () => edges;
+  }
+
+  get #edges(): TraceEdge[] {
+    return this.#load().edges;
+  }
+
+  get #counts(): Map<string, number> {
+    return this.#load().counts;
+  }
+
+  #load(): { edges: TraceEdge[]; counts: Map<string, number> } {
+    if (!this.#data) {
+      const edges = this.#source();
+      const counts = new Map<string, number>();
+      for (const e of edges) counts.set(e.to, (counts.get(e.to) ?? 0) + e.count);
+      this.#data = { edges, counts };
+    }
+    return this.#data;
   }
 
   /**

@@ -119,6 +119,13 @@ export class Graph {
     if (this.groups.has(spec.id) || this.nodes.has(spec.id)) {
       throw new TypeError(`Cannot add group "${spec.id}": the id is already used in this flow`);
     }
+    const ids = new Set<string>();
+    for (const m of spec.members) {
+      if (ids.has(m.id)) {
+        throw new TypeError(`Cannot build group "${spec.id}": "${m.id}" ends two of its members`);
+      }
+      ids.add(m.id);
+    }
     this.groups.set(spec.id, spec);
     this.#put({ id: spec.id, kind: "fork", group: spec.id });
     const end = spec.id + BARRIER;
@@ -271,13 +278,25 @@ export class Graph {
       const target = this.nodes.get(mapId(node.id))!;
       const group = rename.get(node.parent.group)!;
       const memberNode = other.nodes.get(node.parent.member);
-      target.parent = {
-        group,
-        member: memberNode ? mapId(node.parent.member) : node.parent.member,
-      };
+      const member = memberNode ? mapId(node.parent.member) : node.parent.member;
+      if (target.parent && (target.parent.group !== group || target.parent.member !== member)) {
+        throw new TypeError(
+          `Cannot build group "${group}": "${target.id}" is already a member of group "${target.parent.group}"`,
+        );
+      }
+      target.parent = { group, member };
     }
     for (const [from, to] of other.edges()) this.addEdge(mapId(from), mapId(to));
     return { entries: other.roots().map(mapId), exits: other.sinks().map(mapId), nodes: copied };
+  }
+
+  /**
+   * Adds a node as is (used when a graph is rebuilt from a checkpoint).
+   *
+   * @param node The node.
+   */
+  addNode(node: GraphNode): void {
+    this.#put(node);
   }
 
   #put(node: GraphNode): void {
@@ -285,107 +304,4 @@ export class Graph {
     this.#out.set(node.id, []);
     this.#in.set(node.id, []);
   }
-}
-
-/** An outgoing edge, precompiled for the run loop. */
-export interface PlanEdge {
-  /** Target. */
-  readonly to: PlanNode;
-  /** Index of the edge in {@linkcode Plan.edges} (for per-run counters). */
-  readonly index: number;
-  /** `member`: the source is an exit of the group whose barrier this is; `back`: closes a loop;
-   * `single`: the target has one forward predecessor; `join`: it has several. */
-  readonly kind: "member" | "back" | "single" | "join";
-}
-
-/** A node with its precompiled scheduling facts. */
-export interface PlanNode {
-  /** Node id. */
-  readonly id: string;
-  /** Dense index (per-run counters are arrays). */
-  readonly index: number;
-  /** The graph node. */
-  readonly node: GraphNode;
-  /** Outgoing edges. */
-  readonly out: PlanEdge[];
-  /** Forward predecessors (a join waits for all of them). */
-  readonly preds: PlanNode[];
-  /** Key of this node in a successor's join input (task id, or group id for a barrier). */
-  readonly key: string;
-}
-
-/** Scheduling facts about a graph for one set of start nodes. */
-export interface Plan {
-  /** Start nodes. */
-  readonly starts: PlanNode[];
-  /** Every node by id. */
-  readonly nodes: Map<string, PlanNode>;
-  /** Every static edge, by index: source, target, and whether it closes a loop. */
-  readonly edges: { from: string; to: string; back: boolean }[];
-}
-
-/**
- * Finds back edges by depth-first search from the start nodes (then from any node not reached)
- * and precompiles each node's outgoing edges and forward predecessors.
- *
- * @param graph The graph.
- * @param starts Start node ids.
- * @returns The plan.
- */
-export function planGraph(graph: Graph, starts: string[]): Plan {
-  const backEdges = new Set<string>();
-  const state = new Map<string, 1 | 2>(); // 1 on stack, 2 done
-  const visit = (root: string) => {
-    if (state.has(root)) return;
-    // Iterative DFS so that 100k-node chains do not overflow the stack.
-    const stack: [string, number][] = [[root, 0]];
-    state.set(root, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const succ = graph.successors(top[0]);
-      if (top[1] < succ.length) {
-        const next = succ[top[1]++];
-        const s = state.get(next);
-        if (s === 1) backEdges.add(top[0] + "\u0000" + next);
-        else if (s === undefined) {
-          state.set(next, 1);
-          stack.push([next, 0]);
-        }
-      } else {
-        state.set(top[0], 2);
-        stack.pop();
-      }
-    }
-  };
-  for (const s of starts) visit(s);
-  for (const id of graph.nodes.keys()) visit(id);
-
-  const nodes = new Map<string, PlanNode>();
-  let index = 0;
-  for (const [id, node] of graph.nodes) {
-    const key = node.kind === "barrier" ? node.group! : id;
-    nodes.set(id, { id, index: index++, node, out: [], preds: [], key });
-  }
-  const edges: Plan["edges"] = [];
-  for (const [id, pn] of nodes) {
-    for (const p of graph.predecessors(id)) {
-      if (!backEdges.has(p + "\u0000" + id)) pn.preds.push(nodes.get(p)!);
-    }
-  }
-  for (const [id, pn] of nodes) {
-    for (const to of graph.successors(id)) {
-      const target = nodes.get(to)!;
-      const t = target.node;
-      const kind = t.kind === "barrier" && pn.node.parent?.group === t.group
-        ? "member"
-        : backEdges.has(id + "\u0000" + to)
-        ? "back"
-        : target.preds.length <= 1
-        ? "single"
-        : "join";
-      pn.out.push({ to: target, index: edges.length, kind });
-      edges.push({ from: id, to, back: kind === "back" });
-    }
-  }
-  return { starts: starts.map((s) => nodes.get(s)!), nodes, edges };
 }

@@ -1,0 +1,115 @@
+/**
+ * The default {@linkcode FeedbackStore}: files under the checkpoint directory, written
+ * atomically; the first answer wins (created with an exclusive hard link).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { FeedbackResponse } from "../context/task_context.ts";
+import type { FeedbackRecord, FeedbackStore } from "./feedback_store.ts";
+import { alreadyAnswered, notFound } from "./feedback_errors.ts";
+import { writeFileAtomic } from "./files.ts";
+
+const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/** Options of {@linkcode FileFeedbackStore}. */
+export interface FileFeedbackStoreOptions {
+  /** How often `wait` looks for an answer. @default {25} */
+  pollMs?: number;
+}
+
+/**
+ * Stores each request as `<dir>/<id>.request.json` and its answer as `<dir>/<id>.response.json`.
+ * Any process that can read the folder can answer (`provideFeedback(id, answer, { checkpointDir })`).
+ */
+export class FileFeedbackStore implements FeedbackStore {
+  /** The folder. */
+  readonly dir: string;
+  readonly #pollMs: number;
+
+  /**
+   * Creates the store.
+   *
+   * @param dir The folder (created on first write).
+   * @param options Polling interval.
+   */
+  constructor(dir: string, options: FileFeedbackStoreOptions = {}) {
+    this.dir = dir;
+    this.#pollMs = options.pollMs ?? 25;
+  }
+
+  #file(id: string, kind: "request" | "response"): string {
+    if (!SAFE_ID.test(id)) {
+      throw new TypeError(
+        `Cannot use feedback request id ${
+          JSON.stringify(id)
+        }: it must match [A-Za-z0-9_.:-]{1,200}`,
+      );
+    }
+    return join(this.dir, `${id}.${kind}.json`);
+  }
+
+  async #read<T>(file: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(file)) as T;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  /** Saves a new request (an existing request file is kept). */
+  async create(record: FeedbackRecord): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    const file = this.#file(record.id, "request");
+    if (await this.#read(file)) return;
+    const { response: _r, ...request } = record;
+    await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(request, null, 2)));
+  }
+
+  /** Reads a request and its answer. */
+  async get(id: string): Promise<FeedbackRecord | undefined> {
+    const record = await this.#read<FeedbackRecord>(this.#file(id, "request"));
+    if (!record) return undefined;
+    const response = await this.#read<FeedbackResponse>(this.#file(id, "response"));
+    return response ? { ...record, response } : record;
+  }
+
+  /** Stores the answer: the first answer wins, a second one is refused. */
+  async respond(id: string, response: FeedbackResponse): Promise<FeedbackRecord> {
+    const record = await this.get(id);
+    if (!record) throw notFound(id);
+    if (record.response) throw alreadyAnswered(id);
+    const target = this.#file(id, "response");
+    const tmp = `${target}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await writeFileAtomic(tmp, new TextEncoder().encode(JSON.stringify(response, null, 2)));
+    try {
+      await Deno.link(tmp, target); // fails if an answer exists: exactly one answer wins
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) throw alreadyAnswered(id);
+      throw error;
+    } finally {
+      await Deno.remove(tmp).catch(() => {});
+    }
+    return { ...record, response };
+  }
+
+  /** Resolves with the answer once the answer file exists (polls every `pollMs`). */
+  async wait(id: string, signal: AbortSignal): Promise<FeedbackResponse> {
+    const file = this.#file(id, "response");
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const response = await this.#read<FeedbackResponse>(file);
+      if (response) return response;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#pollMs);
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          resolve();
+        }
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+}
