@@ -28,12 +28,12 @@ export interface HasGraph {
 /** A parallel group description, made by {@linkcode parallel} and interpolated into flows. */
 export class Group {
   /** Members: tasks or flows. */
-  readonly members: readonly (Task | HasGraph)[];
+  readonly members: readonly (Task<never, unknown> | HasGraph)[];
   /** Options. */
   readonly options: Readonly<ParallelOptions>;
 
   /** @internal Use {@linkcode parallel}. */
-  constructor(members: (Task | HasGraph)[], options: ParallelOptions) {
+  constructor(members: (Task<never, unknown> | HasGraph)[], options: ParallelOptions) {
     this.members = Object.freeze([...members]);
     this.options = Object.freeze({ ...options });
   }
@@ -62,7 +62,10 @@ const EXECUTORS = ["inline", "workers", "redis"];
  * if (JSON.stringify(result.output) !== '["doc_par_a"]') throw new Error("unexpected");
  * ```
  */
-export function parallel(members: (Task | HasGraph)[], options: ParallelOptions = {}): Group {
+export function parallel(
+  members: (Task<never, unknown> | HasGraph)[],
+  options: ParallelOptions = {},
+): Group {
   if (!Array.isArray(members) || members.length === 0) {
     throw new TypeError("Cannot create parallel group: members must be a non-empty array");
   }
