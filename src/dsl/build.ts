@@ -182,7 +182,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
           const cached = groupCache.get(v);
           if (cached) return cached;
           const members = v.members.map((m) =>
-            m instanceof Task ? taskFrag(m) : graph.inline((m as HasGraph).graph)
+            m instanceof Task ? taskFrag(m as Task) : graph.inline((m as HasGraph).graph)
           );
           const built = groupFrag(members, v.options);
           groupCache.set(v, built);
