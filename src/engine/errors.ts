@@ -341,7 +341,8 @@ export function fromErrorRecord(record: ErrorRecord): Error {
     writable: true,
     configurable: true,
   });
-  if (Class === Error && record.name !== "Error") {
+  // Classes that set `this.name` in their constructor (not on the prototype) need it set here.
+  if (error.name !== record.name) {
     Object.defineProperty(error, "name", {
       value: record.name,
       writable: true,
