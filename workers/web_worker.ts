@@ -10,11 +10,7 @@
  */
 import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
 import { fromErrorRecord, toErrorRecord } from "../src/engine/errors.ts";
-import type {
-  HostMessage,
-  RunMessage,
-  WorkerMessage,
-} from "../src/handlers/worker_protocol.ts";
+import type { HostMessage, RunMessage, WorkerMessage } from "../src/handlers/worker_protocol.ts";
 
 /** The parts of the worker global scope used here. */
 interface WorkerScope {

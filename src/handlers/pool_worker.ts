@@ -6,12 +6,7 @@
  */
 import { fromErrorRecord, WorkflowError } from "../engine/errors.ts";
 import type { WorkerPermissions } from "../graph/task.ts";
-import type {
-  CallMessage,
-  HostMessage,
-  OutcomeMessage,
-  WorkerMessage,
-} from "./worker_protocol.ts";
+import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";
 
 /** What a worker is started with. */
 export interface WorkerSpec {

@@ -228,7 +228,9 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#queued = 0;
     for (const worker of this.#workers) {
       try {
-        if (worker.job && !worker.job.done) this.#fail(worker.job, this.#closedError(worker.job.taskId));
+        if (worker.job && !worker.job.done) {
+          this.#fail(worker.job, this.#closedError(worker.job.taskId));
+        }
         worker.terminate();
       } catch (error) {
         errors.push(error);
@@ -237,7 +239,9 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#workers.clear();
     this.#idle.clear();
     this.#idleCount = 0;
-    if (errors.length) return Promise.reject(new AggregateError(errors, "Cannot close worker pool"));
+    if (errors.length) {
+      return Promise.reject(new AggregateError(errors, "Cannot close worker pool"));
+    }
     return Promise.resolve();
   }
 

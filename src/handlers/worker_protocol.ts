@@ -8,11 +8,7 @@
  *
  * @module
  */
-import type {
-  ContextCall,
-  RemoteOutcome,
-  RemoteTaskMessage,
-} from "../context/remote_context.ts";
+import type { ContextCall, RemoteOutcome, RemoteTaskMessage } from "../context/remote_context.ts";
 import type { ErrorRecord } from "../engine/errors.ts";
 
 /** Host → worker: run a task (job `id` is unique per pool). */

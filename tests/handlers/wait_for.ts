@@ -19,7 +19,9 @@ export async function waitFor(
 ): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (!(await check())) {
-    if (performance.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() > end) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
