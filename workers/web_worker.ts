@@ -1,9 +1,10 @@
 /**
  * Web Worker entry of the `WorkerPool` (`src/handlers/worker_pool.ts`).
  *
- * Runs one task at a time with `runRemoteTask`: imports the module that defined the task and
- * finds it by name, proxies its `ctx` calls to the host, aborts its `ctx.signal` when the host
- * asks, and reports what escapes a task (uncaught errors, unhandled rejections, `self.close()`,
+ * Runs tasks one at a time, in the order they arrive, with `runRemoteTask`: imports the module
+ * that defined the task and finds it by name, proxies its `ctx` calls to the host, aborts its
+ * `ctx.signal` when the host asks (a task aborted before it started is skipped), and reports the
+ * outcome of each task before starting the next. It also reports what escapes a task (uncaught errors, unhandled rejections, `self.close()`,
  * `Deno.exit()`) so the host can fail that task and replace the worker.
  *
  * @module
@@ -62,13 +63,29 @@ function call(id: number, request: ContextCall): Promise<unknown> {
   });
 }
 
+const waiting: RunMessage[] = [];
+let draining = false;
+
+function enqueue(m: RunMessage): void {
+  aborts.set(m.id, new AbortController());
+  waiting.push(m);
+  if (!draining) drain();
+}
+
+async function drain(): Promise<void> {
+  draining = true;
+  for (let m = waiting.shift(); m; m = waiting.shift()) await run(m);
+  draining = false;
+}
+
 async function run(m: RunMessage): Promise<void> {
-  const controller = new AbortController();
-  aborts.set(m.id, controller);
-  const outcome = await runRemoteTask(m.message, {
-    signal: controller.signal,
-    call: (request) => call(m.id, request),
-  });
+  const controller = aborts.get(m.id)!;
+  const outcome = controller.signal.aborted
+    ? { ok: false as const, error: toErrorRecord(controller.signal.reason) }
+    : await runRemoteTask(m.message, {
+      signal: controller.signal,
+      call: (request) => call(m.id, request),
+    });
   aborts.delete(m.id);
   post({ type: "outcome", id: m.id, outcome });
 }
@@ -77,7 +94,10 @@ scope.onmessage = (event) => {
   const m = event.data;
   switch (m.type) {
     case "run":
-      run(m);
+      enqueue(m);
+      return;
+    case "batch":
+      for (const r of m.runs) enqueue(r);
       return;
     case "abort":
       aborts.get(m.id)?.abort(fromErrorRecord(m.reason));

@@ -5,7 +5,8 @@
  * @module
  */
 import { fromErrorRecord, WorkflowError } from "../engine/errors.ts";
-import type { WorkerPermissions } from "../graph/task.ts";
+import type { Task, WorkerPermissions } from "../graph/task.ts";
+import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
 import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";
 
 /** What a worker is started with. */
@@ -18,6 +19,32 @@ export interface WorkerSpec {
   permissions?: WorkerPermissions;
 }
 
+/** URL of the Web Worker entry module. */
+const WEB_WORKER_URL = new URL("../../workers/web_worker.ts", import.meta.url).href;
+
+/**
+ * How to start a worker for `task`: with inherited permissions, the shared entry (which imports
+ * task modules as needed); with its own permission set, an entry that imports the worker runtime
+ * and the task module, because a worker with restricted permissions cannot read (so cannot
+ * dynamically import) the task module, while modules of its static graph load with the host's
+ * rights.
+ *
+ * @param task The task.
+ * @returns The spec; equal keys mean interchangeable workers.
+ * @throws {TypeError} When the task's `permissions` option is malformed.
+ */
+export function workerSpec(task: Task): WorkerSpec {
+  const perms = permissionKey(task.name, task.options.permissions);
+  if (perms === "inherit") return { key: "inherit", entry: WEB_WORKER_URL };
+  const imports = [WEB_WORKER_URL, ...(task.module ? [task.module] : [])];
+  const source = imports.map((url) => `import ${JSON.stringify(url)};`).join("\n");
+  return {
+    key: `${perms}\u0000${task.module ?? ""}`,
+    entry: `data:application/javascript,${encodeURIComponent(source)}`,
+    permissions: permissionsFromKey(perms),
+  };
+}
+
 /** Callbacks of a {@linkcode PoolWorker}. */
 export interface PoolWorkerHooks<J> {
   /** A job finished. */
@@ -28,14 +55,14 @@ export interface PoolWorkerHooks<J> {
   died(worker: PoolWorker<J>, reason: string, cause?: Error): void;
 }
 
-/** @internal A started Web Worker and the job it runs. */
+/** @internal A started Web Worker and the jobs sent to it. */
 export class PoolWorker<J> {
   /** Pool key. */
   readonly key: string;
-  /** The job it runs, if any. */
-  job: J | undefined;
-  /** When it became idle (`performance.now()`). */
-  idleSince = 0;
+  /** Its jobs in the order it runs them: the first is running, the others wait in the worker. */
+  readonly jobs: J[] = [];
+  /** True until its first job finished (that one's time includes starting the worker). */
+  fresh = true;
   readonly #worker: Worker;
   readonly #hooks: PoolWorkerHooks<J>;
   #alive = true;

@@ -14,49 +14,15 @@ import type { TaskContext } from "../context/task_context.ts";
 import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskHandler } from "./task_handler.ts";
-import { PoolWorker, type PoolWorkerHooks, type WorkerSpec } from "./pool_worker.ts";
-import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
-import type { CallMessage, OutcomeMessage } from "./worker_protocol.ts";
-
-/** URL of the Web Worker entry module. */
-const WEB_WORKER_URL = new URL("../../workers/web_worker.ts", import.meta.url).href;
-
-/** Options of {@linkcode WorkerPool}. */
-export interface WorkerPoolOptions {
-  /** Most workers alive at once (over all permission sets). @default {navigator.hardwareConcurrency} */
-  size?: number;
-  /**
-   * How long a task whose `ctx.signal` was aborted (run canceled, timeout, pool shutdown) may keep
-   * running before its worker is terminated and replaced. @default {1000}
-   */
-  terminateGraceMs?: number;
-  /**
-   * Terminate every worker once the pool has been idle this long (workers start again on the next
-   * task). Idle Web Workers keep a Deno process alive, so a finite value lets scripts exit.
-   * @default {Infinity}
-   */
-  idleTimeoutMs?: number;
-  /** Prefix of the workers' names. @default {"graflow-worker"} */
-  name?: string;
-}
-
-/** Counters of a {@linkcode WorkerPool}, for monitoring and tests. */
-export interface WorkerPoolStats {
-  /** The configured size. */
-  size: number;
-  /** Workers alive now. */
-  workers: number;
-  /** Workers running a task now. */
-  busy: number;
-  /** Tasks waiting for a worker. */
-  queued: number;
-  /** Workers started since the pool was created. */
-  started: number;
-  /** Workers that crashed (uncaught error, unhandled rejection, `self.close()`, failed start). */
-  crashed: number;
-  /** Workers terminated because their task ignored its abort signal past the grace period. */
-  killed: number;
-}
+import { type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
+import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
+import { WorkerSet } from "./worker_set.ts";
+import { TaskDurations } from "./task_durations.ts";
+import {
+  normalizePoolOptions,
+  type WorkerPoolOptions,
+  type WorkerPoolStats,
+} from "./worker_pool_options.ts";
 
 interface Job {
   readonly id: number;
@@ -71,19 +37,8 @@ interface Job {
   done: boolean;
   worker?: PoolWorker<Job>;
   grace?: ReturnType<typeof setTimeout>;
-}
-
-function positive(name: string, value: number | undefined, fallback: number, int: boolean) {
-  if (value === undefined) return fallback;
-  const ok = int ? Number.isInteger(value) && value >= 1 : typeof value === "number" && value >= 0;
-  if (!ok) {
-    throw new RangeError(
-      `Cannot create worker pool: ${name} must be ${
-        int ? "a whole number >= 1" : "a number >= 0"
-      }, got ${value}`,
-    );
-  }
-  return value;
+  /** When it became the running job of its worker (`performance.now()`). */
+  started: number;
 }
 
 /**
@@ -114,16 +69,14 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   readonly #size: number;
   readonly #graceMs: number;
   readonly #idleMs: number;
-  readonly #name: string;
-  readonly #workers = new Set<PoolWorker<Job>>();
-  readonly #idle = new Map<string, PoolWorker<Job>[]>();
-  readonly #hooks: PoolWorkerHooks<Job>;
-  #idleCount = 0;
+  readonly #prefetch: number;
+  readonly #durations = new TaskDurations();
+  readonly #budgetMs: number;
+  readonly #workers: WorkerSet<Job>;
   #queue: Job[] = [];
   #head = 0;
   #queued = 0;
   #nextId = 1;
-  #started = 0;
   #crashed = 0;
   #killed = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -132,19 +85,21 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   /**
    * Creates the pool; no worker starts before the first task.
    *
-   * @param options Size, grace period, idle timeout, name.
+   * @param options Size, grace period, idle timeout, name, prefetch.
    * @throws {RangeError} When an option is out of range.
    */
   constructor(options: WorkerPoolOptions = {}) {
-    this.#size = positive("size", options.size, navigator.hardwareConcurrency || 1, true);
-    this.#graceMs = positive("terminateGraceMs", options.terminateGraceMs, 1000, false);
-    this.#idleMs = positive("idleTimeoutMs", options.idleTimeoutMs, Infinity, false);
-    this.#name = options.name ?? "graflow-worker";
-    this.#hooks = {
+    const o = normalizePoolOptions(options);
+    this.#size = o.size;
+    this.#graceMs = o.terminateGraceMs;
+    this.#idleMs = o.idleTimeoutMs;
+    this.#prefetch = o.prefetch;
+    this.#budgetMs = o.prefetchBudgetMs;
+    this.#workers = new WorkerSet<Job>(o.name, {
       outcome: (w, m) => this.#onOutcome(w, m),
       call: (w, m) => this.#onCall(w, m),
       died: (w, reason, cause) => this.#onDied(w, reason, cause),
-    };
+    });
   }
 
   /**
@@ -162,7 +117,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (this.#closed) throw this.#closedError(task.name);
     const signal = ctx.signal;
     signal.throwIfAborted();
-    const spec = this.#spec(task);
+    const spec = workerSpec(task);
     const message = toRemoteMessage(task, input, ctx);
     const outcome = await new Promise<RemoteOutcome>((resolve, reject) => {
       const job: Job = {
@@ -175,6 +130,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
         resolve,
         reject,
         done: false,
+        started: 0,
       };
       job.onAbort = () => this.#onAbort(job);
       signal.addEventListener("abort", job.onAbort, { once: true });
@@ -191,12 +147,15 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
    * @returns Workers alive, busy, queued tasks and lifetime counts.
    */
   stats(): WorkerPoolStats {
+    let prefetched = 0;
+    for (const w of this.#workers) prefetched += Math.max(0, w.jobs.length - 1);
     return {
       size: this.#size,
       workers: this.#workers.size,
-      busy: this.#workers.size - this.#idleCount,
+      busy: this.#workers.busy,
       queued: this.#queued,
-      started: this.#started,
+      prefetched,
+      started: this.#workers.started,
       crashed: this.#crashed,
       killed: this.#killed,
     };
@@ -218,27 +177,16 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#closed = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
-    const errors: unknown[] = [];
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const job = this.#queue[i];
-      if (!job.done) this.#fail(job, this.#closedError(job.taskId));
-    }
+    const pending = this.#queue.slice(this.#head);
+    for (const worker of this.#workers) pending.push(...worker.jobs.splice(0));
     this.#queue = [];
     this.#head = 0;
     this.#queued = 0;
-    for (const worker of this.#workers) {
-      try {
-        if (worker.job && !worker.job.done) {
-          this.#fail(worker.job, this.#closedError(worker.job.taskId));
-        }
-        worker.terminate();
-      } catch (error) {
-        errors.push(error);
-      }
+    for (const job of pending) {
+      if (job.grace !== undefined) clearTimeout(job.grace);
+      if (!job.done) this.#fail(job, this.#closedError(job.taskId));
     }
-    this.#workers.clear();
-    this.#idle.clear();
-    this.#idleCount = 0;
+    const errors = this.#workers.terminateAll();
     if (errors.length) {
       return Promise.reject(new AggregateError(errors, "Cannot close worker pool"));
     }
@@ -257,22 +205,8 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     );
   }
 
-  #spec(task: Task): WorkerSpec {
-    const perms = permissionKey(task.name, task.options.permissions);
-    if (perms === "inherit") return { key: "inherit", entry: WEB_WORKER_URL };
-    // A worker with restricted permissions cannot read (so cannot dynamically import) the task
-    // module; modules of its static graph load with the host's rights. So these workers start
-    // from an entry that imports both the worker runtime and the task module.
-    const imports = [WEB_WORKER_URL, ...(task.module ? [task.module] : [])];
-    const source = imports.map((url) => `import ${JSON.stringify(url)};`).join("\n");
-    return {
-      key: `${perms}\u0000${task.module ?? ""}`,
-      entry: `data:application/javascript,${encodeURIComponent(source)}`,
-      permissions: permissionsFromKey(perms),
-    };
-  }
-
   #dispatch(): void {
+    let sends: Map<PoolWorker<Job>, RunMessage[]> | undefined;
     while (this.#head < this.#queue.length && !this.#closed) {
       const job = this.#queue[this.#head];
       if (job.done) {
@@ -281,7 +215,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       }
       let worker: PoolWorker<Job> | undefined;
       try {
-        worker = this.#workerFor(job.spec);
+        worker = this.#workerFor(job);
       } catch (error) {
         this.#head++;
         this.#queued--;
@@ -291,9 +225,15 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       if (!worker) break;
       this.#head++;
       this.#queued--;
-      worker.job = job;
+      if (worker.jobs.push(job) === 1) job.started = performance.now();
       job.worker = worker;
-      worker.send({ type: "run", id: job.id, message: job.message });
+      sends ??= new Map();
+      let runs = sends.get(worker);
+      if (!runs) sends.set(worker, runs = []);
+      runs.push({ type: "run", id: job.id, message: job.message });
+    }
+    for (const [worker, runs] of sends ?? []) {
+      worker.send(runs.length === 1 ? runs[0] : { type: "batch", runs });
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
@@ -302,58 +242,42 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#armIdleTimer();
   }
 
-  #workerFor(spec: WorkerSpec): PoolWorker<Job> | undefined {
-    const idle = this.#idle.get(spec.key);
-    if (idle?.length) {
-      this.#idleCount--;
-      return idle.pop();
-    }
+  /** An idle worker, a new one, a busy one to send a short task ahead to, or none. */
+  #workerFor(job: Job): PoolWorker<Job> | undefined {
+    const idle = this.#workers.takeIdle(job.spec.key);
+    if (idle) return idle;
     if (this.#workers.size >= this.#size) {
+      const ahead = this.#prefetchTarget(job);
+      if (ahead) return ahead;
       // Full: make room by ending an idle worker of another permission set, if any.
-      const victim = this.#takeAnyIdle();
-      if (!victim) return undefined;
-      this.#workers.delete(victim);
-      victim.terminate();
+      if (!this.#workers.evictIdle()) return undefined;
     }
-    const worker = new PoolWorker<Job>(spec, `${this.#name}-${this.#started + 1}`, this.#hooks);
-    this.#started++;
-    this.#workers.add(worker);
-    return worker;
+    return this.#workers.spawn(job.spec);
   }
 
-  #takeAnyIdle(): PoolWorker<Job> | undefined {
-    for (const list of this.#idle.values()) {
-      const w = list.pop();
-      if (w) {
-        this.#idleCount--;
-        return w;
+  /** The busy worker with the least expected work, if `job` fits in its budget. */
+  #prefetchTarget(job: Job): PoolWorker<Job> | undefined {
+    const own = this.#durations.estimate(job.taskId);
+    if (this.#prefetch === 0 || own === undefined) return undefined;
+    let best: PoolWorker<Job> | undefined;
+    let bestWork = this.#budgetMs;
+    for (const w of this.#workers) {
+      const n = w.jobs.length;
+      if (w.key !== job.spec.key || n === 0 || n > this.#prefetch) continue;
+      let work = own;
+      for (let i = 0; i < n && work <= bestWork; i++) {
+        work += this.#durations.estimate(w.jobs[i].taskId) ?? Infinity;
+      }
+      if (work <= bestWork) {
+        best = w;
+        bestWork = work;
       }
     }
-    return undefined;
-  }
-
-  #release(worker: PoolWorker<Job>): void {
-    worker.job = undefined;
-    let list = this.#idle.get(worker.key);
-    if (!list) this.#idle.set(worker.key, list = []);
-    list.push(worker);
-    this.#idleCount++;
-  }
-
-  #remove(worker: PoolWorker<Job>): void {
-    this.#workers.delete(worker);
-    if (worker.job !== undefined) return; // busy workers are not in an idle list
-    const list = this.#idle.get(worker.key);
-    const i = list?.indexOf(worker) ?? -1;
-    if (i >= 0) {
-      list!.splice(i, 1);
-      this.#idleCount--;
-    }
+    return best;
   }
 
   #armIdleTimer(): void {
-    const busy = this.#workers.size - this.#idleCount;
-    if (busy > 0 || this.#queued > 0) {
+    if (this.#workers.busy > 0 || this.#queued > 0) {
       if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
       this.#idleTimer = undefined;
       return;
@@ -362,17 +286,13 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (this.#workers.size === 0) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#workers.size - this.#idleCount > 0 || this.#queued > 0) return;
-      for (const w of this.#workers) w.terminate();
-      this.#workers.clear();
-      this.#idle.clear();
-      this.#idleCount = 0;
+      if (this.#workers.busy > 0 || this.#queued > 0) return;
+      this.#workers.terminateAll();
     }, this.#idleMs);
   }
 
   #finish(job: Job): void {
     job.done = true;
-    if (job.grace !== undefined) clearTimeout(job.grace);
     if (job.onAbort) job.signal.removeEventListener("abort", job.onAbort);
   }
 
@@ -385,41 +305,79 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (job.done) return;
     const worker = job.worker;
     if (!worker) {
-      // Still queued: it never started.
+      // Still queued here: it never started.
       this.#queued--;
       this.#fail(job, job.signal.reason);
       this.#armIdleTimer();
       return;
     }
     worker.send({ type: "abort", id: job.id, reason: toErrorRecord(job.signal.reason) });
+    if (worker.jobs[0] === job) this.#armGrace(job);
+    // Waiting in the worker: it will be skipped there; settle it now.
+    else this.#fail(job, job.signal.reason);
+  }
+
+  /** A running job whose signal aborted gets `terminateGraceMs`, then loses its worker. */
+  #armGrace(job: Job): void {
+    if (job.grace !== undefined) return;
     job.grace = setTimeout(() => {
-      if (job.done || worker.job !== job) return;
+      job.grace = undefined;
+      const worker = job.worker;
+      if (!worker?.alive || worker.jobs[0] !== job) return;
       this.#killed++;
-      this.#remove(worker);
-      worker.terminate();
-      this.#fail(
-        job,
+      this.#lose(worker, (j) =>
         new WorkflowError(
-          `Task "${job.taskId}" ignored its abort signal for ${this.#graceMs} ms: its Web Worker was terminated`,
-          { code: "WORKER_TERMINATED", cause: job.signal.reason },
-        ),
-      );
-      this.#dispatch();
+          `Task "${j.taskId}" ignored its abort signal for ${this.#graceMs} ms: its Web Worker was terminated`,
+          { code: "WORKER_TERMINATED", cause: j.signal.reason },
+        ));
     }, this.#graceMs);
   }
 
-  #onOutcome(worker: PoolWorker<Job>, m: OutcomeMessage): void {
-    const job = worker.job;
-    if (!job || job.id !== m.id) return;
-    this.#finish(job);
-    this.#release(worker);
+  /** Ends `worker`: its running job fails with `error(job)`, the jobs waiting in it go back to the queue. */
+  #lose(worker: PoolWorker<Job>, error: (job: Job) => WorkflowError): void {
+    this.#workers.remove(worker);
+    worker.terminate();
+    const jobs = worker.jobs.splice(0);
+    for (const j of jobs) {
+      if (j.grace !== undefined) clearTimeout(j.grace);
+      j.grace = undefined;
+    }
+    const head = jobs.shift();
+    if (head && !head.done) this.#fail(head, error(head));
+    const again = jobs.filter((j) => !j.done);
+    for (const j of again) j.worker = undefined;
+    this.#queue.splice(this.#head, 0, ...again);
+    this.#queued += again.length;
     this.#dispatch();
-    job.resolve(m.outcome);
+  }
+
+  #onOutcome(worker: PoolWorker<Job>, m: OutcomeMessage): void {
+    const jobs = worker.jobs;
+    const i = jobs[0]?.id === m.id ? 0 : jobs.findIndex((j) => j.id === m.id);
+    if (i < 0) return;
+    const job = jobs.splice(i, 1)[0];
+    if (job.grace !== undefined) clearTimeout(job.grace);
+    job.grace = undefined;
+    const now = performance.now();
+    if (i === 0 && !job.done && !worker.fresh) {
+      this.#durations.record(job.taskId, now - job.started);
+    }
+    worker.fresh = false;
+    const next = jobs[0];
+    if (next && i === 0) {
+      next.started = now;
+      if (next.signal.aborted) this.#armGrace(next);
+    }
+    const settle = !job.done;
+    if (settle) this.#finish(job);
+    if (jobs.length === 0) this.#workers.release(worker);
+    this.#dispatch();
+    if (settle) job.resolve(m.outcome);
   }
 
   #onCall(worker: PoolWorker<Job>, m: CallMessage): void {
-    const job = worker.job;
-    if (!job || job.id !== m.id) {
+    const job = worker.jobs.find((j) => j.id === m.id);
+    if (!job) {
       const error = new WorkflowError(
         `Cannot serve a ctx call from a Web Worker: its task is no longer running`,
         { code: "TASK_NOT_RUNNING" },
@@ -436,17 +394,13 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
 
   #onDied(worker: PoolWorker<Job>, reason: string, cause?: Error): void {
     this.#crashed++;
-    this.#remove(worker);
-    const job = worker.job;
-    if (job && !job.done) {
-      this.#fail(
-        job,
+    this.#lose(
+      worker,
+      (job) =>
         new WorkflowError(`Task "${job.taskId}" crashed its Web Worker: ${reason}`, {
           code: "WORKER_CRASHED",
           cause,
         }),
-      );
-    }
-    this.#dispatch();
+    );
   }
 }

@@ -21,7 +21,15 @@ export interface RunMessage {
   message: RemoteTaskMessage;
 }
 
-/** Host → worker: abort the signal of job `id`. */
+/** Host → worker: run these tasks one after another (short tasks are sent ahead in batches). */
+export interface BatchMessage {
+  /** Discriminant. */
+  type: "batch";
+  /** The runs, in order. */
+  runs: RunMessage[];
+}
+
+/** Host → worker: abort the signal of job `id` (a job that has not started yet is skipped). */
 export interface AbortMessage {
   /** Discriminant. */
   type: "abort";
@@ -37,7 +45,7 @@ export type ReplyMessage =
   | { type: "reply"; callId: number; ok: false; error: ErrorRecord };
 
 /** Everything the host sends. */
-export type HostMessage = RunMessage | AbortMessage | ReplyMessage;
+export type HostMessage = RunMessage | BatchMessage | AbortMessage | ReplyMessage;
 
 /** Worker → host: job `id` finished. */
 export interface OutcomeMessage {

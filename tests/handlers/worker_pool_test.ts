@@ -233,4 +233,12 @@ Deno.test("WorkerPool refuses bad options with the value in the message", () => 
     message: "Cannot create worker pool: terminateGraceMs must be a number >= 0, got -1",
   });
   assert.throws(() => new WorkerPool({ idleTimeoutMs: Number.NaN }), RangeError);
+  assert.throws(() => new WorkerPool({ prefetch: -1 }), {
+    name: "RangeError",
+    message: "Cannot create worker pool: prefetch must be a whole number >= 0, got -1",
+  });
+  assert.throws(() => new WorkerPool({ name: 7 as unknown as string }), {
+    name: "TypeError",
+    message: "Cannot create worker pool: name must be a string, got number",
+  });
 });
