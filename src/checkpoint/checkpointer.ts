@@ -93,14 +93,7 @@ async function write(
     },
   });
   engine.checkpoints.push(base);
-  engine.emit({
-    type: "checkpoint.written",
-    runId: engine.runId,
-    time: Date.now(),
-    path: base,
-    taskId,
-    steps: cap.state.steps,
-  });
+  engine.note("checkpoint.written", { path: base, taskId, steps: cap.state.steps });
   if (options.path === undefined && engine.options.keepCheckpoints !== undefined) {
     await prune(join(dir!, engine.runId), engine.options.keepCheckpoints);
   }
@@ -109,18 +102,19 @@ async function write(
 
 /** Keeps the newest `keep` checkpoints (by metadata time) in a run's folder. */
 async function prune(folder: string, keep: number): Promise<void> {
-  const found: { base: string; time: number }[] = [];
+  const found: { base: string; time: number; steps: number }[] = [];
   for await (const entry of Deno.readDir(folder)) {
     if (!entry.isFile || !entry.name.endsWith(SUFFIXES.meta)) continue;
     const base = join(folder, entry.name.slice(0, -SUFFIXES.meta.length));
     try {
       const meta = JSON.parse(await Deno.readTextFile(base + SUFFIXES.meta)) as CheckpointMetadata;
-      found.push({ base, time: Date.parse(meta.created_at) || 0 });
+      found.push({ base, time: Date.parse(meta.created_at) || 0, steps: meta.steps || 0 });
     } catch {
       // A checkpoint being written or corrupted: not ours to delete.
     }
   }
-  found.sort((a, b) => b.time - a.time || b.base.localeCompare(a.base));
+  // Checkpoints written within one millisecond share created_at: the step count decides.
+  found.sort((a, b) => b.time - a.time || b.steps - a.steps || b.base.localeCompare(a.base));
   await Promise.all(found.slice(keep).map((c) => removeCheckpoint(c.base)));
 }
 

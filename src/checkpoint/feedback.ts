@@ -56,13 +56,7 @@ export async function requestFeedback(
   if (!ids.includes(id)) ids.push(id);
   const existing = await store.get(id);
   const received = (response: FeedbackResponse) => {
-    engine.emit({
-      type: "feedback.received",
-      runId: engine.runId,
-      time: Date.now(),
-      feedbackId: id,
-      taskId: ctx.taskId,
-    });
+    engine.note("feedback.received", { feedbackId: id, taskId: ctx.taskId });
     return response;
   };
   if (existing?.response) return received(existing.response);
@@ -75,13 +69,7 @@ export async function requestFeedback(
       createdAt: new Date().toISOString(),
     });
   }
-  engine.emit({
-    type: "feedback.requested",
-    runId: engine.runId,
-    time: Date.now(),
-    feedbackId: id,
-    taskId: ctx.taskId,
-  });
+  engine.note("feedback.requested", { feedbackId: id, taskId: ctx.taskId });
   const timeout = AbortSignal.timeout(request.timeoutMs);
   try {
     return received(await store.wait(id, AbortSignal.any([ctx.signal, timeout])));

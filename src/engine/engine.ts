@@ -18,6 +18,9 @@ import {
   WorkflowError,
 } from "./errors.ts";
 import { GroupRun } from "./group_run.ts";
+import { ReadyQueue } from "./ready_queue.ts";
+import { RunTrace } from "./run_trace.ts";
+import { restoreRun, snapshotRun } from "./run_state_io.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
@@ -26,13 +29,7 @@ import {
   type FeedbackRequest,
   type FeedbackResponse,
 } from "../context/task_context.ts";
-import type {
-  ActivationKind,
-  DynamicTaskRecord,
-  PendingActivation,
-  RunStateData,
-  TraceEdge,
-} from "../context/run_state.ts";
+import type { ActivationKind, DynamicTaskRecord, RunStateData } from "../context/run_state.ts";
 import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
@@ -41,7 +38,7 @@ import { ExecutedGraph } from "../graph/executed_graph.ts";
 import { handlerKey, handlerRepresentatives, pickHandler } from "./handler_choice.ts";
 
 /** A node waiting to run. */
-interface Activation {
+export interface Activation {
   node: PlanNode;
   input: unknown;
   from: string;
@@ -136,7 +133,11 @@ export class Engine {
   readonly results: Record<string, unknown> = {};
   readonly completed: string[] = [];
   /** Executions per node, by node index. */
-  readonly #cycles: number[] = [];
+  readonly cycleCounts: number[] = [];
+  /** Activations waiting to start. */
+  readonly ready: ReadyQueue<Activation> = new ReadyQueue();
+  /** Edges taken. */
+  readonly trace: RunTrace;
   readonly arrivals: Map<PlanNode, Map<string, unknown>> = new Map();
   readonly groupRuns: Map<string, GroupRun> = new Map();
   readonly dynamic: DynamicTaskRecord[] = [];
@@ -150,13 +151,9 @@ export class Engine {
   readonly promise: Promise<RunResult>;
   /** Deferred work (checkpoint writes) the run must wait for before it finishes. */
   #busy = 0;
-  #ready: Activation[] = [];
-  #head = 0;
   #done = false;
   #resolve!: (r: RunResult) => void;
   #reject!: (e: unknown) => void;
-  readonly #edgeCounts: number[];
-  readonly #extraEdges = new Map<string, TraceEdge>();
   readonly #handlers: Map<string, TaskHandler>;
   readonly #handlerByKey = new Map<string, TaskHandler>();
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
@@ -181,7 +178,7 @@ export class Engine {
     this.maxSteps = options.maxSteps ?? 10_000;
     this.#handlers = handlers;
     this.#sleep = options.sleep ?? defaultSleep;
-    this.#edgeCounts = new Array(plan.edges.length).fill(0);
+    this.trace = new RunTrace(plan);
     const listener = options.onEvent;
     if (listener) {
       this.#emit = (e) => {
@@ -212,6 +209,18 @@ export class Engine {
     this.#emit?.(event);
   }
 
+  /** Emits an event of `type` with the run id and time filled in. */
+  note<T extends WorkflowEvent["type"]>(
+    type: T,
+    fields: Omit<Extract<WorkflowEvent, { type: T }>, "type" | "runId" | "time">,
+  ): void {
+    if (this.#emit) {
+      this.#emit(
+        { type, runId: this.runId, time: Date.now(), ...fields } as unknown as WorkflowEvent,
+      );
+    }
+  }
+
   /** The plan node with this id (static or added at run time). */
   node(id: string): PlanNode | undefined {
     return this.plan.nodes.get(id) ?? this.dynamicNodes.get(id);
@@ -225,11 +234,13 @@ export class Engine {
         this.#finish({ kind: "failed", error: signal.reason });
         return this.promise;
       }
-      this.#onSignal = () => this.halt({ kind: "failed", error: signal.reason });
+      // An external abort rejects at once (as fetch does): running tasks see their signal
+      // abort, and whatever they return later is discarded.
+      this.#onSignal = () => this.halt({ kind: "failed", error: signal.reason }, true);
       signal.addEventListener("abort", this.#onSignal, { once: true });
     }
-    this.emit({ type: "run.started", runId: this.runId, time: Date.now(), resumed: !!state });
-    if (state) this.#restore(state);
+    this.note("run.started", { resumed: !!state });
+    if (state) restoreRun(this, state);
     else {
       for (const node of this.plan.starts) this.#push(node, input, "start", "start");
     }
@@ -237,51 +248,11 @@ export class Engine {
     return this.promise;
   }
 
-  #restore(state: RunStateData): void {
-    this.steps = state.steps;
-    Object.assign(this.results, state.results);
-    this.completed.push(...state.completed);
-    for (const [id, count] of Object.entries(state.cycles)) {
-      this.#cycles[this.#mustNode(id).index] = count;
-    }
-    this.output = state.output;
-    this.lastTask = state.lastTask;
-    for (const [id, preds] of Object.entries(state.arrivals)) {
-      this.arrivals.set(this.#mustNode(id), new Map(Object.entries(preds)));
-    }
-    for (const [group, members] of Object.entries(state.groups)) {
-      this.groupRuns.set(group, new GroupRun(this.graph.groups.get(group)!, members));
-    }
-    this.feedbackRequests = structuredClone(state.feedback?.requests ?? {});
-    for (const e of state.trace) {
-      this.#extraEdges.set(`${e.from}\u0000${e.to}\u0000${e.kind}`, { ...e });
-    }
-    if (state.terminated) {
-      this.halt({ kind: "terminated" });
-      return;
-    }
-    for (const p of state.pending) {
-      this.#ready.push({
-        node: this.#mustNode(p.node),
-        input: p.input,
-        from: p.from,
-        kind: p.kind,
-        ...(p.attempt ? { attempt: p.attempt } : {}),
-      });
-    }
-  }
-
-  #mustNode(id: string): PlanNode {
-    const node = this.node(id);
-    if (!node) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
-    return node;
-  }
-
   /** Executions per task id so far. */
   cycles(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const pn of [...this.plan.nodes.values(), ...this.dynamicNodes.values()]) {
-      const count = this.#cycles[pn.index];
+      const count = this.cycleCounts[pn.index];
       if (count) out[pn.id] = count;
     }
     return out;
@@ -305,74 +276,10 @@ export class Engine {
     return pn;
   }
 
-  /** The executed edges so far, as plain data. */
-  traceEdges(): TraceEdge[] {
-    const merged = new Map<string, TraceEdge>();
-    for (const [key, e] of this.#extraEdges) merged.set(key, { ...e });
-    for (let i = 0; i < this.#edgeCounts.length; i++) {
-      const count = this.#edgeCounts[i];
-      if (count === 0) continue;
-      const { from, to, back } = this.plan.edges[i];
-      const kind = back ? "back" : "edge";
-      const key = `${from}\u0000${to}\u0000${kind}`;
-      const existing = merged.get(key);
-      if (existing) existing.count += count;
-      else merged.set(key, { from, to, kind, count });
-    }
-    return [...merged.values()];
-  }
-
-  /** Snapshot of the run for checkpoints; running tasks become pending (they run again). */
-  snapshot(rerun?: Execution): RunStateData {
-    const pending: PendingActivation[] = [];
-    const cycles = this.cycles();
-    let steps = this.steps;
-    for (const exec of this.running) {
-      if (exec !== rerun && exec.settled) continue;
-      pending.push({
-        node: exec.node.id,
-        input: exec.input,
-        from: exec.from,
-        kind: exec.kind,
-        ...(exec === rerun ? { attempt: exec.attempt } : {}),
-      });
-      cycles[exec.node.id]--;
-      steps--;
-    }
-    for (let i = this.#head; i < this.#ready.length; i++) {
-      const a = this.#ready[i];
-      pending.push({
-        node: a.node.id,
-        input: a.input,
-        from: a.from,
-        kind: a.kind,
-        ...(a.attempt ? { attempt: a.attempt } : {}),
-      });
-    }
-    const arrivals: RunStateData["arrivals"] = {};
-    for (const [node, preds] of this.arrivals) arrivals[node.id] = Object.fromEntries(preds);
-    const groups: RunStateData["groups"] = {};
-    for (const [g, run] of this.groupRuns) groups[g] = structuredClone(run.toJSON());
-    return {
-      runId: this.runId,
-      steps,
-      results: { ...this.results },
-      completed: [...this.completed],
-      cycles,
-      output: this.output,
-      lastTask: this.lastTask,
-      pending,
-      arrivals,
-      groups,
-      dynamic: [...this.dynamic],
-      trace: this.traceEdges(),
-      feedback: { requests: structuredClone(this.feedbackRequests) },
-      ...(this.stop?.kind === "terminated" ? { terminated: true } : {}),
-    };
-  }
-
-  /** Stops the run: aborts running tasks and settles once they are done. */
-  halt(stop: Stop): void {
+  /**
+   * Stops the run: aborts running tasks and settles once they are done (or at once when `now`).
+   */
+  halt(stop: Stop, now = false): void {
     if (this.stop || this.#done) return;
     this.stop = stop;
     const reason = stop.kind === "failed" ? stop.error : new WorkflowError(
@@ -381,21 +288,23 @@ export class Engine {
     );
     this.#runAbort.abort(reason);
     for (const exec of this.running) exec.ctx.abort(reason);
-    this.#maybeFinish();
+    if (now) this.#finish(stop);
+    else this.#maybeFinish();
   }
 
   #push(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
-    this.#ready.push({ node, input, from, kind });
-    const key = `${from}\u0000${node.id}\u0000${kind}`;
-    const e = this.#extraEdges.get(key);
-    if (e) e.count++;
-    else this.#extraEdges.set(key, { from, to: node.id, kind, count: 1 });
+    this.ready.push({ node, input, from, kind });
+    this.trace.record(from, node.id, kind);
+  }
+
+  /** Snapshot of the run for checkpoints (see `snapshotRun`). */
+  snapshot(rerun?: Execution): RunStateData {
+    return snapshotRun(this, rerun);
   }
 
   #pump(): void {
-    const ready = this.#ready;
     let started = 0;
-    while (this.#head < ready.length && !this.stop) {
+    while (!this.stop && !this.ready.empty) {
       if (++started > PUMP_BATCH) {
         // Let tasks that already finished settle before starting more: a 100,000-member group
         // then never holds 100,000 executions at once, yet every member still starts at once
@@ -403,14 +312,10 @@ export class Engine {
         queueMicrotask(this.#pumpLater);
         return;
       }
-      const act = ready[this.#head++];
+      const act = this.ready.take()!;
       const kind = act.node.node.kind;
       if (kind === "task") this.#start(act);
       else if (kind === "fork") this.#fork(act.node, act.input);
-    }
-    if (this.#head > 1024 && this.#head * 2 > ready.length) {
-      this.#ready = ready.slice(this.#head);
-      this.#head = 0;
     }
     this.#maybeFinish();
   }
@@ -420,7 +325,7 @@ export class Engine {
   #maybeFinish(): void {
     if (this.#done || this.running.size > 0 || this.#busy > 0) return;
     if (this.stop) this.#finish(this.stop);
-    else if (this.#head >= this.#ready.length) this.#finish(undefined);
+    else if (this.ready.empty) this.#finish(undefined);
   }
 
   #fork(node: PlanNode, input: unknown): void {
@@ -442,13 +347,13 @@ export class Engine {
       return;
     }
     const index = act.node.index;
-    const cycle = (this.#cycles[index] ?? 0) + 1;
+    const cycle = (this.cycleCounts[index] ?? 0) + 1;
     if (cycle > t.maxCycles) {
       this.halt({ kind: "failed", error: new CycleLimitExceededError(t.name, t.maxCycles) });
       return;
     }
     this.steps++;
-    this.#cycles[index] = cycle;
+    this.cycleCounts[index] = cycle;
     const attempt = act.attempt ?? 1;
     const exec: Execution = {
       node: act.node,
@@ -471,14 +376,7 @@ export class Engine {
     const attempt = exec.attempt;
     if (this.#emit) {
       exec.started = performance.now();
-      this.emit({
-        type: "task.started",
-        runId: this.runId,
-        time: Date.now(),
-        taskId: exec.task.name,
-        attempt,
-        cycle: exec.cycle,
-      });
+      this.note("task.started", { taskId: exec.task.name, attempt, cycle: exec.cycle });
     }
     let p: Promise<unknown>;
     try {
@@ -511,10 +409,7 @@ export class Engine {
     this.output = result;
     this.lastTask = id;
     if (this.#emit) {
-      this.emit({
-        type: "task.succeeded",
-        runId: this.runId,
-        time: Date.now(),
+      this.note("task.succeeded", {
         taskId: id,
         attempt,
         cycle: exec.cycle,
@@ -586,14 +481,7 @@ export class Engine {
         }
       }
       if (jump) skip = true;
-      this.emit({
-        type: "task.added",
-        runId: this.runId,
-        time: Date.now(),
-        taskId: target.name,
-        by: id,
-        goto: jump,
-      });
+      this.note("task.added", { taskId: target.name, by: id, goto: jump });
       this.#push(node, call.hasInput ? call.input : result, id, jump ? "goto" : "next");
     }
     if (!d.iterate) this.#propagate(exec.node, result, skip);
@@ -610,8 +498,8 @@ export class Engine {
         case "single":
         case "back":
           if (skipStatic) continue;
-          this.#edgeCounts[edge.index]++;
-          this.#ready.push({
+          this.trace.edge(edge.index);
+          this.ready.push({
             node: edge.to,
             input: result,
             from: node.id,
@@ -628,8 +516,8 @@ export class Engine {
           this.arrivals.delete(to);
           const input: Record<string, unknown> = {};
           for (const p of to.preds) input[p.key] = arrived.get(p.id);
-          this.#edgeCounts[edge.index]++;
-          this.#ready.push({ node: to, input, from: node.id, kind: "edge" });
+          this.trace.edge(edge.index);
+          this.ready.push({ node: to, input, from: node.id, kind: "edge" });
         }
       }
     }
@@ -656,10 +544,7 @@ export class Engine {
     const group = run.spec.id;
     this.groupRuns.delete(group);
     const { outcome, output, error } = run.settle();
-    this.emit({
-      type: "group.settled",
-      runId: this.runId,
-      time: Date.now(),
+    this.note("group.settled", {
       groupId: group,
       succeeded: outcome.succeeded,
       failed: outcome.failed.map((f) => f.taskId),
@@ -679,26 +564,10 @@ export class Engine {
     if (exec.timer !== undefined) clearTimeout(exec.timer);
     const error = raw instanceof Error ? raw : new NonErrorThrownError(raw);
     const t = exec.task;
-    this.emit({
-      type: "task.failed",
-      runId: this.runId,
-      time: Date.now(),
-      taskId: t.name,
-      attempt,
-      cycle: exec.cycle,
-      error,
-    });
+    this.note("task.failed", { taskId: t.name, attempt, cycle: exec.cycle, error });
     if (!this.stop && attempt <= t.retry.maxRetries) {
       const delayMs = retryDelay(t.retry, attempt - 1);
-      this.emit({
-        type: "task.retried",
-        runId: this.runId,
-        time: Date.now(),
-        taskId: t.name,
-        attempt,
-        delayMs,
-        error,
-      });
+      this.note("task.retried", { taskId: t.name, attempt, delayMs, error });
       exec.attempt = attempt + 1;
       this.#sleep(delayMs, this.#runAbort.signal).then(() => {
         if (this.stop) return this.#settleFailed(exec, error);
@@ -739,24 +608,12 @@ export class Engine {
     }
     Promise.resolve(finished).then(() => {
       if (stop?.kind === "failed") {
-        this.emit({
-          type: "run.failed",
-          runId: this.runId,
-          time: Date.now(),
-          error: stop.error,
-          steps: this.steps,
-        });
+        this.note("run.failed", { error: stop.error, steps: this.steps });
         this.#reject(stop.error);
         return;
       }
       const status: RunStatus = stop?.kind ?? "completed";
-      this.emit({
-        type: "run.finished",
-        runId: this.runId,
-        time: Date.now(),
-        status,
-        steps: this.steps,
-      });
+      this.note("run.finished", { status, steps: this.steps });
       this.#resolve({
         runId: this.runId,
         status,
@@ -767,7 +624,7 @@ export class Engine {
         channel: this.channel,
         checkpoints: this.checkpoints,
         ...(stop?.kind === "waiting" ? { feedback: stop.feedback } : {}),
-        graph: new ExecutedGraph(this.graph, () => this.traceEdges()),
+        graph: new ExecutedGraph(this.graph, () => this.trace.edges()),
       });
     }, (error) => this.#reject(error));
   }

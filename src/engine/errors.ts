@@ -341,7 +341,7 @@ export function fromErrorRecord(record: ErrorRecord): Error {
     writable: true,
     configurable: true,
   });
-  // Classes that set `this.name` in their constructor (not on the prototype) need it set here.
+  // Engine errors set `name` on the instance, so the prototype's name ("Error") is not theirs.
   if (error.name !== record.name) {
     Object.defineProperty(error, "name", {
       value: record.name,
@@ -382,6 +382,7 @@ export function fromErrorRecord(record: ErrorRecord): Error {
 }
 
 function jsonSafe(value: unknown): unknown {
+  if (value === undefined) return undefined;
   try {
     const text = JSON.stringify(value);
     return text === undefined ? String(value) : JSON.parse(text);

@@ -89,7 +89,8 @@ export class Task<I = unknown, O = unknown> {
   readonly retry: NormalizedRetry;
   /** Cycle budget. */
   readonly maxCycles: number;
-  readonly #fn: TaskFn<I, O>;
+  // Typed without I and O so that Task<I, O> stays assignable to Task (see `fn`).
+  readonly #fn: (input: never, ctx: TaskContext) => unknown;
 
   /** @internal Use {@linkcode task}. */
   constructor(name: string, fn: TaskFn<I, O>, options: TaskOptions, module: string | undefined) {
@@ -110,11 +111,14 @@ export class Task<I = unknown, O = unknown> {
    * @returns What the function returns.
    */
   invoke(input: I, ctx: TaskContext): O | Promise<O> {
-    return this.#fn(input, ctx);
+    return this.#fn(input as never, ctx) as O | Promise<O>;
   }
 
-  /** @internal The function itself. */
-  get fn(): TaskFn<I, O> {
+  /**
+   * @internal The function itself (typed loosely so that a `Task<number, string>` is still a
+   * `Task`, e.g. for `parallel([...])` and `ctx.next(...)`).
+   */
+  get fn(): (...args: never[]) => unknown {
     return this.#fn;
   }
 }

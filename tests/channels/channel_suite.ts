@@ -27,8 +27,8 @@ export interface ChannelFixture {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A short TTL and a wait that is certainly longer, for real clocks (Redis too). */
-const TTL_MS = 60;
-const AFTER_TTL_MS = 150;
+const TTL_MS = 100;
+const AFTER_TTL_MS = 250;
 
 class WithMethods {
   x = 1;

@@ -1,0 +1,84 @@
+/**
+ * Records which edges a run took and how often: static edges in an array indexed like the
+ * plan's edges (no string keys on the hot path), activations that are not static edges
+ * (start, next, goto, iterations, resume) in a map.
+ *
+ * @module
+ */
+import type { ActivationKind, TraceEdge } from "../context/run_state.ts";
+import type { Plan } from "../graph/plan.ts";
+
+/** The activations of one run. */
+export class RunTrace {
+  readonly #plan: Plan;
+  readonly #counts: number[];
+  readonly #extra = new Map<string, TraceEdge>();
+
+  /**
+   * Creates an empty trace.
+   *
+   * @param plan The run's plan.
+   */
+  constructor(plan: Plan) {
+    this.#plan = plan;
+    this.#counts = new Array(plan.edges.length).fill(0);
+  }
+
+  /**
+   * Counts one activation along static edge `index`.
+   *
+   * @param index Edge index in the plan.
+   */
+  edge(index: number): void {
+    this.#counts[index]++;
+  }
+
+  /**
+   * Counts one activation that is not a static edge.
+   *
+   * @param from Source node (or `"start"`).
+   * @param to Target node.
+   * @param kind How.
+   */
+  record(from: string, to: string, kind: ActivationKind): void {
+    const key = `${from}\u0000${to}\u0000${kind}`;
+    const e = this.#extra.get(key);
+    if (e) e.count++;
+    else this.#extra.set(key, { from, to, kind, count: 1 });
+  }
+
+  /**
+   * Adds edges saved in a checkpoint.
+   *
+   * @param edges The saved edges.
+   */
+  restore(edges: TraceEdge[]): void {
+    for (const e of edges) {
+      const key = `${e.from}\u0000${e.to}\u0000${e.kind}`;
+      const existing = this.#extra.get(key);
+      if (existing) existing.count += e.count;
+      else this.#extra.set(key, { ...e });
+    }
+  }
+
+  /**
+   * Every edge taken, with counts.
+   *
+   * @returns Plain data.
+   */
+  edges(): TraceEdge[] {
+    const merged = new Map<string, TraceEdge>();
+    for (const [key, e] of this.#extra) merged.set(key, { ...e });
+    for (let i = 0; i < this.#counts.length; i++) {
+      const count = this.#counts[i];
+      if (count === 0) continue;
+      const { from, to, back } = this.#plan.edges[i];
+      const kind = back ? "back" : "edge";
+      const key = `${from}\u0000${to}\u0000${kind}`;
+      const existing = merged.get(key);
+      if (existing) existing.count += count;
+      else merged.set(key, { from, to, kind, count });
+    }
+    return [...merged.values()];
+  }
+}
