@@ -1,6 +1,19 @@
 import assert from "assert";
-import { flow, loadCheckpoint, parallel, resume, WorkerPool } from "../../mod.ts";
-import { afterCheckpoint, checkpointsLater, checkpointsNow } from "./fixtures/worker_tasks.ts";
+import {
+  flow,
+  loadCheckpoint,
+  MemoryFeedbackStore,
+  parallel,
+  provideFeedback,
+  resume,
+  WorkerPool,
+} from "../../mod.ts";
+import {
+  afterCheckpoint,
+  asks,
+  checkpointsLater,
+  checkpointsNow,
+} from "./fixtures/worker_tasks.ts";
 
 Deno.test("ctx.checkpoint() from a worker writes a deferred checkpoint that resumes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "graflow_wcp_" });
@@ -44,4 +57,24 @@ Deno.test("ctx.checkpoint({ deferred: false }) from a worker writes now and retu
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("ctx.requestFeedback from a worker waits for the answer given on the host", async () => {
+  await using pool = new WorkerPool({ size: 1, name: "fb" });
+  const store = new MemoryFeedbackStore();
+  const answered: Promise<unknown>[] = [];
+  const result = await flow`${parallel([asks], { executor: "workers" })}`.run({
+    handlers: { worker: pool },
+    feedbackStore: store,
+    onEvent: (e) => {
+      if (e.type !== "feedback.requested") return;
+      answered.push(
+        provideFeedback(e.feedbackId, { approved: true, respondedBy: "ana" }, { store }),
+      );
+    },
+  });
+  await Promise.all(answered);
+  assert.equal(answered.length, 1);
+  assert.equal(result.status, "completed");
+  assert.deepEqual(result.results.w_asks, { approved: true, by: "ana", thread: "fb-1" });
 });
