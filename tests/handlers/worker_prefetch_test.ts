@@ -1,5 +1,12 @@
 import assert from "assert";
-import { bestEffort, flow, MemoryChannel, parallel, WorkerPool } from "../../mod.ts";
+import {
+  bestEffort,
+  flow,
+  MemoryChannel,
+  parallel,
+  type RunResult,
+  WorkerPool,
+} from "../../mod.ts";
 import { crashesLater, mark, quick, sleep } from "./fixtures/worker_tasks.ts";
 import { waitFor } from "./wait_for.ts";
 
@@ -13,15 +20,21 @@ async function teach(pool: WorkerPool): Promise<void> {
   });
 }
 
+/** Starts a run of w_sleep(ms); resolves once the pool's only worker is busy with it. */
+async function occupy(pool: WorkerPool, ms: number): Promise<{ run: Promise<RunResult> }> {
+  const run = flow`${parallel([sleep], { executor: "workers" })}`.run({
+    input: ms,
+    handlers: { worker: pool },
+  });
+  await waitFor(() => pool.stats().busy === 1, "the long task to start");
+  return { run };
+}
+
 Deno.test("Short tasks are sent ahead to a busy worker in one batch", async () => {
   await using pool = new WorkerPool({ size: 1, name: "pf", prefetchBudgetMs: 1000 });
   await teach(pool);
   // w_sleep is known as short but this time takes 300 ms: the quick tasks wait behind it.
-  const long = flow`${parallel([sleep], { executor: "workers" })}`.run({
-    input: 300,
-    handlers: { worker: pool },
-  });
-  await waitFor(() => pool.stats().busy === 1, "the long task to start");
+  const { run: long } = await occupy(pool, 300);
   const run = flow`${quickGroup}`.run({ handlers: { worker: pool } });
   await waitFor(() => pool.stats().prefetched === 5, "the quick tasks to be sent ahead");
   assert.equal(pool.stats().queued, 0);
@@ -30,32 +43,23 @@ Deno.test("Short tasks are sent ahead to a busy worker in one batch", async () =
   await long;
 });
 
-Deno.test("Tasks are not sent ahead to a worker busy with a task known to be long", async () => {
-  await using pool = new WorkerPool({ size: 1 }); // default budget: 2 ms
-  await teach(pool);
-  const long = flow`${parallel([sleep], { executor: "workers" })}`;
-  await long.run({ input: 200, handlers: { worker: pool } });
-  const running = long.run({ input: 200, handlers: { worker: pool } });
-  await waitFor(() => pool.stats().busy === 1, "the long task to start");
-  const run = flow`${quickGroup}`.run({ handlers: { worker: pool } });
-  await waitFor(() => pool.stats().queued === 5, "the quick tasks to wait in the pool");
-  assert.equal(pool.stats().prefetched, 0);
-  await Promise.all([running, run]);
-});
-
-Deno.test("prefetch: 0 sends one task at a time", async () => {
-  await using pool = new WorkerPool({ size: 1, prefetch: 0, prefetchBudgetMs: 1000 });
-  await teach(pool);
-  const long = flow`${parallel([sleep], { executor: "workers" })}`.run({
-    input: 300,
-    handlers: { worker: pool },
+for (
+  const [label, options, learnLong] of [
+    ["a task known to be long", { size: 1 }, true],
+    ["prefetch: 0", { size: 1, prefetch: 0, prefetchBudgetMs: 1000 }, false],
+  ] as const
+) {
+  Deno.test(`Short tasks wait in the pool, not in a worker busy with ${label}`, async () => {
+    await using pool = new WorkerPool(options);
+    await teach(pool);
+    if (learnLong) await (await occupy(pool, 200)).run;
+    const { run: long } = await occupy(pool, 200);
+    const run = flow`${quickGroup}`.run({ handlers: { worker: pool } });
+    await waitFor(() => pool.stats().queued === 5, "the quick tasks to wait in the pool");
+    assert.equal(pool.stats().prefetched, 0);
+    await Promise.all([long, run]);
   });
-  await waitFor(() => pool.stats().busy === 1, "the long task to start");
-  const run = flow`${quickGroup}`.run({ handlers: { worker: pool } });
-  await waitFor(() => pool.stats().queued === 5, "the quick tasks to wait in the pool");
-  assert.equal(pool.stats().prefetched, 0);
-  await Promise.all([long, run]);
-});
+}
 
 Deno.test("Tasks waiting behind a task that crashes its worker run again on a new worker", async () => {
   await using pool = new WorkerPool({ size: 1, name: "cr", prefetchBudgetMs: 1000 });
@@ -76,11 +80,7 @@ Deno.test("Tasks waiting behind a task that crashes its worker run again on a ne
 Deno.test("A task aborted while waiting in a worker settles at once and never runs", async () => {
   await using pool = new WorkerPool({ size: 1, prefetchBudgetMs: 1000 });
   await teach(pool);
-  const long = flow`${parallel([sleep], { executor: "workers" })}`.run({
-    input: 400,
-    handlers: { worker: pool },
-  });
-  await waitFor(() => pool.stats().busy === 1, "the long task to start");
+  const { run: long } = await occupy(pool, 400);
   const channel = new MemoryChannel();
   const controller = new AbortController();
   const marked = flow`${parallel([mark], { executor: "workers" })}`
