@@ -17,7 +17,7 @@ import type { HostMessage, RunMessage, WorkerMessage } from "../src/handlers/wor
 interface WorkerScope {
   postMessage(message: unknown): void;
   close(): void;
-  onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
+  addEventListener(type: "message", listener: (event: MessageEvent<HostMessage>) => void): void;
   addEventListener(
     type: "error" | "unhandledrejection",
     listener: (event: Event & { error?: unknown; message?: string; reason?: unknown }) => void,
@@ -90,7 +90,8 @@ async function run(m: RunMessage): Promise<void> {
   post({ type: "outcome", id: m.id, outcome });
 }
 
-scope.onmessage = (event) => {
+// A listener, not `onmessage`: a task module that sets `self.onmessage` does not cut us off.
+scope.addEventListener("message", (event) => {
   const m = event.data;
   switch (m.type) {
     case "run":
@@ -110,4 +111,4 @@ scope.onmessage = (event) => {
       else p.reject(fromErrorRecord(m.error));
     }
   }
-};
+});
