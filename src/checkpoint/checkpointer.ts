@@ -65,7 +65,7 @@ async function write(
       { code: "CHECKPOINT_UNAVAILABLE" },
     );
   }
-  const base = options.path ?? join(dir!, engine.runId, `step_${cap.state.steps}`);
+  const base = options.path ?? await freeBase(join(dir!, engine.runId), cap.state.steps);
   const metadata = await writeCheckpoint(base, {
     state: {
       schema_version: SCHEMA_VERSION,
@@ -98,6 +98,23 @@ async function write(
     await prune(join(dir!, engine.runId), engine.options.keepCheckpoints);
   }
   return { path: base, metadata };
+}
+
+/**
+ * The default base path for a checkpoint at `steps`: `step_<steps>`, or `step_<steps>_<k>`
+ * when a checkpoint at that step count exists already (a task re-run after resume, a second
+ * feedback timeout), so that no checkpoint ever overwrites another.
+ */
+async function freeBase(folder: string, steps: number): Promise<string> {
+  for (let k = 1;; k++) {
+    const base = join(folder, k === 1 ? `step_${steps}` : `step_${steps}_${k}`);
+    try {
+      await Deno.lstat(base + SUFFIXES.meta);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return base;
+      throw error;
+    }
+  }
 }
 
 /** Keeps the newest `keep` checkpoints (by metadata time) in a run's folder. */

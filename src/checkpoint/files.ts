@@ -134,9 +134,10 @@ async function readBytes(file: string): Promise<Uint8Array> {
   }
 }
 
-function parseJson(bytes: Uint8Array, file: string): unknown {
+/** `verified`: the bytes matched their checksum, so they are what was written (valid UTF-8). */
+function parseJson(bytes: Uint8Array, file: string, verified = false): unknown {
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: !verified }).decode(bytes));
   } catch (error) {
     throw new CheckpointError(
       file,
@@ -197,8 +198,8 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       `checksum mismatch (the file was modified or only partly written): expected ${meta.checksum.channel}, got ${channelSum}`,
     );
   }
-  const state = checkStateFile(parseJson(stateBytes, stateFile), stateFile);
-  const channel = parseJson(channelBytes, channelFile) as ChannelSnapshot;
+  const state = checkStateFile(parseJson(stateBytes, stateFile, true), stateFile);
+  const channel = parseJson(channelBytes, channelFile, true) as ChannelSnapshot;
   if (!channel || typeof channel.kind !== "string") {
     throw new CheckpointError(channelFile, "channel kind is missing or malformed");
   }

@@ -303,6 +303,10 @@ export class Engine {
   }
 
   #pump(): void {
+    // While a deferred checkpoint is being written no new task starts: the checkpoint is on
+    // disk before its task's successors run (a CPU-bound loop cannot outrun its checkpoints).
+    // The write's completion pumps again.
+    if (this.#busy > 0) return;
     let started = 0;
     while (!this.stop && !this.ready.empty) {
       if (++started > PUMP_BATCH) {
@@ -437,7 +441,7 @@ export class Engine {
         .catch((error) => this.halt({ kind: "failed", error }))
         .finally(() => {
           this.#busy--;
-          this.#maybeFinish();
+          this.#pump();
         });
     }
     this.running.delete(exec);

@@ -7,12 +7,13 @@
  */
 import assert from "assert";
 import { join } from "node:path";
-import { loadCheckpoint } from "../../mod.ts";
+import { CheckpointError, loadCheckpoint, MemoryChannel } from "../../mod.ts";
 import { checkpointsIn, denoRun, latestValid, resultLine, runAndKill, tempDir } from "./helpers.ts";
 
 const PIPELINE = new URL("./fixtures/pipeline.ts", import.meta.url);
 const RESUME = new URL("./fixtures/resume_main.ts", import.meta.url);
 const MOD = new URL("../../mod.ts", import.meta.url).href;
+const WRITER = new URL("./fixtures/writer_loop.ts", import.meta.url);
 
 async function effects(file: string): Promise<string[]> {
   return (await Deno.readTextFile(file)).split("\n").filter((l) => l !== "");
@@ -127,3 +128,49 @@ for (const killAfter of [1, 4, 7, 10]) {
     assert.ok(after.length - expected.effects.size <= 3, after.join("\n"));
   });
 }
+
+Deno.test("a child SIGKILLed while writing large checkpoints never leaves one that loads wrong", async () => {
+  await using dir = await tempDir();
+  let torn = 0;
+  let valid = 0;
+  // Kill at a different moment of the write each time (the writes take milliseconds).
+  for (const waitMs of [0, 3, 7, 12]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", WRITER.pathname, dir.path],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    let seen = 0;
+    let killed = false;
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      seen += chunk.split("\n").filter((l) => l.startsWith("progress ")).length;
+      if (seen >= 3 && !killed) {
+        killed = true;
+        setTimeout(() => child.kill("SIGKILL"), waitMs);
+      }
+    }
+    assert.equal((await child.status).signal, "SIGKILL");
+    // Every checkpoint in the folder either loads with consistent contents or is refused.
+    for await (const e of Deno.readDir(join(dir.path, "writer"))) {
+      const m = e.name.match(/^(step_\d+)\.state\.json$/);
+      if (!m) continue;
+      const base = join(dir.path, "writer", m[1]);
+      try {
+        const cp = await loadCheckpoint(base);
+        const i = (cp.metadata.user as { i: number }).i;
+        assert.deepEqual(cp.state.pending.map((p) => [p.node, p.input]), [["cpk_loop", i]]);
+        assert.deepEqual(cp.state.results.cpk_loop, i === 0 ? undefined : { i: i - 1 });
+        const snapshot = JSON.parse(await Deno.readTextFile(base + ".channel"));
+        const channel = MemoryChannel.fromSnapshot(snapshot);
+        assert.equal(await channel.get("i"), i);
+        assert.equal((await channel.keys()).length, 2049);
+        valid++;
+      } catch (error) {
+        assert.ok(error instanceof CheckpointError, `not a CheckpointError: ${error}`);
+        torn++;
+      }
+    }
+    await Deno.remove(join(dir.path, "writer"), { recursive: true });
+  }
+  assert.ok(valid >= 4 * 3, `valid ${valid}, torn ${torn}`);
+});

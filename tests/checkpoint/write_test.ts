@@ -147,8 +147,10 @@ Deno.test("ctx.checkpoint({ deferred: false }) is written at once and the task r
   assert.deepEqual(resumed.results, result.results);
   assert.deepEqual(resumed.completed, result.completed);
   assert.equal(resumed.steps, result.steps);
-  // The re-run asked again: a second checkpoint for the same step replaced the first one.
-  assert.deepEqual(resumed.checkpoints, result.checkpoints);
+  // The re-run asked again: the second checkpoint at the same step count gets its own path
+  // and the one we resumed from stays intact.
+  assert.deepEqual(resumed.checkpoints, [join(dir.path, "imm", "step_1_2")]);
+  await loadCheckpoint(result.checkpoints[0]);
 });
 
 Deno.test("createCheckpoint(run) checkpoints a running run from the host; running tasks run again on resume", async () => {
@@ -362,12 +364,13 @@ Deno.test("keepCheckpoints: n keeps the newest n checkpoints of the run and noth
   for (const base of kept) await loadCheckpoint(base);
   assert.equal((await listDir(join(dir.path, "kept"))).length, 9);
   assert.equal((await checkpointsIn(dir.path, "other")).length, 3);
-  // keepCheckpoints is kept across a resume.
+  // keepCheckpoints is kept across a resume. The resumed run re-takes the checkpoints of
+  // steps 11 and 12 under new names (no checkpoint overwrites another); they are the newest.
   const resumed = await resume(kept[0]);
   assert.equal(resumed.output, 12);
   assert.deepEqual(
-    (await checkpointsIn(dir.path, "kept")).map((b) => b.split("/").pop()),
-    ["step_10", "step_11", "step_12"],
+    (await checkpointsIn(dir.path, "kept")).map((b) => b.split("/").pop()).sort(),
+    ["step_11_2", "step_12", "step_12_2"],
   );
   await assert.rejects(
     f.run({ input: 1, checkpointDir: dir.path, keepCheckpoints: 0 }),
@@ -391,9 +394,11 @@ Deno.test("keepCheckpoints breaks ties of created_at by step count", async () =>
     await Deno.writeTextFile(base + ".meta.json", JSON.stringify(meta));
   }
   await resume(join(dir.path, "ties", "step_10"), { keepCheckpoints: 3 });
+  // The resumed run writes step_11_2 and step_12_2 (newer); among the tied originals the
+  // highest step count, step_12, is the newest.
   assert.deepEqual(
-    (await checkpointsIn(dir.path, "ties")).map((b) => b.split("/").pop()),
-    ["step_10", "step_11", "step_12"],
+    (await checkpointsIn(dir.path, "ties")).map((b) => b.split("/").pop()).sort(),
+    ["step_11_2", "step_12", "step_12_2"],
   );
 });
 
@@ -407,4 +412,26 @@ Deno.test("checkpoints of a run are listed by checkpointsIn in step order", asyn
   });
   const r = await flow`${step}`.run({ input: 1, checkpointDir: dir.path, runId: "order" });
   assert.deepEqual(await checkpointsIn(dir.path, "order"), r.checkpoints);
+});
+
+// Deferred checkpoints hold back the next tasks until they are on disk, so a loop whose tasks
+// never wait for I/O cannot run ahead of its checkpoints (and a crash mid-loop finds them).
+Deno.test({
+  name: "a deferred checkpoint is on disk before the task's successors start",
+  fn: async () => {
+    await using dir = await tempDir();
+    const missing: number[] = [];
+    const step = task("cpw_backpressure", async (n: number, ctx) => {
+      if (ctx.cycle > 1) {
+        const previous = join(dir.path, "bp", `step_${ctx.cycle - 1}.meta.json`);
+        if (!(await Deno.stat(previous).catch(() => undefined))) missing.push(ctx.cycle - 1);
+      }
+      await ctx.checkpoint();
+      if (n < 20) ctx.nextIteration(n + 1);
+      return n;
+    });
+    const result = await flow`${step}`.run({ input: 1, checkpointDir: dir.path, runId: "bp" });
+    assert.equal(result.checkpoints.length, 20);
+    assert.deepEqual(missing, [], "checkpoints not yet on disk when the next iteration started");
+  },
 });
