@@ -7,7 +7,9 @@
  *    (with and without sending short tasks ahead), and one task at a time (round-trip latency).
  * 3. 10,000 small tasks through the pool, three times: memory before and after.
  *
- * Run with (the gc flag lets the memory figures be taken after a collection):
+ * Each timing is the best of several runs, in-process and pool runs alternating, so that other
+ * processes on a shared machine disturb the comparison as little as possible; the load average
+ * is printed with the table. Run with (the gc flag lets memory be measured after a collection):
  *
  *     deno run -A --v8-flags=--expose-gc bench/workers.ts
  *
@@ -17,7 +19,6 @@ import { flow, parallel, WorkerPool } from "../mod.ts";
 import { cpuTasks, noops, smalls, work } from "./worker_tasks.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 const us = (ms: number, n: number) => `${(ms * 1000 / n).toFixed(1)} µs`;
 const load = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
@@ -28,10 +29,13 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-async function medianOf(times: number, fn: () => Promise<unknown>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < times; i++) xs.push(await time(fn));
-  return median(xs);
+/** Best time of `times` rounds; in each round every function runs once, in turn. */
+async function bestOf(times: number, fns: (() => Promise<unknown>)[]): Promise<number[]> {
+  const best = fns.map(() => Infinity);
+  for (let i = 0; i < times; i++) {
+    for (let k = 0; k < fns.length; k++) best[k] = Math.min(best[k], await time(fns[k]));
+  }
+  return best;
 }
 
 const loadBefore = load();
@@ -43,18 +47,16 @@ for (let i = 0; i < 4; i++) {
   const t = await time(async () => work(rounds));
   rounds = Math.round(rounds * 200 / Math.max(t, 1));
 }
-const one = await medianOf(3, async () => work(rounds));
+const [one] = await bestOf(3, [async () => work(rounds)]);
 await using pool = new WorkerPool({ size });
 const handlers = { worker: pool };
 const cpuInline = flow`${parallel(cpuTasks, { executor: "inline" })}`;
 const cpuPool = flow`${parallel(cpuTasks, { executor: "workers" })}`;
 const cold = await time(() => cpuPool.run({ input: rounds, handlers }));
-const cpuIn: number[] = [];
-const cpuOut: number[] = [];
-for (let i = 0; i < 3; i++) {
-  cpuIn.push(await time(() => cpuInline.run({ input: rounds })));
-  cpuOut.push(await time(() => cpuPool.run({ input: rounds, handlers })));
-}
+const [cpuI, cpuO] = await bestOf(5, [
+  () => cpuInline.run({ input: rounds }),
+  () => cpuPool.run({ input: rounds, handlers }),
+]);
 
 // 2. Dispatch: 5,000 no-op tasks in one group.
 const N = 5_000;
@@ -62,19 +64,23 @@ await using single = new WorkerPool({ size, prefetch: 0 });
 const noopInline = flow`${parallel(noops.slice(0, N), { executor: "inline" })}`;
 const noopPool = flow`${parallel(noops.slice(0, N), { executor: "workers" })}`;
 for (const p of [pool, single]) await noopPool.run({ handlers: { worker: p } }); // warm up
-const noopIn = await medianOf(5, () => noopInline.run());
-const noopOut = await medianOf(5, () => noopPool.run({ handlers }));
-const noopSingle = await medianOf(5, () => noopPool.run({ handlers: { worker: single } }));
+const [noopIn, noopOut, noopSingle] = await bestOf(5, [
+  () => noopInline.run(),
+  () => noopPool.run({ handlers }),
+  () => noopPool.run({ handlers: { worker: single } }),
+]);
 // One task at a time: 500 runs of a one-task group, each awaited before the next.
 const R = 500;
 const oneInline = flow`${parallel([noops[0]], { executor: "inline" })}`;
 const onePool = flow`${parallel([noops[0]], { executor: "workers" })}`;
-const seqIn = await medianOf(3, async () => {
-  for (let i = 0; i < R; i++) await oneInline.run();
-});
-const seqOut = await medianOf(3, async () => {
-  for (let i = 0; i < R; i++) await onePool.run({ handlers });
-});
+const [seqIn, seqOut] = await bestOf(3, [
+  async () => {
+    for (let i = 0; i < R; i++) await oneInline.run();
+  },
+  async () => {
+    for (let i = 0; i < R; i++) await onePool.run({ handlers });
+  },
+]);
 
 // 3. Memory: 10,000 small tasks through the pool, three times.
 const smallPool = flow`${parallel(smalls, { executor: "workers" })}`;
@@ -88,8 +94,6 @@ for (let i = 0; i < 3; i++) {
   after.push(Deno.memoryUsage());
 }
 
-const cpuI = median(cpuIn);
-const cpuO = median(cpuOut);
 console.log(
   `Deno ${Deno.version.deno}, ${size} cores, pool size ${size}; load average ${loadBefore} before, ${load()} after`,
 );
