@@ -153,10 +153,23 @@ export interface LangGraphCase {
   expect: number;
 }
 
+/** Thrown by a LangGraph.js node when the run passed its deadline. */
+export class DeadlineExceeded extends Error {
+  /** Creates the instance. */
+  constructor() {
+    super("LangGraph.js run stopped: it passed its deadline");
+    this.name = "DeadlineExceeded";
+  }
+}
+
+let deadline = Infinity;
+
 /**
  * Builds the LangGraph.js graph of `shape` with `n` nodes: a chain of `addEdge`s; a fan-out
  * with an edge from one node to each of n nodes and a join (`addEdge([...n nodes], "sink")`);
- * a loop of one node with a conditional edge back to itself.
+ * a loop of one node with a conditional edge back to itself. Nodes are no-ops that only check
+ * the deadline of {@linkcode runLangGraph} (LangGraph.js runs on microtasks, so a timer or an
+ * `AbortSignal.timeout` would not fire before the run ends).
  *
  * @param shape The shape.
  * @param n Its size.
@@ -164,7 +177,10 @@ export interface LangGraphCase {
  */
 export function langGraphCase(shape: Shape, n: number): LangGraphCase {
   const g: Builder = new StateGraph(State);
-  const nop = () => ({});
+  const nop = () => {
+    if (performance.now() > deadline) throw new DeadlineExceeded();
+    return {};
+  };
   switch (shape) {
     case "chain": {
       for (let k = 0; k < n; k++) g.addNode(`n${k}`, nop);
@@ -188,7 +204,7 @@ export function langGraphCase(shape: Shape, n: number): LangGraphCase {
       return { graph: g.compile(), recursionLimit: 10, tasks: n + 2, expect: 0 };
     }
     case "loop": {
-      g.addNode("step", (s: { i: number }) => ({ i: s.i + 1 }));
+      g.addNode("step", (s: { i: number }) => ({ ...nop(), i: s.i + 1 }));
       g.addEdge(START, "step");
       g.addConditionalEdges("step", (s: { i: number }) => (s.i < n ? "step" : END));
       return { graph: g.compile(), recursionLimit: n + 10, tasks: n, expect: n };
@@ -200,14 +216,26 @@ export function langGraphCase(shape: Shape, n: number): LangGraphCase {
  * Invokes a LangGraph.js case once and checks the final state.
  *
  * @param c The case.
- * @param signal Stops the run (LangGraph checks it between supersteps).
+ * @param maxMs Stop the run (a node throws {@linkcode DeadlineExceeded}) after this long.
  * @returns The number of node executions.
- * @throws {Error} When the final state is not the expected one, or `signal` aborted the run.
+ * @throws {Error} When the final state is not the expected one.
+ * @throws {DeadlineExceeded} When the run took longer than `maxMs`.
  */
-export async function runLangGraph(c: LangGraphCase, signal?: AbortSignal): Promise<number> {
-  const out = await c.graph.invoke({ i: 0 }, { recursionLimit: c.recursionLimit, signal }) as {
-    i: number;
-  };
-  if (out.i !== c.expect) throw new Error(`LangGraph ended with i=${out.i}, expected ${c.expect}`);
-  return c.tasks;
+export async function runLangGraph(c: LangGraphCase, maxMs = Infinity): Promise<number> {
+  deadline = performance.now() + maxMs;
+  try {
+    const out = await c.graph.invoke({ i: 0 }, { recursionLimit: c.recursionLimit }) as {
+      i: number;
+    };
+    if (out.i !== c.expect) {
+      throw new Error(`LangGraph ended with i=${out.i}, expected ${c.expect}`);
+    }
+    return c.tasks;
+  } catch (error) {
+    // Nodes of one superstep that all passed the deadline fail together (an AggregateError).
+    if (performance.now() > deadline) throw new DeadlineExceeded();
+    throw error;
+  } finally {
+    deadline = Infinity;
+  }
 }

@@ -57,7 +57,7 @@ function plan(m: Memory): ToolCall | { answer: string } {
   return { answer: `The order costs ${amount.toFixed(2)} ${m.question.currency}` };
 }
 
-const agent = task("agent", async (input: Question | ToolResult, ctx: TaskContext) => {
+task("agent", async (input: Question | ToolResult, ctx: TaskContext) => {
   let memory = await ctx.channel.get<Memory>("memory");
   if (!memory) memory = { question: input as Question, prices: {} };
   else {
@@ -82,7 +82,7 @@ const agent = task("agent", async (input: Question | ToolResult, ctx: TaskContex
   return decision;
 }, { maxCycles: 8 });
 
-const tool = task("tool", async (call: ToolCall, ctx: TaskContext): Promise<ToolResult> => {
+task("tool", async (call: ToolCall, ctx: TaskContext): Promise<ToolResult> => {
   let value: number | null;
   switch (call.tool) {
     case "lookup_price":

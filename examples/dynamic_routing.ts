@@ -75,7 +75,7 @@ const classify = task("classify", (r: Request, ctx: TaskContext) => {
   return r;
 });
 
-const routing = flow`intake >> classify >> auto_approve >> notify`;
+const routing = flow`${intake} >> ${classify} >> ${autoApprove} >> ${notify}`;
 
 console.log("The static flow:");
 console.log(routing.toAscii());

@@ -132,7 +132,7 @@ function parseCsvLine(line: string): string[] {
 
 // --- the tasks -----------------------------------------------------------------------------
 
-const extract = task("extract", async (file: string, ctx: TaskContext): Promise<Extracted> => {
+task("extract", async (file: string, ctx: TaskContext): Promise<Extracted> => {
   const text = await Deno.readTextFile(file);
   const [header, ...lines] = text.split("\n").filter((l) => l.length > 0);
   const columns = parseCsvLine(header);
@@ -164,7 +164,7 @@ function checkRow(row: RawRow, seen: Set<string>): string | undefined {
   return undefined;
 }
 
-const validate = task("validate", async (data: Extracted, ctx: TaskContext) => {
+task("validate", async (data: Extracted, ctx: TaskContext) => {
   const seen = new Set<string>();
   const valid: Order[] = [];
   for (const row of data.rows) {
@@ -189,7 +189,7 @@ const validate = task("validate", async (data: Extracted, ctx: TaskContext) => {
   return valid;
 });
 
-const profile = task("profile", (data: Extracted): Profile => {
+task("profile", (data: Extracted): Profile => {
   const columns: Profile["columns"] = {};
   for (const c of data.columns) {
     const values = new Set<string>();
@@ -212,7 +212,7 @@ interface Report {
   profile: Profile;
 }
 
-const transform = task(
+task(
   "transform",
   (inputs: { validate: Order[]; profile: Profile }): Report => {
     const countries = new Map<string, { orders: number; revenue: number }>();
@@ -240,7 +240,7 @@ const transform = task(
   },
 );
 
-const load = task("load", async (report: Report, ctx: TaskContext) => {
+task("load", async (report: Report, ctx: TaskContext) => {
   const dir = await ctx.channel.get<string>("outputDir");
   const countryCsv = ["country,orders,revenue"]
     .concat(report.byCountry.map((c) => `${c.country},${c.orders},${c.revenue.toFixed(2)}`));

@@ -56,7 +56,7 @@ const notify = task("notify", (order: Order) => {
   return text;
 });
 
-const lifecycle = flow`advance >> notify`;
+const lifecycle = flow`${advance} >> ${notify}`; // Task objects work as well as names
 
 console.log("Order A1 (pays):");
 const result = await lifecycle.run({

@@ -91,7 +91,11 @@ function toTree(v: unknown, label: string, path: string, seen: Set<object>): unk
     if (proto === Object.prototype || proto === null) {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(o)) {
-        out[key] = toTree((o as Record<string, unknown>)[key], label, `${path}.${key}`, seen);
+        setOwn(
+          out,
+          key,
+          toTree((o as Record<string, unknown>)[key], label, `${path}.${key}`, seen),
+        );
       }
       return TAG in out ? { [TAG]: "Object", value: out } : out;
     }
@@ -158,8 +162,15 @@ function fromTree(t: unknown): unknown {
 
 function fromPlain(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(o)) out[key] = fromTree(o[key]);
+  for (const key of Object.keys(o)) setOwn(out, key, fromTree(o[key]));
   return out;
+}
+
+/** Sets an own property, even `"__proto__"` (a plain assignment would change the prototype). */
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  } else o[key] = value;
 }
 
 function bytesToBase64(bytes: Uint8Array): string {

@@ -86,11 +86,9 @@ export class PoolWorker<J> {
     try {
       this.#worker = new Worker(spec.entry, options);
     } catch (error) {
+      // e.g. "Can't escalate parent thread permissions" (a task asks for more than the host has).
       const message = (error as Error)?.message ?? String(error);
-      const hint = message.includes("unstable-worker-options")
-        ? ` (task permissions need Deno's worker options: run with --unstable-worker-options or add "unstable": ["worker-options"] to deno.json)`
-        : "";
-      throw new WorkflowError(`Cannot start Web Worker: ${message}${hint}`, {
+      throw new WorkflowError(`Cannot start Web Worker: ${message}`, {
         code: "WORKER_START_FAILED",
         cause: error,
       });

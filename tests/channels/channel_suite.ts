@@ -2,7 +2,7 @@
  * The conformance suite every {@linkcode Channel} implementation passes. It uses only the
  * `Channel` interface and real time (short TTLs), so a Redis-backed channel runs it unchanged:
  *
- * ```ts
+ * ```ts ignore
  * channelConformance("MemoryChannel", async () => {
  *   const channel = new MemoryChannel({ maxValueBytes: 4096 });
  *   return { channel, maxValueBytes: 4096, close: async () => {} };
@@ -366,6 +366,16 @@ export function channelConformance(name: string, make: () => Promise<ChannelFixt
   test("an object without prototype comes back with its data", async (ch) => {
     await ch.set("k", Object.assign(Object.create(null), { a: 1, b: [2] }));
     assert.deepEqual({ ...(await ch.get<object>("k")) }, { a: 1, b: [2] });
+  });
+
+  test('a "__proto__" key is stored as data, not as a prototype', async (ch) => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
+    await ch.set("proto", value);
+    const back = await ch.get<Record<string, unknown>>("proto");
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    assert.deepEqual(Object.keys(back!), ["__proto__", "a"]);
+    assert.equal((back as { polluted?: boolean }).polluted, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(back, "__proto__")?.value, { polluted: true });
   });
 
   test("values are copies: mutating after set or after get changes nothing", async (ch) => {

@@ -68,3 +68,34 @@ Deno.test("A malformed permissions option fails the task with a TypeError naming
   );
   assert.equal(pool.stats().started, 0);
 });
+
+async function runScript(flags: string[]): Promise<{ code: number; out: string; err: string }> {
+  const script = new URL("./fixtures/permission_script.ts", import.meta.url).pathname;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", "--quiet", ...flags, script],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b).trim();
+  return { code, out: decode(stdout), err: decode(stderr) };
+}
+
+Deno.test("A task asking for more permissions than the host has fails with WORKER_START_FAILED", async () => {
+  const { code, out, err } = await runScript([
+    "--allow-read",
+    "--allow-env",
+    "--unstable-worker-options",
+  ]);
+  assert.equal(code, 0, err);
+  assert.equal(
+    out,
+    "WORKER_START_FAILED | Cannot start Web Worker: Can't escalate parent thread permissions",
+  );
+});
+
+Deno.test("Without --unstable-worker-options Deno ends the process at a task with permissions", async () => {
+  const { code, err } = await runScript(["-A"]);
+  assert.notEqual(code, 0); // Deno exits with 70 here
+  assert.match(err, /--unstable-worker-options/);
+});

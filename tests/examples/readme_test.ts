@@ -1,0 +1,99 @@
+/**
+ * Runs the TypeScript snippets of README.md between `<!-- snippets:begin -->` and
+ * `<!-- snippets:end -->`, each in its own process (task names are per process), and checks
+ * what they print: a `console.log(...); // text` line must print `text`, and a ```text block
+ * right after a snippet lists lines its output must contain, in order.
+ *
+ * @module
+ */
+import assert from "assert";
+
+const ROOT = new URL("../../", import.meta.url);
+const MOD = new URL("mod.ts", ROOT).href;
+
+interface Snippet {
+  /** Line of the opening fence in README.md. */
+  line: number;
+  code: string;
+  /** Output lines expected in order. */
+  expected: string[];
+}
+
+function snippets(readme: string): Snippet[] {
+  const lines = readme.split("\n");
+  const out: Snippet[] = [];
+  let inRegion = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === "<!-- snippets:begin -->") inRegion = true;
+    if (lines[i].trim() === "<!-- snippets:end -->") inRegion = false;
+    if (!inRegion || lines[i].trim() !== "```ts") continue;
+    const start = i;
+    const code: string[] = [];
+    while (lines[++i].trim() !== "```") code.push(lines[i]);
+    const expected: string[] = [];
+    for (const l of code) {
+      const m = l.match(/console\.log\(.*\);\s*\/\/ (.+)$/);
+      if (m) expected.push(m[1]);
+    }
+    // A ```text block right after the snippet is output too.
+    if (lines[i + 1]?.trim() === "```text") {
+      i += 1;
+      while (lines[++i].trim() !== "```") if (lines[i].trim()) expected.push(lines[i]);
+    }
+    out.push({ line: start + 1, code: code.join("\n"), expected });
+  }
+  return out;
+}
+
+const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+const found = snippets(readme);
+
+async function deno(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+}
+
+Deno.test("README.md snippets type-check, run and print what they say", async (t) => {
+  assert.ok(found.length >= 10, `only ${found.length} snippets between the markers`);
+  const dir = await Deno.makeTempDir({ prefix: "graflow_readme_" });
+  try {
+    const files = await Promise.all(found.map(async (snippet) => {
+      assert.ok(snippet.code.includes('from "@graflow/graflow"'), `README.md:${snippet.line}`);
+      const file = `${dir}/snippet_${snippet.line}.ts`;
+      await Deno.writeTextFile(file, snippet.code.replaceAll('"@graflow/graflow"', `"${MOD}"`));
+      return file;
+    }));
+    await t.step("every snippet type-checks", async () => {
+      const { code, err } = await deno(["check", "--quiet", ...files], dir);
+      assert.equal(code, 0, err);
+    });
+    for (const [i, snippet] of found.entries()) {
+      const title = snippet.code.match(/^\/\/ (.+)$/m)?.[1] ?? "";
+      await t.step(`README.md:${snippet.line} (${title})`, async () => {
+        const { code, out, err } = await deno(["run", "-A", "--quiet", files[i]], dir);
+        assert.equal(code, 0, `snippet at README.md:${snippet.line} exited with ${code}:\n${err}`);
+        const printed = out.split("\n").map((l) => l.trimEnd());
+        let at = 0;
+        for (const want of snippet.expected) {
+          const next = printed.indexOf(want.trimEnd(), at);
+          assert.ok(
+            next >= 0,
+            `README.md:${snippet.line}: expected the line\n  ${want}\nin the output (in order):\n${out}`,
+          );
+          at = next + 1;
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
