@@ -115,6 +115,13 @@ export type {
 export { MemoryChannel, type MemoryChannelOptions } from "./src/channels/memory_channel.ts";
 export { decodeValue, encodeValue } from "./src/channels/codec.ts";
 export { directHandler, type TaskHandler } from "./src/handlers/task_handler.ts";
+export { WorkerPool } from "./src/handlers/worker_pool.ts";
+export type { WorkerPoolOptions, WorkerPoolStats } from "./src/handlers/worker_pool_options.ts";
+export {
+  closeDefaultWorkerPool,
+  DEFAULT_POOL_IDLE_TIMEOUT_MS,
+  defaultWorkerPool,
+} from "./src/handlers/default_worker_pool.ts";
 export type {
   EventListener,
   WorkflowEvent,

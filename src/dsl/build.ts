@@ -28,12 +28,12 @@ export interface HasGraph {
 /** A parallel group description, made by {@linkcode parallel} and interpolated into flows. */
 export class Group {
   /** Members: tasks or flows. */
-  readonly members: readonly (Task | HasGraph)[];
+  readonly members: readonly (Task<never, unknown> | HasGraph)[];
   /** Options. */
   readonly options: Readonly<ParallelOptions>;
 
   /** @internal Use {@linkcode parallel}. */
-  constructor(members: (Task | HasGraph)[], options: ParallelOptions) {
+  constructor(members: (Task<never, unknown> | HasGraph)[], options: ParallelOptions) {
     this.members = Object.freeze([...members]);
     this.options = Object.freeze({ ...options });
   }
@@ -62,7 +62,10 @@ const EXECUTORS = ["inline", "workers", "redis"];
  * if (JSON.stringify(result.output) !== '["doc_par_a"]') throw new Error("unexpected");
  * ```
  */
-export function parallel(members: (Task | HasGraph)[], options: ParallelOptions = {}): Group {
+export function parallel(
+  members: (Task<never, unknown> | HasGraph)[],
+  options: ParallelOptions = {},
+): Group {
   if (!Array.isArray(members) || members.length === 0) {
     throw new TypeError("Cannot create parallel group: members must be a non-empty array");
   }
@@ -179,7 +182,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
           const cached = groupCache.get(v);
           if (cached) return cached;
           const members = v.members.map((m) =>
-            m instanceof Task ? taskFrag(m) : graph.inline((m as HasGraph).graph)
+            m instanceof Task ? taskFrag(m as Task) : graph.inline((m as HasGraph).graph)
           );
           const built = groupFrag(members, v.options);
           groupCache.set(v, built);

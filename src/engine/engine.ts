@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import { GroupRun } from "./group_run.ts";
 import { ReadyQueue } from "./ready_queue.ts";
+import { RunningSet } from "./running_set.ts";
 import { RunTrace } from "./run_trace.ts";
 import { restoreRun, snapshotRun } from "./run_state_io.ts";
 import {
@@ -72,6 +73,8 @@ export interface Execution {
   started: number;
   /** Timeout timer of the current attempt. */
   timer?: ReturnType<typeof setTimeout>;
+  /** Position in the engine's running set. */
+  slot: number;
 }
 
 /** Why a run stops early. */
@@ -117,6 +120,9 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+/** Marks "no result" in the results array (a task may return `undefined`). */
+const UNSET: unique symbol = Symbol("unset");
+
 /** Tasks started by one pump before it yields to settle finished ones. */
 const PUMP_BATCH = 512;
 
@@ -129,8 +135,9 @@ export class Engine {
   readonly options: RunOptions;
   readonly maxSteps: number;
   readonly hooks: EngineHooks;
-  readonly running: Set<Execution> = new Set();
-  readonly results: Record<string, unknown> = {};
+  readonly running: RunningSet<Execution> = new RunningSet();
+  /** Latest result per node index (`UNSET` where none); `results()` builds the record. */
+  readonly #resultAt: unknown[] = [];
   readonly completed: string[] = [];
   /** Executions per node, by node index. */
   readonly cycleCounts: number[] = [];
@@ -156,6 +163,7 @@ export class Engine {
   #reject!: (e: unknown) => void;
   readonly #handlers: Map<string, TaskHandler>;
   readonly #handlerByKey = new Map<string, TaskHandler>();
+  readonly #handlerAt: (TaskHandler | undefined)[] = [];
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
   readonly #runAbort = new AbortController();
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -199,9 +207,12 @@ export class Engine {
   }
 
   #pick(node: PlanNode): TaskHandler {
-    const handler = pickHandler(this.graph, node.node, this.options, this.#handlers);
-    this.#handlerByKey.set(node.handlerKey, handler);
-    return handler;
+    let handler = this.#handlerByKey.get(node.handlerKey);
+    if (!handler) {
+      handler = pickHandler(this.graph, node.node, this.options, this.#handlers);
+      this.#handlerByKey.set(node.handlerKey, handler);
+    }
+    return (this.#handlerAt[node.index] = handler);
   }
 
   /** Emits an event when someone listens. */
@@ -269,6 +280,7 @@ export class Engine {
       preds: [],
       key: t.name,
       handlerKey: handlerKey(this.graph, node),
+      member: -1,
     };
     this.#pick(pn); // an unknown handler fails the run now, not when the task starts
     this.dynamicNodes.set(t.name, pn);
@@ -366,11 +378,12 @@ export class Engine {
       from: act.from,
       kind: act.kind,
       cycle,
-      handler: this.#handlerByKey.get(act.node.handlerKey) ?? this.#pick(act.node),
+      handler: this.#handlerAt[act.node.index] ?? this.#pick(act.node),
       attempt,
       ctx: new EngineTaskContext(this, t.name, attempt, cycle),
       settled: false,
       started: 0,
+      slot: -1,
     };
     this.running.add(exec);
     this.#attempt(exec);
@@ -408,7 +421,7 @@ export class Engine {
     exec.settled = true;
     if (exec.timer !== undefined) clearTimeout(exec.timer);
     const id = exec.task.name;
-    this.results[id] = result;
+    this.#resultAt[exec.node.index] = result;
     this.completed.push(id);
     this.output = result;
     this.lastTask = id;
@@ -461,7 +474,13 @@ export class Engine {
     let skip = false;
     if (d.iterate) {
       skip = true;
-      this.#push(exec.node, d.iterate.hasInput ? d.iterate.input : result, id, "iterate");
+      this.ready.push({
+        node: exec.node,
+        input: d.iterate.hasInput ? d.iterate.input : result,
+        from: id,
+        kind: "iterate",
+      });
+      this.trace.iterate(exec.node);
     }
     for (const call of d.next ?? []) {
       const target = call.task;
@@ -528,9 +547,8 @@ export class Engine {
   }
 
   #memberExit(node: PlanNode, result: unknown): void {
-    const { group, member } = node.node.parent!;
-    const run = this.groupRuns.get(group);
-    if (run?.exit(member, node.key, result)) this.#settleGroup(run);
+    const run = this.groupRuns.get(node.node.parent!.group);
+    if (run?.exit(node.member, node.key, result)) this.#settleGroup(run);
   }
 
   /** Fails the member `node` belongs to; false when the failure is not a group member's. */
@@ -538,7 +556,7 @@ export class Engine {
     const parent = node.node.parent;
     if (!parent) return false;
     const run = this.groupRuns.get(parent.group);
-    const settledAll = run?.fail(parent.member, node.key, error);
+    const settledAll = run?.fail(node.member, node.key, error);
     if (settledAll === undefined) return false;
     if (settledAll) this.#settleGroup(run!);
     return true;
@@ -559,7 +577,7 @@ export class Engine {
       if (!this.#memberFailed(barrier, error)) this.halt({ kind: "failed", error });
       return;
     }
-    this.results[group] = output;
+    this.#resultAt[this.plan.nodes.get(group)!.index] = output;
     this.#propagate(barrier, output, false);
   }
 
@@ -618,18 +636,25 @@ export class Engine {
       }
       const status: RunStatus = stop?.kind ?? "completed";
       this.note("run.finished", { status, steps: this.steps });
-      this.#resolve({
+      const result = {
         runId: this.runId,
         status,
         output: this.output,
-        results: this.results,
         completed: this.completed,
         steps: this.steps,
         channel: this.channel,
         checkpoints: this.checkpoints,
         ...(stop?.kind === "waiting" ? { feedback: stop.feedback } : {}),
         graph: new ExecutedGraph(this.graph, () => this.trace.edges()),
+      };
+      // Built on first read: a 100,000-task run does not pay for a record nobody looks at.
+      let results: Record<string, unknown> | undefined;
+      Object.defineProperty(result, "results", {
+        get: () => (results ??= this.results()),
+        enumerable: true,
+        configurable: true,
       });
+      this.#resolve(result as RunResult);
     }, (error) => this.#reject(error));
   }
 
@@ -637,7 +662,34 @@ export class Engine {
 
   /** Result of a completed task. */
   result(taskId: string): Promise<unknown> {
-    return Promise.resolve(this.results[taskId]);
+    return Promise.resolve(this.resultOf(taskId));
+  }
+
+  /** The latest result of a task (or group), `undefined` when it has none. */
+  resultOf(id: string): unknown {
+    const node = this.node(id);
+    const value = node ? this.#resultAt[node.index] : undefined;
+    return value === UNSET ? undefined : value;
+  }
+
+  /** Records a result (resume uses this). */
+  setResult(id: string, value: unknown): void {
+    const node = this.node(id);
+    if (!node) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
+    this.#resultAt[node.index] = value;
+  }
+
+  /** Every task's (and group's) latest result by id, in plan order. */
+  results(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const at = this.#resultAt;
+    for (const pn of this.plan.nodes.values()) {
+      if (pn.index in at && at[pn.index] !== UNSET) out[pn.id] = at[pn.index];
+    }
+    for (const pn of this.dynamicNodes.values()) {
+      if (pn.index in at && at[pn.index] !== UNSET) out[pn.id] = at[pn.index];
+    }
+    return out;
   }
 
   /** Writes an immediate checkpoint (needs the checkpoint module's hooks). */

@@ -9,17 +9,6 @@ import type { GroupSpec } from "../graph/graph.ts";
 import type { MemberRunState } from "../context/run_state.ts";
 import { applyPolicy, type GroupOutcome } from "./policies.ts";
 
-const indexes = new WeakMap<GroupSpec, Map<string, number>>();
-
-function memberIndex(spec: GroupSpec): Map<string, number> {
-  let map = indexes.get(spec);
-  if (!map) {
-    map = new Map(spec.members.map((m, i) => [m.id, i]));
-    indexes.set(spec, map);
-  }
-  return map;
-}
-
 const UNSET = Symbol("unset");
 
 /** The members of an active group and how many are still running. */
@@ -28,7 +17,6 @@ export class GroupRun {
   readonly spec: GroupSpec;
   /** Members not settled yet. */
   pending: number;
-  readonly #index: Map<string, number>;
   /** Exits still to complete per member; 0 = settled. */
   readonly #remaining: Int32Array;
   /** Result per single-exit member, or per-exit results object for multi-exit members. */
@@ -43,7 +31,6 @@ export class GroupRun {
    */
   constructor(spec: GroupSpec, restored?: Record<string, MemberRunState>) {
     this.spec = spec;
-    this.#index = memberIndex(spec);
     const n = spec.members.length;
     this.#remaining = new Int32Array(n);
     this.#results = new Array(n).fill(UNSET);
@@ -66,14 +53,13 @@ export class GroupRun {
   /**
    * Records the completion of one exit of a member.
    *
-   * @param member Member id.
+   * @param i Member position (`PlanNode.member`).
    * @param key Result key (exit task id, or nested group id).
    * @param result The exit's result.
    * @returns Whether every member has now settled.
    */
-  exit(member: string, key: string, result: unknown): boolean {
-    const i = this.#index.get(member);
-    if (i === undefined || this.#remaining[i] === 0) return false;
+  exit(i: number, key: string, result: unknown): boolean {
+    if (i < 0 || this.#remaining[i] === 0) return false;
     if (this.spec.members[i].exits.length === 1) this.#results[i] = result;
     else {
       if (this.#results[i] === UNSET) this.#results[i] = {};
@@ -86,15 +72,14 @@ export class GroupRun {
   /**
    * Records a member's failure.
    *
-   * @param member Member id.
+   * @param i Member position (`PlanNode.member`).
    * @param taskId The task (or nested group) that failed.
    * @param error What it threw.
    * @returns `undefined` when the member had already settled (the failure is not the group's),
    * else whether every member has now settled.
    */
-  fail(member: string, taskId: string, error: unknown): boolean | undefined {
-    const i = this.#index.get(member);
-    if (i === undefined || this.#remaining[i] === 0) return undefined;
+  fail(i: number, taskId: string, error: unknown): boolean | undefined {
+    if (i < 0 || this.#remaining[i] === 0) return undefined;
     this.#remaining[i] = 0;
     this.#failed.set(i, { taskId, error });
     return --this.pending === 0;

@@ -49,7 +49,7 @@ export function snapshotRun(engine: Engine, rerun?: Execution): RunStateData {
   return {
     runId: engine.runId,
     steps,
-    results: { ...engine.results },
+    results: engine.results(),
     completed: [...engine.completed],
     cycles,
     output: engine.output,
@@ -78,7 +78,7 @@ export function restoreRun(engine: Engine, state: RunStateData): void {
     return found;
   };
   engine.steps = state.steps;
-  Object.assign(engine.results, state.results);
+  for (const [id, value] of Object.entries(state.results)) engine.setResult(id, value);
   engine.completed.push(...state.completed);
   for (const [id, count] of Object.entries(state.cycles)) {
     engine.cycleCounts[node(id).index] = count;

@@ -6,13 +6,14 @@
  * @module
  */
 import type { ActivationKind, TraceEdge } from "../context/run_state.ts";
-import type { Plan } from "../graph/plan.ts";
+import type { Plan, PlanNode } from "../graph/plan.ts";
 
 /** The activations of one run. */
 export class RunTrace {
   readonly #plan: Plan;
   readonly #counts: number[];
   readonly #extra = new Map<string, TraceEdge>();
+  readonly #iterations = new Map<PlanNode, number>();
 
   /**
    * Creates an empty trace.
@@ -31,6 +32,15 @@ export class RunTrace {
    */
   edge(index: number): void {
     this.#counts[index]++;
+  }
+
+  /**
+   * Counts one `nextIteration` of a node (a self-loop; no string key on this hot path).
+   *
+   * @param node The node that iterates.
+   */
+  iterate(node: PlanNode): void {
+    this.#iterations.set(node, (this.#iterations.get(node) ?? 0) + 1);
   }
 
   /**
@@ -69,6 +79,12 @@ export class RunTrace {
   edges(): TraceEdge[] {
     const merged = new Map<string, TraceEdge>();
     for (const [key, e] of this.#extra) merged.set(key, { ...e });
+    for (const [node, count] of this.#iterations) {
+      const key = `${node.id}\u0000${node.id}\u0000iterate`;
+      const existing = merged.get(key);
+      if (existing) existing.count += count;
+      else merged.set(key, { from: node.id, to: node.id, kind: "iterate", count });
+    }
     for (let i = 0; i < this.#counts.length; i++) {
       const count = this.#counts[i];
       if (count === 0) continue;
@@ -79,6 +95,15 @@ export class RunTrace {
       if (existing) existing.count += count;
       else merged.set(key, { from, to, kind, count });
     }
-    return [...merged.values()];
+    // A stable order: by source, then target, in plan order (tasks added at run time after the
+    // flow's own nodes, by name), so renderings do not depend on what finished first.
+    const rank = (id: string) => id === "start" ? -1 : this.#plan.nodes.get(id)?.index ?? Infinity;
+    const kinds = ["start", "edge", "back", "iterate", "next", "goto", "resume"];
+    return [...merged.values()].sort((a, b) =>
+      rank(a.from) - rank(b.from) ||
+      (rank(a.from) === Infinity ? a.from.localeCompare(b.from) : 0) ||
+      rank(a.to) - rank(b.to) || (rank(a.to) === Infinity ? a.to.localeCompare(b.to) : 0) ||
+      kinds.indexOf(a.kind) - kinds.indexOf(b.kind)
+    );
   }
 }

@@ -34,6 +34,8 @@ export interface PlanNode {
   readonly key: string;
   /** Nodes with the same key get the same handler in a run (see `handlerKey`). */
   readonly handlerKey: string;
+  /** Position of this node's member in its parent group's members (-1 outside groups). */
+  readonly member: number;
 }
 
 /** Scheduling facts about a graph for one set of start nodes. */
@@ -82,10 +84,17 @@ export function planGraph(graph: Graph, starts: string[]): Plan {
   for (const s of starts) visit(s);
   for (const id of graph.nodes.keys()) visit(id);
 
+  const positions = new Map<string, Map<string, number>>();
+  for (const g of graph.groups.values()) {
+    positions.set(g.id, new Map(g.members.map((m, i) => [m.id, i])));
+  }
   const nodes = new Map<string, PlanNode>();
   let index = 0;
   for (const [id, node] of graph.nodes) {
     const key = node.kind === "barrier" ? node.group! : id;
+    const member = node.parent
+      ? positions.get(node.parent.group)?.get(node.parent.member) ?? -1
+      : -1;
     nodes.set(id, {
       id,
       index: index++,
@@ -94,6 +103,7 @@ export function planGraph(graph: Graph, starts: string[]): Plan {
       preds: [],
       key,
       handlerKey: handlerKey(graph, node),
+      member,
     });
   }
   const edges: Plan["edges"] = [];

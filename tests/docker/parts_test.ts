@@ -368,3 +368,12 @@ containerTest(
     assert.deepEqual(await containersWith("graflow.run=dk-crash"), []);
   },
 );
+
+Deno.test("the dockerode specifier loaded at run time is the one deno.json pins", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const source = await Deno.readTextFile(
+    new URL("../../src/handlers/docker/engine_client.ts", import.meta.url),
+  );
+  const used = source.match(/const DOCKERODE = "([^"]+)"/)?.[1];
+  assert.equal(used, config.imports.dockerode);
+});

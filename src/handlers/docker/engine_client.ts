@@ -13,7 +13,9 @@ import type { PullPolicy } from "./options.ts";
  * imports together with the importing module, and a module that defines container tasks is also
  * imported inside containers (no network, no npm cache), where dockerode is never needed.
  */
-const DOCKERODE = "dockerode";
+// The full npm: specifier (not the import-map name) so it also resolves for users of the
+// published package, where this project's import map does not apply. Keep it in step with deno.json.
+const DOCKERODE = "npm:dockerode@5.0.1";
 
 const CANDIDATES = ["/var/run/docker.sock", "/run/podman/podman.sock"];
 

@@ -1,0 +1,153 @@
+/**
+ * One Web Worker of a {@linkcode WorkerPool}: starts it with its permission set, routes its
+ * messages, and reports its death (crash, `self.close()`, failed start) exactly once.
+ *
+ * @module
+ */
+import { fromErrorRecord, WorkflowError } from "../engine/errors.ts";
+import type { Task, WorkerPermissions } from "../graph/task.ts";
+import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
+import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";
+
+/** What a worker is started with. */
+export interface WorkerSpec {
+  /** Pool key: workers with equal keys are interchangeable. */
+  key: string;
+  /** Entry module URL (the Web Worker entry, or a module that imports it and the task module). */
+  entry: string;
+  /** `deno.permissions`; `undefined` inherits (and needs no unstable flag). */
+  permissions?: WorkerPermissions;
+}
+
+/** URL of the Web Worker entry module. */
+const WEB_WORKER_URL = new URL("../../workers/web_worker.ts", import.meta.url).href;
+
+/**
+ * How to start a worker for `task`: with inherited permissions, the shared entry (which imports
+ * task modules as needed); with its own permission set, an entry that imports the worker runtime
+ * and the task module, because a worker with restricted permissions cannot read (so cannot
+ * dynamically import) the task module, while modules of its static graph load with the host's
+ * rights.
+ *
+ * @param task The task.
+ * @returns The spec; equal keys mean interchangeable workers.
+ * @throws {TypeError} When the task's `permissions` option is malformed.
+ */
+export function workerSpec(task: Task): WorkerSpec {
+  const perms = permissionKey(task.name, task.options.permissions);
+  if (perms === "inherit") return { key: "inherit", entry: WEB_WORKER_URL };
+  const imports = [WEB_WORKER_URL, ...(task.module ? [task.module] : [])];
+  const source = imports.map((url) => `import ${JSON.stringify(url)};`).join("\n");
+  return {
+    key: `${perms}\u0000${task.module ?? ""}`,
+    entry: `data:application/javascript,${encodeURIComponent(source)}`,
+    permissions: permissionsFromKey(perms),
+  };
+}
+
+/** Callbacks of a {@linkcode PoolWorker}. */
+export interface PoolWorkerHooks<J> {
+  /** A job finished. */
+  outcome(worker: PoolWorker<J>, message: OutcomeMessage): void;
+  /** A job made a `ctx` call. */
+  call(worker: PoolWorker<J>, message: CallMessage): void;
+  /** The worker died (it is already terminated); `reason` completes "crashed its Web Worker: …". */
+  died(worker: PoolWorker<J>, reason: string, cause?: Error): void;
+}
+
+/** @internal A started Web Worker and the jobs sent to it. */
+export class PoolWorker<J> {
+  /** Pool key. */
+  readonly key: string;
+  /** Its jobs in the order it runs them: the first is running, the others wait in the worker. */
+  readonly jobs: J[] = [];
+  /** True until its first job finished (that one's time includes starting the worker). */
+  fresh = true;
+  readonly #worker: Worker;
+  readonly #hooks: PoolWorkerHooks<J>;
+  #alive = true;
+
+  /**
+   * Starts the worker.
+   *
+   * @param spec Entry, permissions, key.
+   * @param name Worker name (shows in stack traces).
+   * @param hooks Callbacks.
+   * @throws {WorkflowError} `WORKER_START_FAILED` when Deno refuses to start it.
+   */
+  constructor(spec: WorkerSpec, name: string, hooks: PoolWorkerHooks<J>) {
+    this.key = spec.key;
+    this.#hooks = hooks;
+    const options: WorkerOptions & { deno?: { permissions: WorkerPermissions } } = {
+      type: "module",
+      name,
+    };
+    if (spec.permissions !== undefined) options.deno = { permissions: spec.permissions };
+    try {
+      this.#worker = new Worker(spec.entry, options);
+    } catch (error) {
+      // e.g. "Can't escalate parent thread permissions" (a task asks for more than the host has).
+      const message = (error as Error)?.message ?? String(error);
+      throw new WorkflowError(`Cannot start Web Worker: ${message}`, {
+        code: "WORKER_START_FAILED",
+        cause: error,
+      });
+    }
+    this.#worker.onmessage = (e: MessageEvent<WorkerMessage>) => this.#receive(e.data);
+    this.#worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      const cause = e.error instanceof Error ? e.error : undefined;
+      this.#die(`the worker failed: ${e.message || "unknown error"}`, cause);
+    };
+    this.#worker.onmessageerror = () => this.#die("a message from the worker could not be read");
+  }
+
+  /** False once it died or was terminated. */
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /**
+   * Sends a message (ignored once the worker is gone).
+   *
+   * @param message The message.
+   */
+  send(message: HostMessage): void {
+    if (this.#alive) this.#worker.postMessage(message);
+  }
+
+  /** Terminates the worker at once (idempotent). */
+  terminate(): void {
+    if (!this.#alive) return;
+    this.#alive = false;
+    this.#worker.terminate();
+  }
+
+  #receive(m: WorkerMessage): void {
+    if (!this.#alive) return;
+    switch (m?.type) {
+      case "outcome":
+        this.#hooks.outcome(this, m);
+        return;
+      case "call":
+        this.#hooks.call(this, m);
+        return;
+      case "crash": {
+        const cause = fromErrorRecord(m.error);
+        this.#die(`${m.kind} in the worker: ${cause.name}: ${cause.message}`, cause);
+        return;
+      }
+      case "exit":
+        this.#die(`the worker ended itself (${m.how})`);
+        return;
+      default:
+        this.#die(`the worker sent an unknown message ${JSON.stringify(m)?.slice(0, 100)}`);
+    }
+  }
+
+  #die(reason: string, cause?: Error): void {
+    if (!this.#alive) return;
+    this.terminate();
+    this.#hooks.died(this, reason, cause);
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * `WorkerPool`: runs tasks on Deno Web Workers, for real parallelism on one machine.
+ *
+ * @module
+ */
+import {
+  type RemoteOutcome,
+  type RemoteTaskMessage,
+  serveContextCall,
+  settleOutcome,
+  toRemoteMessage,
+} from "../context/remote_context.ts";
+import type { TaskContext } from "../context/task_context.ts";
+import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
+import type { Task } from "../graph/task.ts";
+import type { TaskHandler } from "./task_handler.ts";
+import { type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
+import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
+import { WorkerSet } from "./worker_set.ts";
+import { TaskDurations } from "./task_durations.ts";
+import {
+  normalizePoolOptions,
+  type WorkerPoolOptions,
+  type WorkerPoolStats,
+} from "./worker_pool_options.ts";
+
+interface Job {
+  readonly id: number;
+  readonly taskId: string;
+  readonly ctx: TaskContext;
+  readonly message: RemoteTaskMessage;
+  readonly spec: WorkerSpec;
+  readonly signal: AbortSignal;
+  readonly resolve: (outcome: RemoteOutcome) => void;
+  readonly reject: (error: unknown) => void;
+  onAbort?: () => void;
+  done: boolean;
+  worker?: PoolWorker<Job>;
+  grace?: ReturnType<typeof setTimeout>;
+  /** When it became the running job of its worker (`performance.now()`). */
+  started: number;
+}
+
+/**
+ * A pool of Deno Web Workers that runs tasks in parallel, and the `TaskHandler` behind
+ * `{ handler: "worker" }`, `parallel([...], { executor: "workers" })` and
+ * `run({ executor: "workers" })` (those use the shared {@linkcode defaultWorkerPool}; pass
+ * `run({ handlers: { worker: pool } })` to use your own).
+ *
+ * Each worker runs one task at a time: it imports the module that defined the task
+ * (`task.module`) and finds it by name; input, result, `ctx` calls and errors cross as
+ * structured data. Workers start lazily, are reused across groups and runs, and are pooled per
+ * permission set (`TaskOptions.permissions`). A task whose signal aborts gets `terminateGraceMs`
+ * to finish before its worker is terminated; a worker that crashes fails only its task
+ * (`WorkflowError` code `"WORKER_CRASHED"`). Either way the pool starts a replacement when needed.
+ *
+ * Modules that define worker tasks must not start runs at import time: guard with
+ * `if (import.meta.main)`.
+ *
+ * @example A pool of two workers, closed at the end of the scope
+ * ```ts
+ * import { WorkerPool } from "@graflow/graflow";
+ * await using pool = new WorkerPool({ size: 2 });
+ * // await flow`...`.run({ handlers: { worker: pool } });
+ * if (pool.stats().size !== 2) throw new Error("unexpected");
+ * ```
+ */
+export class WorkerPool implements TaskHandler, AsyncDisposable {
+  readonly #size: number;
+  readonly #graceMs: number;
+  readonly #idleMs: number;
+  readonly #prefetch: number;
+  readonly #durations = new TaskDurations();
+  readonly #budgetMs: number;
+  readonly #workers: WorkerSet<Job>;
+  #queue: Job[] = [];
+  #head = 0;
+  #queued = 0;
+  #nextId = 1;
+  #crashed = 0;
+  #killed = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  /**
+   * Creates the pool; no worker starts before the first task.
+   *
+   * @param options Size, grace period, idle timeout, name, prefetch.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: WorkerPoolOptions = {}) {
+    const o = normalizePoolOptions(options);
+    this.#size = o.size;
+    this.#graceMs = o.terminateGraceMs;
+    this.#idleMs = o.idleTimeoutMs;
+    this.#prefetch = o.prefetch;
+    this.#budgetMs = o.prefetchBudgetMs;
+    this.#workers = new WorkerSet<Job>(o.name, {
+      outcome: (w, m) => this.#onOutcome(w, m),
+      call: (w, m) => this.#onCall(w, m),
+      died: (w, reason, cause) => this.#onDied(w, reason, cause),
+    });
+  }
+
+  /**
+   * Runs `task` on a worker of the pool (the `TaskHandler` method).
+   *
+   * @param task The task; `task.module` must define it.
+   * @param input Its input (structured data).
+   * @param ctx The run's context of this attempt; its calls are served from the worker.
+   * @returns The task's result.
+   * @throws {WorkflowError} `POOL_CLOSED`, `WORKER_CRASHED`, `WORKER_TERMINATED`,
+   * `WORKER_START_FAILED`; or what the task threw, with its class, message and stack.
+   * @throws {TypeError} When the input or the task's `permissions` cannot be used.
+   */
+  async execute(task: Task, input: unknown, ctx: TaskContext): Promise<unknown> {
+    if (this.#closed) throw this.#closedError(task.name);
+    const signal = ctx.signal;
+    signal.throwIfAborted();
+    const spec = workerSpec(task);
+    const message = toRemoteMessage(task, input, ctx);
+    const outcome = await new Promise<RemoteOutcome>((resolve, reject) => {
+      const job: Job = {
+        id: this.#nextId++,
+        taskId: task.name,
+        ctx,
+        message,
+        spec,
+        signal,
+        resolve,
+        reject,
+        done: false,
+        started: 0,
+      };
+      job.onAbort = () => this.#onAbort(job);
+      signal.addEventListener("abort", job.onAbort, { once: true });
+      this.#queue.push(job);
+      this.#queued++;
+      this.#dispatch();
+    });
+    return await settleOutcome(ctx, outcome);
+  }
+
+  /**
+   * Current counters.
+   *
+   * @returns Workers alive, busy, queued tasks and lifetime counts.
+   */
+  stats(): WorkerPoolStats {
+    let prefetched = 0;
+    for (const w of this.#workers) prefetched += Math.max(0, w.jobs.length - 1);
+    return {
+      size: this.#size,
+      workers: this.#workers.size,
+      busy: this.#workers.busy,
+      queued: this.#queued,
+      prefetched,
+      started: this.#workers.started,
+      crashed: this.#crashed,
+      killed: this.#killed,
+    };
+  }
+
+  /** True once {@linkcode WorkerPool.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Terminates every worker; running and queued tasks fail with `WorkflowError` code
+   * `"POOL_CLOSED"`. Idempotent.
+   *
+   * @returns A promise that resolves when every worker is terminated.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const pending = this.#queue.slice(this.#head);
+    for (const worker of this.#workers) pending.push(...worker.jobs.splice(0));
+    this.#queue = [];
+    this.#head = 0;
+    this.#queued = 0;
+    for (const job of pending) {
+      if (job.grace !== undefined) clearTimeout(job.grace);
+      if (!job.done) this.#fail(job, this.#closedError(job.taskId));
+    }
+    const errors = this.#workers.terminateAll();
+    if (errors.length) {
+      return Promise.reject(new AggregateError(errors, "Cannot close worker pool"));
+    }
+    return Promise.resolve();
+  }
+
+  /** Same as {@linkcode WorkerPool.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #closedError(taskId: string): WorkflowError {
+    return new WorkflowError(
+      `Cannot run task "${taskId}" in a Web Worker: the worker pool is closed`,
+      { code: "POOL_CLOSED" },
+    );
+  }
+
+  #dispatch(): void {
+    let sends: Map<PoolWorker<Job>, RunMessage[]> | undefined;
+    while (this.#head < this.#queue.length && !this.#closed) {
+      const job = this.#queue[this.#head];
+      if (job.done) {
+        this.#head++;
+        continue;
+      }
+      let worker: PoolWorker<Job> | undefined;
+      try {
+        worker = this.#workerFor(job);
+      } catch (error) {
+        this.#head++;
+        this.#queued--;
+        this.#fail(job, error);
+        continue;
+      }
+      if (!worker) break;
+      this.#head++;
+      this.#queued--;
+      if (worker.jobs.push(job) === 1) job.started = performance.now();
+      job.worker = worker;
+      sends ??= new Map();
+      let runs = sends.get(worker);
+      if (!runs) sends.set(worker, runs = []);
+      runs.push({ type: "run", id: job.id, message: job.message });
+    }
+    for (const [worker, runs] of sends ?? []) {
+      worker.send(runs.length === 1 ? runs[0] : { type: "batch", runs });
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#armIdleTimer();
+  }
+
+  /** An idle worker, a new one, a busy one to send a short task ahead to, or none. */
+  #workerFor(job: Job): PoolWorker<Job> | undefined {
+    const idle = this.#workers.takeIdle(job.spec.key);
+    if (idle) return idle;
+    if (this.#workers.size >= this.#size) {
+      const ahead = this.#prefetchTarget(job);
+      if (ahead) return ahead;
+      // Full: make room by ending an idle worker of another permission set, if any.
+      if (!this.#workers.evictIdle()) return undefined;
+    }
+    return this.#workers.spawn(job.spec);
+  }
+
+  /** The busy worker with the least expected work, if `job` fits in its budget. */
+  #prefetchTarget(job: Job): PoolWorker<Job> | undefined {
+    const own = this.#durations.estimate(job.taskId);
+    if (this.#prefetch === 0 || own === undefined) return undefined;
+    let best: PoolWorker<Job> | undefined;
+    let bestWork = this.#budgetMs;
+    for (const w of this.#workers) {
+      const n = w.jobs.length;
+      if (w.key !== job.spec.key || n === 0 || n > this.#prefetch) continue;
+      let work = own;
+      for (let i = 0; i < n && work <= bestWork; i++) {
+        work += this.#durations.estimate(w.jobs[i].taskId) ?? Infinity;
+      }
+      if (work <= bestWork) {
+        best = w;
+        bestWork = work;
+      }
+    }
+    return best;
+  }
+
+  #armIdleTimer(): void {
+    if (this.#workers.busy > 0 || this.#queued > 0) {
+      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      return;
+    }
+    if (this.#idleTimer !== undefined || !Number.isFinite(this.#idleMs)) return;
+    if (this.#workers.size === 0) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#workers.busy > 0 || this.#queued > 0) return;
+      this.#workers.terminateAll();
+    }, this.#idleMs);
+  }
+
+  #finish(job: Job): void {
+    job.done = true;
+    if (job.onAbort) job.signal.removeEventListener("abort", job.onAbort);
+  }
+
+  #fail(job: Job, error: unknown): void {
+    this.#finish(job);
+    job.reject(error);
+  }
+
+  #onAbort(job: Job): void {
+    if (job.done) return;
+    const worker = job.worker;
+    if (!worker) {
+      // Still queued here: it never started.
+      this.#queued--;
+      this.#fail(job, job.signal.reason);
+      this.#armIdleTimer();
+      return;
+    }
+    worker.send({ type: "abort", id: job.id, reason: toErrorRecord(job.signal.reason) });
+    if (worker.jobs[0] === job) this.#armGrace(job);
+    // Waiting in the worker: it will be skipped there; settle it now.
+    else this.#fail(job, job.signal.reason);
+  }
+
+  /** A running job whose signal aborted gets `terminateGraceMs`, then loses its worker. */
+  #armGrace(job: Job): void {
+    if (job.grace !== undefined) return;
+    job.grace = setTimeout(() => {
+      job.grace = undefined;
+      const worker = job.worker;
+      if (!worker?.alive || worker.jobs[0] !== job) return;
+      this.#killed++;
+      this.#lose(worker, (j) =>
+        new WorkflowError(
+          `Task "${j.taskId}" ignored its abort signal for ${this.#graceMs} ms: its Web Worker was terminated`,
+          { code: "WORKER_TERMINATED", cause: j.signal.reason },
+        ));
+    }, this.#graceMs);
+  }
+
+  /** Ends `worker`: its running job fails with `error(job)`, the jobs waiting in it go back to the queue. */
+  #lose(worker: PoolWorker<Job>, error: (job: Job) => WorkflowError): void {
+    this.#workers.remove(worker);
+    worker.terminate();
+    const jobs = worker.jobs.splice(0);
+    for (const j of jobs) {
+      if (j.grace !== undefined) clearTimeout(j.grace);
+      j.grace = undefined;
+    }
+    const head = jobs.shift();
+    if (head && !head.done) this.#fail(head, error(head));
+    const again = jobs.filter((j) => !j.done);
+    for (const j of again) j.worker = undefined;
+    this.#queue.splice(this.#head, 0, ...again);
+    this.#queued += again.length;
+    this.#dispatch();
+  }
+
+  #onOutcome(worker: PoolWorker<Job>, m: OutcomeMessage): void {
+    const jobs = worker.jobs;
+    const i = jobs[0]?.id === m.id ? 0 : jobs.findIndex((j) => j.id === m.id);
+    if (i < 0) return;
+    const job = jobs.splice(i, 1)[0];
+    if (job.grace !== undefined) clearTimeout(job.grace);
+    job.grace = undefined;
+    const now = performance.now();
+    if (i === 0 && !job.done && !worker.fresh) {
+      this.#durations.record(job.taskId, now - job.started);
+    }
+    worker.fresh = false;
+    const next = jobs[0];
+    if (next && i === 0) {
+      next.started = now;
+      if (next.signal.aborted) this.#armGrace(next);
+    }
+    const settle = !job.done;
+    if (settle) this.#finish(job);
+    if (jobs.length === 0) this.#workers.release(worker);
+    this.#dispatch();
+    if (settle) job.resolve(m.outcome);
+  }
+
+  #onCall(worker: PoolWorker<Job>, m: CallMessage): void {
+    const job = worker.jobs.find((j) => j.id === m.id);
+    if (!job) {
+      const error = new WorkflowError(
+        `Cannot serve a ctx call from a Web Worker: its task is no longer running`,
+        { code: "TASK_NOT_RUNNING" },
+      );
+      worker.send({ type: "reply", callId: m.callId, ok: false, error: toErrorRecord(error) });
+      return;
+    }
+    serveContextCall(job.ctx, m.call).then(
+      (value) => worker.send({ type: "reply", callId: m.callId, ok: true, value }),
+      (error) =>
+        worker.send({ type: "reply", callId: m.callId, ok: false, error: toErrorRecord(error) }),
+    );
+  }
+
+  #onDied(worker: PoolWorker<Job>, reason: string, cause?: Error): void {
+    this.#crashed++;
+    this.#lose(
+      worker,
+      (job) =>
+        new WorkflowError(`Task "${job.taskId}" crashed its Web Worker: ${reason}`, {
+          code: "WORKER_CRASHED",
+          cause,
+        }),
+    );
+  }
+}

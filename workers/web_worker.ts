@@ -1,0 +1,114 @@
+/**
+ * Web Worker entry of the `WorkerPool` (`src/handlers/worker_pool.ts`).
+ *
+ * Runs tasks one at a time, in the order they arrive, with `runRemoteTask`: imports the module
+ * that defined the task and finds it by name, proxies its `ctx` calls to the host, aborts its
+ * `ctx.signal` when the host asks (a task aborted before it started is skipped), and reports the
+ * outcome of each task before starting the next. It also reports what escapes a task (uncaught errors, unhandled rejections, `self.close()`,
+ * `Deno.exit()`) so the host can fail that task and replace the worker.
+ *
+ * @module
+ */
+import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
+import { fromErrorRecord, toErrorRecord } from "../src/engine/errors.ts";
+import type { HostMessage, RunMessage, WorkerMessage } from "../src/handlers/worker_protocol.ts";
+
+/** The parts of the worker global scope used here. */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  close(): void;
+  addEventListener(type: "message", listener: (event: MessageEvent<HostMessage>) => void): void;
+  addEventListener(
+    type: "error" | "unhandledrejection",
+    listener: (event: Event & { error?: unknown; message?: string; reason?: unknown }) => void,
+  ): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const aborts = new Map<number, AbortController>();
+const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+let nextCall = 1;
+
+function post(message: WorkerMessage): void {
+  scope.postMessage(message);
+}
+
+scope.addEventListener("error", (event) => {
+  event.preventDefault();
+  const error = event.error instanceof Error ? event.error : new Error(event.message ?? "error");
+  post({ type: "crash", kind: "uncaught error", error: toErrorRecord(error) });
+});
+scope.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  post({ type: "crash", kind: "unhandled rejection", error: toErrorRecord(event.reason) });
+});
+
+const realClose = scope.close.bind(scope);
+scope.close = () => {
+  post({ type: "exit", how: "self.close()" });
+  realClose();
+};
+const denoNs = Deno as unknown as { exit(code?: number): never };
+const realExit = denoNs.exit.bind(Deno);
+denoNs.exit = (code?: number): never => {
+  post({ type: "exit", how: `Deno.exit(${code ?? ""})` });
+  return realExit(code);
+};
+
+function call(id: number, request: ContextCall): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const callId = nextCall++;
+    pending.set(callId, { resolve, reject });
+    post({ type: "call", id, callId, call: request });
+  });
+}
+
+const waiting: RunMessage[] = [];
+let draining = false;
+
+function enqueue(m: RunMessage): void {
+  aborts.set(m.id, new AbortController());
+  waiting.push(m);
+  if (!draining) drain();
+}
+
+async function drain(): Promise<void> {
+  draining = true;
+  for (let m = waiting.shift(); m; m = waiting.shift()) await run(m);
+  draining = false;
+}
+
+async function run(m: RunMessage): Promise<void> {
+  const controller = aborts.get(m.id)!;
+  const outcome = controller.signal.aborted
+    ? { ok: false as const, error: toErrorRecord(controller.signal.reason) }
+    : await runRemoteTask(m.message, {
+      signal: controller.signal,
+      call: (request) => call(m.id, request),
+    });
+  aborts.delete(m.id);
+  post({ type: "outcome", id: m.id, outcome });
+}
+
+// A listener, not `onmessage`: a task module that sets `self.onmessage` does not cut us off.
+scope.addEventListener("message", (event) => {
+  const m = event.data;
+  switch (m.type) {
+    case "run":
+      enqueue(m);
+      return;
+    case "batch":
+      for (const r of m.runs) enqueue(r);
+      return;
+    case "abort":
+      aborts.get(m.id)?.abort(fromErrorRecord(m.reason));
+      return;
+    case "reply": {
+      const p = pending.get(m.callId);
+      if (!p) return;
+      pending.delete(m.callId);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(fromErrorRecord(m.error));
+    }
+  }
+});
