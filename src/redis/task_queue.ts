@@ -336,6 +336,33 @@ export class RedisTaskQueue {
   }
 
   /**
+   * Removes consumers left by workers that died (nothing pending, idle for `minIdleMs`); a live
+   * worker reads at least every second, and a consumer removed by mistake comes back with its
+   * next read.
+   *
+   * @param minIdleMs How long a consumer must have been idle.
+   * @returns The names removed.
+   */
+  async pruneConsumers(minIdleMs: number): Promise<string[]> {
+    const rows = await this.#redis.xinfo(
+      "CONSUMERS",
+      this.keys.queue(),
+      CONSUMER_GROUP,
+    ) as unknown[][];
+    const removed: string[] = [];
+    for (const row of rows) {
+      const info: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < row.length; i += 2) info[String(row[i])] = row[i + 1];
+      const name = String(info.name);
+      if (name === HANDBACK_CONSUMER || Number(info.pending) !== 0) continue;
+      if (Number(info.idle) < minIdleMs) continue;
+      await this.#redis.xgroup("DELCONSUMER", this.keys.queue(), CONSUMER_GROUP, name);
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  /**
    * Entries waiting for a worker and entries held by workers.
    *
    * @returns The counts.

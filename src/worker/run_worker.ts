@@ -130,6 +130,10 @@ export class GraflowWorker implements AsyncDisposable {
     }
     this.#timers.push(setInterval(() => this.#reclaim(), Math.min(this.#leaseMs / 2, 500)));
     this.#timers.push(setInterval(() => this.#renew(), Math.max(50, this.#leaseMs / 3)));
+    // Consumers of workers that died stay in the group (empty once reclaimed): prune them.
+    this.#timers.push(setInterval(() => {
+      this.#queue.pruneConsumers(Math.max(60_000, 10 * this.#leaseMs)).catch(() => {});
+    }, 60_000));
     this.#loop = this.#consume();
     this.#emit({ type: "started", workerId: this.id, leaseMs: this.#leaseMs, port: this.port });
     this.#o.signal?.addEventListener("abort", () => this.stop(), { once: true });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow, provideFeedback } from "../../mod.ts";
-import { redisBackend, RedisFeedbackStore, RedisKeys } from "../../src/redis/mod.ts";
+import {
+  redisBackend,
+  RedisFeedbackStore,
+  RedisKeys,
+  RedisTaskQueue,
+} from "../../src/redis/mod.ts";
 import { runWorker } from "../../src/worker/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { WorkerProcess } from "./workers.ts";
@@ -100,5 +105,28 @@ Deno.test({
       /already answered/,
     );
     await assert.rejects(() => store.respond("nope", { respondedAt: "" }), /no such request/);
+  },
+});
+
+Deno.test({
+  name: "Consumers left by dead workers are pruned; one holding entries is kept",
+  ignore: NO_REDIS,
+  async fn() {
+    await using server = await RedisServer.start();
+    const keys = new RedisKeys(randomPrefix());
+    const redis = new Redis(server.url());
+    try {
+      const queue = new RedisTaskQueue(redis, keys);
+      await queue.ensureGroup();
+      await redis.xgroup("CREATECONSUMER", keys.queue(), "graflow", "ghost");
+      await redis.xadd(keys.queue(), "*", "m", "{}");
+      await queue.reserve(redis, "holder", 1, 10);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await queue.pruneConsumers(30), ["ghost"]);
+      const left = await redis.xinfo("CONSUMERS", keys.queue(), "graflow") as unknown[][];
+      assert.deepEqual(left.map((c) => c[1]), ["holder"]);
+    } finally {
+      redis.disconnect();
+    }
   },
 });
