@@ -166,7 +166,8 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const keys = this.#called.delete(runId)
       ? [this.keys.outcomes(runId), this.keys.calls(runId), this.keys.replies(runId)]
       : [this.keys.outcomes(runId)];
-    await this.#redis.del(...keys).catch(() => {});
+    // Best effort, and never long: a run's result must not wait for an unreachable Redis.
+    await within(this.#redis.del(...keys), 1000, "deleting the run's outcomes").catch(() => {});
   }
 
   #start(): Promise<void> {

@@ -76,3 +76,37 @@ Deno.test({
     console.log(`restart without persistence: ${outcome}`);
   },
 });
+
+Deno.test({
+  name: "Redis gone for good: waiting tasks fail with REDIS_UNAVAILABLE naming Redis, no hang",
+  ignore: NO_REDIS,
+  async fn() {
+    const server = await RedisServer.start();
+    const prefix = randomPrefix();
+    const workers = await startWorkers(1, server.url(), prefix);
+    try {
+      await using backend = redisBackend({
+        url: server.url(),
+        prefix,
+        pollMs: 200,
+        unavailableMs: 1500,
+      });
+      const run = flow`${T.long1}`.run({ backend });
+      await new Promise((r) => setTimeout(r, 500));
+      await server.stop();
+      const t0 = performance.now();
+      const error = await run.then(() => undefined, (e) => e);
+      assert.ok(error instanceof WorkflowError, String(error));
+      const cause = (error as WorkflowError).cause as WorkflowError;
+      assert.equal(cause.code, "REDIS_UNAVAILABLE");
+      assert.match(
+        cause.message,
+        /Cannot run task "r_long1": Redis at redis:\/\/127\.0\.0\.1:\d+\/? is unavailable/,
+      );
+      assert.ok(performance.now() - t0 < 10_000, `failed after ${performance.now() - t0} ms`);
+    } finally {
+      await killAll(workers);
+      await server.stop();
+    }
+  },
+});
