@@ -96,6 +96,7 @@ export {
 } from "./src/engine/errors.ts";
 export type { Backend, RunOptions, RunResult, RunStatus } from "./src/engine/run_options.ts";
 export { WorkflowRun } from "./src/engine/workflow_run.ts";
+export { sleep } from "./src/engine/sleep.ts";
 export {
   type CheckpointInfo,
   type CheckpointMetadata,

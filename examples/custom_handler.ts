@@ -18,6 +18,7 @@ import {
   directHandler,
   flow,
   parallel,
+  sleep,
   type Task,
   task,
   type TaskContext,
@@ -54,7 +55,7 @@ export function rateLimited(inner: TaskHandler, options: RateLimitOptions): Task
     tokens = Math.min(burst, tokens + (now - last) / interval);
     last = now;
     if (tokens < 1) {
-      await delay((1 - tokens) * interval, signal);
+      await sleep((1 - tokens) * interval, signal);
       tokens = 1;
       last = performance.now();
     }
@@ -112,21 +113,6 @@ export function cached(inner: TaskHandler, options: CacheOptions = {}): CachingH
       return value;
     },
   };
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 // The tasks ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import { GroupRun } from "./group_run.ts";
 import { ReadyQueue } from "./ready_queue.ts";
+import { sleep } from "./sleep.ts";
 import { RunningSet } from "./running_set.ts";
 import { RunTrace } from "./run_trace.ts";
 import { restoreRun, snapshotRun } from "./run_state_io.ts";
@@ -106,20 +107,6 @@ export interface EngineHooks {
   finished?(engine: Engine): Promise<void> | void;
 }
 
-const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-
 /** Marks "no result" in the results array (a task may return `undefined`). */
 const UNSET: unique symbol = Symbol("unset");
 
@@ -185,7 +172,7 @@ export class Engine {
     this.runId = options.runId ?? crypto.randomUUID();
     this.maxSteps = options.maxSteps ?? 10_000;
     this.#handlers = handlers;
-    this.#sleep = options.sleep ?? defaultSleep;
+    this.#sleep = options.sleep ?? sleep;
     this.trace = new RunTrace(plan);
     const listener = options.onEvent;
     if (listener) {
