@@ -94,7 +94,12 @@ export class WorkflowRun implements AsyncDisposable {
       : this.#abort.signal;
     const opts: RunOptions = { ...options, runId: this.runId, signal };
     this.#engine = this.#create(flow, opts, resume);
-    this.result = this.#engine.then((engine) => engine.begin(opts.input, resume?.state));
+    const result = this.#engine.then((engine) => engine.begin(opts.input, resume?.state));
+    // The backend drops the run's bookkeeping once the run settled (never fails the run).
+    const backend = opts.backend;
+    this.result = backend?.runFinished
+      ? result.finally(() => backend.runFinished!(this.runId).catch(() => {}))
+      : result;
     this.result.catch(() => {}); // the caller observes it; avoid unhandled rejections here
   }
 

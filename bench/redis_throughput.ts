@@ -1,0 +1,291 @@
+// deno-lint-ignore-file no-console
+/**
+ * Distributed runs on Redis, measured side by side on one redis-server:
+ * - throughput of no-op tasks with 1 and 2 worker processes at concurrency 1, 10 and 100, for
+ *   Graflow (`redisBackend` + `workers/main.ts`) and BullMQ (`Queue.addBulk` + `Worker`,
+ *   removeOnComplete, completion seen through `QueueEvents`), with Redis commands per task from
+ *   `INFO commandstats`;
+ * - latency of `fetch >> (a | b) >> merge` through Redis (p50/p99 over sequential runs);
+ * - time from a worker's death (SIGKILL) to its task running on another worker.
+ *
+ *     deno run -A bench/redis_throughput.ts [--jobs 3000] [--repeats 3] [--latency-runs 1000]
+ *
+ * Each throughput figure is the best and the median of `--repeats` runs, Graflow and BullMQ
+ * interleaved; commands per task are averaged over the runs. The
+ * producer is this process; workers are separate processes; everything on 127.0.0.1.
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import { Queue, QueueEvents } from "bullmq";
+import { flow } from "../mod.ts";
+import { redisBackend } from "../src/redis/mod.ts";
+import { RedisServer } from "../tests/redis/redis_server.ts";
+import { runWorker } from "../src/worker/mod.ts";
+import * as B from "./redis_tasks.ts";
+
+function option(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+const JOBS = option("jobs", 3000);
+const REPEATS = option("repeats", 3);
+const LATENCY_RUNS = option("latency-runs", 1000);
+const MAIN = new URL("../workers/main.ts", import.meta.url).pathname;
+const BULL = new URL("./bullmq_worker.ts", import.meta.url).pathname;
+
+class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly ready: Promise<void>;
+  constructor(args: string[], marker: RegExp) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", ...args],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.child = child;
+    this.ready = (async () => {
+      let buf = "";
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      while (!marker.test(buf)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`process exited before it was ready: ${buf}`);
+        buf += value;
+      }
+      (async () => {
+        while (!(await reader.read()).done) { /* drain */ }
+      })();
+    })();
+  }
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    try {
+      this.child.kill(signal);
+    } catch { /* gone */ }
+    await this.child.status;
+  }
+}
+
+/** Commands Redis executed per task (`INFO commandstats`: top-level and inside scripts). */
+async function commandsPerTask(redis: Redis, jobs: number, label: string): Promise<number> {
+  const info = await redis.info("commandstats");
+  let calls = 0;
+  const parts: string[] = [];
+  for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
+    if (["info", "config", "client", "ping", "hello", "select"].includes(m[1])) continue;
+    calls += +m[2];
+    parts.push(`${m[1]} ${(+m[2] / jobs).toFixed(2)}`);
+  }
+  console.error(`    ${label} commands per task: ${parts.join(", ")}`);
+  return calls / jobs;
+}
+
+/** Graflow: `jobs` one-task runs at once through the backend; returns jobs/s and cmds/task. */
+async function graflowThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+  const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const workers = Array.from({ length: procs }, () =>
+    new Proc(
+      [
+        "--redis",
+        url,
+        "--prefix",
+        prefix,
+        "--module",
+        B.TASKS_URL,
+        "--concurrency",
+        String(concurrency),
+      ].map(String)
+        .reduce((a, x) => (a.push(x), a), [MAIN] as string[]),
+      /"type":"started"/,
+    ));
+  await Promise.all(workers.map((w) => w.ready));
+  const redis = new Redis(url);
+  const backend = redisBackend({ url, prefix });
+  const one = flow`${B.noop}`;
+  await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
+  await redis.config("RESETSTAT");
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
+  const seconds = (performance.now() - t0) / 1000;
+  const cmds = await commandsPerTask(redis, jobs, "graflow");
+  await backend.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis.flushall();
+  redis.disconnect();
+  return { rate: jobs / seconds, cmds };
+}
+
+/** BullMQ: `jobs` jobs added in bulk; completion through QueueEvents. */
+async function bullThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+  const name = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const u = new URL(url);
+  const connection = { host: u.hostname, port: Number(u.port) };
+  const workers = Array.from(
+    { length: procs },
+    () => new Proc([BULL, url, name, String(concurrency)], /ready/),
+  );
+  await Promise.all(workers.map((w) => w.ready));
+  const redis = new Redis(url);
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const batch = async (n: number) => {
+    let done = 0;
+    let finish!: () => void;
+    const all = new Promise<void>((r) => finish = r);
+    const on = () => {
+      if (++done === n) finish();
+    };
+    events.on("completed", on);
+    await queue.addBulk(
+      Array.from({ length: n }, (_, i) => ({
+        name: "noop",
+        data: { i },
+        opts: { removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+    // BullMQ trims its events stream (10,000 entries): a busy QueueEvents reader can miss
+    // "completed" events, so the queue's own counts (once every job was added) also end the wait.
+    const poll = setInterval(async () => {
+      const c = await queue.getJobCounts("wait", "active", "delayed", "prioritized");
+      if (Object.values(c).every((x) => x === 0)) finish();
+    }, 100);
+    await all;
+    clearInterval(poll);
+    events.off("completed", on);
+  };
+  await batch(50); // warm-up
+  await redis.config("RESETSTAT");
+  const t0 = performance.now();
+  await batch(jobs);
+  const seconds = (performance.now() - t0) / 1000;
+  const cmds = await commandsPerTask(redis, jobs, "bullmq");
+  await queue.close();
+  await events.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  await redis.flushall();
+  redis.disconnect();
+  return { rate: jobs / seconds, cmds };
+}
+
+async function latency(url: string, runs: number) {
+  const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+  const workers = [0, 1].map(() =>
+    new Proc(
+      [MAIN, "--redis", url, "--prefix", prefix, "--module", B.TASKS_URL],
+      /"type":"started"/,
+    )
+  );
+  await Promise.all(workers.map((w) => w.ready));
+  const backend = redisBackend({ url, prefix });
+  const f = flow`${B.fetch} >> (${B.a} | ${B.b}) >> ${B.merge}`;
+  for (let i = 0; i < 50; i++) await f.run({ backend, input: i });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = await f.run({ backend, input: i });
+    times.push(performance.now() - t0);
+    if (r.output !== i + 1 + i * 2) throw new Error("wrong output");
+  }
+  await backend.close();
+  await Promise.all(workers.map((w) => w.stop()));
+  times.sort((x, y) => x - y);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  return { p50: q(0.5), p99: q(0.99), mean: times.reduce((s, t) => s + t, 0) / times.length };
+}
+
+async function reclaimDelay(url: string, leaseMs: number, trials: number) {
+  const delays: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
+    const doomed = new Proc(
+      [
+        MAIN,
+        "--redis",
+        url,
+        "--prefix",
+        prefix,
+        "--module",
+        B.TASKS_URL,
+        "--lease-ms",
+        String(leaseMs),
+      ],
+      /"type":"started"/,
+    );
+    await doomed.ready;
+    const backend = redisBackend({ url, prefix });
+    const run = flow`${B.hold}`.run({ backend, input: 300, runId: `reclaim-${i}` });
+    const channel = backend.channel(`reclaim-${i}`);
+    while (((await channel.get<unknown[]>("starts")) ?? []).length < 1) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const survivor = await runWorker({ url, prefix, leaseMs, blockMs: 200, graceMs: 0 });
+    await doomed.stop("SIGKILL");
+    const killedAt = Date.now();
+    await run;
+    const starts = (await channel.get<{ at: number }[]>("starts"))!;
+    delays.push(starts[1].at - killedAt);
+    await survivor.stop();
+    await backend.close();
+  }
+  return delays;
+}
+
+const server = await RedisServer.start();
+const url = server.url();
+const admin = new Redis(url);
+const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
+admin.disconnect();
+try {
+  console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, ${REPEATS} repeats`);
+  const rows: string[] = [];
+  for (const procs of [1, 2]) {
+    for (const concurrency of [1, 10, 100]) {
+      const g: { rate: number; cmds: number }[] = [];
+      const q: { rate: number; cmds: number }[] = [];
+      for (let r = 0; r < REPEATS; r++) {
+        const gr = await graflowThroughput(url, procs, concurrency, JOBS);
+        const qr = await bullThroughput(url, procs, concurrency, JOBS);
+        g.push(gr);
+        q.push(qr);
+        console.error(
+          `  ${procs}×${concurrency}: graflow ${gr.rate.toFixed(0)}/s, bullmq ${
+            qr.rate.toFixed(0)
+          }/s`,
+        );
+      }
+      const best = (xs: { rate: number }[]) => Math.max(...xs.map((x) => x.rate));
+      const median = (xs: { rate: number }[]) => {
+        const v = xs.map((x) => x.rate).sort((x, y) => x - y);
+        return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+      };
+      const cmds = (xs: { cmds: number }[]) => xs.reduce((t, x) => t + x.cmds, 0) / xs.length;
+      rows.push(
+        `| ${procs} | ${concurrency} | ${best(g).toFixed(0)} / ${median(g).toFixed(0)} | ${
+          best(q).toFixed(0)
+        } / ${median(q).toFixed(0)} | ${(best(g) / best(q)).toFixed(2)}× / ${
+          (median(g) / median(q)).toFixed(2)
+        }× | ${cmds(g).toFixed(1)} | ${cmds(q).toFixed(1)} |`,
+      );
+    }
+  }
+  console.log(
+    "| worker processes | concurrency | Graflow jobs/s (best / median) | BullMQ jobs/s (best / median) | ratio (best / median) | Graflow Redis cmds/task | BullMQ Redis cmds/task |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) console.log(r);
+  const l = await latency(url, LATENCY_RUNS);
+  console.log(
+    `\nLatency of fetch >> (a | b) >> merge through Redis, 2 worker processes, ${LATENCY_RUNS} sequential runs: ` +
+      `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, mean ${l.mean.toFixed(2)} ms`,
+  );
+  const leaseMs = 2000;
+  const d = await reclaimDelay(url, leaseMs, 5);
+  console.log(
+    `Worker death (SIGKILL) to its task running elsewhere, lease ${leaseMs} ms, 5 trials: ` +
+      `${d.map((x) => x + " ms").join(", ")} (max ${Math.max(...d)} ms; goal ≤ ${
+        leaseMs + 1000
+      } ms)`,
+  );
+} finally {
+  await server.stop();
+}

@@ -1,0 +1,176 @@
+/**
+ * Every Redis key and pub/sub channel name used by Graflow, in one place. Run-scoped keys put
+ * the run id in braces (`{runId}`): run ids cannot contain braces, so names never collide across
+ * runs, and the braces are Redis Cluster hash tags.
+ *
+ * @module
+ */
+
+const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** The consumer group every worker of a prefix joins. */
+export const CONSUMER_GROUP = "graflow";
+
+/** The pseudo-consumer that owns entries handed back by a worker that shut down. */
+export const HANDBACK_CONSUMER = "graflow:handback";
+
+/**
+ * Checks a key prefix.
+ *
+ * @param prefix The prefix.
+ * @returns The prefix.
+ * @throws {TypeError} When it is not 1-64 characters of `[A-Za-z0-9_.:-]`.
+ */
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
+    throw new TypeError(
+      `Cannot use Redis key prefix ${
+        JSON.stringify(prefix)
+      }: a prefix must be 1-64 characters of [A-Za-z0-9_.:-]`,
+    );
+  }
+  return prefix;
+}
+
+/** Key names for one prefix. */
+export class RedisKeys {
+  /** The prefix every key starts with. */
+  readonly prefix: string;
+
+  /**
+   * Creates the key set.
+   *
+   * @param prefix Key prefix. @default {"graflow"}
+   * @throws {TypeError} When the prefix is malformed.
+   */
+  constructor(prefix = "graflow") {
+    this.prefix = checkPrefix(prefix);
+  }
+
+  /**
+   * The work queue.
+   *
+   * @returns The work queue (a stream with the consumer group {@linkcode CONSUMER_GROUP}).
+   */
+  queue(): string {
+    return `${this.prefix}:queue`;
+  }
+
+  /**
+   * The dead-letter stream.
+   *
+   * @returns The dead-letter stream (poison messages with the reason).
+   */
+  dead(): string {
+    return `${this.prefix}:dead`;
+  }
+
+  /**
+   * The queue settings.
+   *
+   * @returns The queue settings hash (e.g. `leaseMs` set by the backend).
+   */
+  config(): string {
+    return `${this.prefix}:config`;
+  }
+
+  /**
+   * The control channel.
+   *
+   * @returns The pub/sub channel workers listen on (cancel, hand-back notices).
+   */
+  control(): string {
+    return `${this.prefix}:control`;
+  }
+
+  /**
+   * The wake-up channel of one instance.
+   *
+   * @param id A producer or worker instance id.
+   * @returns The pub/sub channel that wakes that instance (outcomes, calls, replies).
+   */
+  wake(id: string): string {
+    return `${this.prefix}:wake:${id}`;
+  }
+
+  /**
+   * Outcomes of a run.
+   *
+   * @param runId The run.
+   * @returns The hash of task outcomes by job id.
+   */
+  outcomes(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:outcomes`;
+  }
+
+  /**
+   * Context calls of a run.
+   *
+   * @param runId The run.
+   * @returns The hash of context calls (worker to producer) by call id.
+   */
+  calls(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:calls`;
+  }
+
+  /**
+   * Replies to context calls of a run.
+   *
+   * @param runId The run.
+   * @returns The hash of answers to context calls by call id.
+   */
+  replies(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:replies`;
+  }
+
+  /**
+   * Index of a run channel.
+   *
+   * @param runId The run.
+   * @returns The set of the channel's keys.
+   */
+  channelIndex(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:ch`;
+  }
+
+  /**
+   * Key prefix of a run channel.
+   *
+   * @param runId The run.
+   * @returns What every channel value key of the run starts with.
+   */
+  channelBase(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:ch:`;
+  }
+
+  /**
+   * The Redis key of one channel key.
+   *
+   * @param runId The run.
+   * @param key The channel key.
+   * @returns The Redis key holding the value (a string) or list (a list) of `key`.
+   */
+  channelValue(runId: string, key: string): string {
+    return this.channelBase(runId) + key;
+  }
+
+  /**
+   * A feedback request.
+   *
+   * @param id The feedback request id.
+   * @returns The hash holding the request (`record`) and its answer (`response`).
+   */
+  feedback(id: string): string {
+    return `${this.prefix}:feedback:{${id}}`;
+  }
+
+  /**
+   * The channel announcing an answer.
+   *
+   * @param id The feedback request id.
+   * @returns The pub/sub channel announcing its answer.
+   */
+  feedbackAnswered(id: string): string {
+    return `${this.prefix}:feedback-answered:${id}`;
+  }
+}

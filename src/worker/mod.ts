@@ -1,0 +1,11 @@
+/**
+ * Worker processes for distributed runs on Redis: `runWorker()` reserves jobs from the queue,
+ * runs their tasks, and reports outcomes; `workers/main.ts` is the ready-made CLI around it.
+ *
+ * @module
+ */
+export { GraflowWorker, runWorker } from "./run_worker.ts";
+export type { WorkerHealth } from "./worker_health.ts";
+export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
+export { DURATION_BUCKETS, WorkerMetrics } from "./worker_metrics.ts";
+export type { RedisConnectionOptions, RedisTlsOptions } from "../redis/connection.ts";

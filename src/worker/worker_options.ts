@@ -1,0 +1,156 @@
+/**
+ * Options of `runWorker()`, their defaults and checks.
+ *
+ * @module
+ */
+import type { RedisConnectionOptions } from "../redis/connection.ts";
+import { checkPrefix } from "../redis/keys.ts";
+
+/** Something that happened in a worker (for logs). */
+export type WorkerEvent =
+  | { type: "started"; workerId: string; leaseMs: number; port?: number }
+  | { type: "reclaimed"; workerId: string; entry: string; deliveries: number }
+  | { type: "dead-lettered"; workerId: string; entry: string; reason: string }
+  | { type: "stopped"; workerId: string; handedBack: number }
+  | { type: "error"; workerId: string; error: string };
+
+/** Options of `runWorker()`. */
+export interface RunWorkerOptions extends RedisConnectionOptions {
+  /** Key prefix shared with the producers. @default {"graflow"} */
+  prefix?: string;
+  /** Modules to import at start (URLs or paths), e.g. the modules that define the tasks. */
+  modules?: string[];
+  /** Tasks run at once. @default {10} */
+  concurrency?: number;
+  /**
+   * Entries reserved ahead of free slots (they wait in the worker, under its lease). Raises
+   * throughput of short tasks; use 0 for long tasks so that idle workers get them.
+   * @default {the concurrency}
+   */
+  prefetch?: number;
+  /** Consumer name in the group; must be unique among live workers. @default {"<host>-<pid>-<random>"} */
+  workerId?: string;
+  /**
+   * How long a job may go without lease renewal before another worker takes it.
+   * @default {the prefix's lease set by redisBackend({ leaseMs }), else 15000}
+   */
+  leaseMs?: number;
+  /** HMAC secret: unsigned or tampered messages are dead-lettered. @default {env GRAFLOW_SECRET} */
+  secret?: string;
+  /** How long in-flight tasks may finish after stop. @default {10000} */
+  graceMs?: number;
+  /** Serve `/metrics` and `/health` on this port (0: any free port). @default {undefined} (off) */
+  metricsPort?: number;
+  /** Address of the metrics server. @default {"0.0.0.0"} */
+  metricsHostname?: string;
+  /** Longest blocking read. @default {1000} */
+  blockMs?: number;
+  /** Deliveries without an outcome after which a job is dead-lettered. @default {10} */
+  maxDeliveries?: number;
+  /** URL prefixes of task modules the worker may import on demand. @default {["file:"]} */
+  allowImport?: string[];
+  /** How often context call replies are polled besides pub/sub. @default {1000} */
+  pollMs?: number;
+  /** Aborting it stops the worker gracefully. */
+  signal?: AbortSignal;
+  /** Receives worker events. */
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+/** @internal Options after defaults and checks. */
+export interface NormalizedWorkerOptions extends RedisConnectionOptions {
+  prefix: string;
+  modules: string[];
+  concurrency: number;
+  prefetch: number;
+  workerId: string;
+  leaseMs: number | undefined;
+  secret: string | undefined;
+  graceMs: number;
+  metricsPort: number | undefined;
+  metricsHostname: string;
+  blockMs: number;
+  maxDeliveries: number;
+  allowImport: string[];
+  pollMs: number;
+  signal?: AbortSignal;
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+function count(name: string, v: number | undefined, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`Cannot start worker: ${name} must be a whole number >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * A module specifier as a URL (paths are resolved against the working directory).
+ *
+ * @param spec URL or path.
+ * @returns The URL.
+ */
+export function moduleUrl(spec: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) return spec;
+  const base = new URL(`file://${Deno.cwd()}/`);
+  return new URL(spec, base).href;
+}
+
+/**
+ * Applies defaults and checks.
+ *
+ * @param o The options.
+ * @param env Reads an environment variable.
+ * @returns The normalized options.
+ * @throws {TypeError | RangeError} Naming the bad option.
+ */
+export function normalizeWorkerOptions(
+  o: RunWorkerOptions,
+  env: (name: string) => string | undefined,
+): NormalizedWorkerOptions {
+  const workerId = o.workerId ?? `${safeHost()}-${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`;
+  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(workerId)) {
+    throw new TypeError(
+      `Cannot start worker: workerId must be 1-100 characters of [A-Za-z0-9_.:-], got ${
+        JSON.stringify(workerId)
+      }`,
+    );
+  }
+  const metricsPort = o.metricsPort;
+  if (
+    metricsPort !== undefined &&
+    (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
+  ) {
+    throw new RangeError(`Cannot start worker: metricsPort must be 0-65535, got ${metricsPort}`);
+  }
+  const concurrency = count("concurrency", o.concurrency, 10, 1);
+  return {
+    url: o.url,
+    tls: o.tls,
+    prefix: checkPrefix(o.prefix ?? "graflow"),
+    modules: (o.modules ?? []).map(moduleUrl),
+    concurrency,
+    prefetch: count("prefetch", o.prefetch, concurrency, 0),
+    workerId,
+    leaseMs: o.leaseMs === undefined ? undefined : count("leaseMs", o.leaseMs, 15000, 100),
+    secret: o.secret ?? env("GRAFLOW_SECRET"),
+    graceMs: count("graceMs", o.graceMs, 10_000, 0),
+    metricsPort,
+    metricsHostname: o.metricsHostname ?? "0.0.0.0",
+    blockMs: count("blockMs", o.blockMs, 1000, 1),
+    maxDeliveries: count("maxDeliveries", o.maxDeliveries, 10, 1),
+    allowImport: o.allowImport ?? ["file:"],
+    pollMs: count("pollMs", o.pollMs, 1000, 1),
+    signal: o.signal,
+    onEvent: o.onEvent,
+  };
+}
+
+function safeHost(): string {
+  try {
+    return Deno.hostname().replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "worker";
+  } catch {
+    return "worker";
+  }
+}
