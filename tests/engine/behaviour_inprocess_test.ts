@@ -1,0 +1,3 @@
+import { behaviourSuite } from "./behaviour_suite.ts";
+
+behaviourSuite("in-process", () => Promise.resolve({ options: {} }));
