@@ -377,3 +377,14 @@ Deno.test("the dockerode specifier loaded at run time is the one deno.json pins"
   const used = source.match(/const DOCKERODE = "([^"]+)"/)?.[1];
   assert.equal(used, config.imports.dockerode);
 });
+
+Deno.test("a start() error saying the container's process already exited is recognised", async () => {
+  const { isExitedBeforeStart } = await import("../../src/handlers/docker/container_run.ts");
+  assert.ok(
+    isExitedBeforeStart(
+      new Error("(HTTP code 500) server error - read /proc/2748/cgroup: no such process "),
+    ),
+  );
+  assert.ok(!isExitedBeforeStart(new Error("(HTTP code 500) server error - no such image")));
+  assert.ok(!isExitedBeforeStart("read /proc/1/cgroup: no such process"));
+});

@@ -159,7 +159,14 @@ class ContainerRun {
             ),
           ), o.timeoutMs);
       }
-      await this.#until(container.start());
+      try {
+        await this.#until(container.start());
+      } catch (error) {
+        // podman 4.3 under load answers 500 "read /proc/<pid>/cgroup: no such process" when the
+        // container's process exited before start() looked at it. The attached output still
+        // tells what happened: an outcome, or the end of the stream (then the exit code below).
+        if (this.#kill.signal.aborted || !isExitedBeforeStart(error)) throw error;
+      }
       const result = await outcome;
       if (result) {
         const checked = checkOutcome(task.name, result);
@@ -311,4 +318,15 @@ function wrap(taskId: string, error: unknown): unknown {
     `Cannot run task "${taskId}" in a container: the engine refused: ${(error as Error)?.message}`,
     { code: "CONTAINER_FAILED", cause: error },
   );
+}
+
+/**
+ * Whether an engine error from `start()` only says the container's process had already exited.
+ *
+ * @param error What `start()` threw.
+ * @returns True for podman's "read /proc/<pid>/cgroup: no such process".
+ */
+export function isExitedBeforeStart(error: unknown): boolean {
+  const message = (error as { message?: unknown })?.message;
+  return typeof message === "string" && /\/proc\/\d+\/cgroup: no such process/.test(message);
 }
