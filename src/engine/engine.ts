@@ -14,7 +14,6 @@ import {
   RetryLimitExceededError,
   TaskFailedError,
   TaskTimeoutError,
-  WorkflowCanceledError,
   WorkflowError,
 } from "./errors.ts";
 import { GroupRun } from "./group_run.ts";
@@ -23,10 +22,13 @@ import { sleep } from "./sleep.ts";
 import { RunningSet } from "./running_set.ts";
 import { RunTrace } from "./run_trace.ts";
 import { restoreRun, snapshotRun } from "./run_state_io.ts";
+import type { Activation, EngineHooks, Execution, Stop } from "./engine_types.ts";
+import { ResultStore } from "./result_store.ts";
+import { makeRunResult } from "./run_result.ts";
+import { applyDirectives } from "./directives.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
-  type Directives,
   EngineTaskContext,
   type FeedbackRequest,
   type FeedbackResponse,
@@ -36,79 +38,9 @@ import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
 import type { RunOptions, RunResult, RunStatus } from "./run_options.ts";
-import { ExecutedGraph } from "../graph/executed_graph.ts";
 import { handlerKey, handlerRepresentatives, pickHandler } from "./handler_choice.ts";
 
-/** A node waiting to run. */
-export interface Activation {
-  node: PlanNode;
-  input: unknown;
-  from: string;
-  kind: ActivationKind;
-  attempt?: number;
-}
-
-/** One task execution (all its attempts). */
-export interface Execution {
-  /** The plan node. */
-  readonly node: PlanNode;
-  /** The task. */
-  readonly task: Task;
-  /** Its input. */
-  readonly input: unknown;
-  /** What activated it. */
-  readonly from: string;
-  /** How. */
-  readonly kind: ActivationKind;
-  /** 1-based execution count. */
-  readonly cycle: number;
-  /** The handler that runs it. */
-  readonly handler: TaskHandler;
-  /** Current attempt. */
-  attempt: number;
-  /** Context of the current attempt. */
-  ctx: EngineTaskContext;
-  /** True once it succeeded or finally failed. */
-  settled: boolean;
-  /** `performance.now()` at the start of the attempt (only when events are listened to). */
-  started: number;
-  /** Timeout timer of the current attempt. */
-  timer?: ReturnType<typeof setTimeout>;
-  /** Position in the engine's running set. */
-  slot: number;
-}
-
-/** Why a run stops early. */
-export type Stop =
-  | { kind: "failed"; error: unknown }
-  | { kind: "terminated" }
-  | { kind: "waiting"; feedback: { id: string; checkpoint: string } };
-
-/** Hooks the run uses for checkpoints and feedback (installed by the checkpoint module). */
-export interface EngineHooks {
-  /**
-   * Writes deferred checkpoints after a task succeeded and its successors were queued: must
-   * take its snapshot synchronously; the returned promise is awaited before the run finishes.
-   */
-  afterTask?(engine: Engine, exec: Execution, directives: Directives): Promise<void> | void;
-  /** Writes an immediate checkpoint for the task of `ctx`. */
-  checkpointNow?(
-    engine: Engine,
-    ctx: EngineTaskContext,
-    options: CheckpointOptions,
-  ): Promise<CheckpointInfo>;
-  /** Human-in-the-loop: asks, waits, or ends the run as waiting. */
-  requestFeedback?(
-    engine: Engine,
-    ctx: EngineTaskContext,
-    request: FeedbackRequest,
-  ): Promise<FeedbackResponse>;
-  /** Called once when the run finished (any status), before it settles. */
-  finished?(engine: Engine): Promise<void> | void;
-}
-
-/** Marks "no result" in the results array (a task may return `undefined`). */
-const UNSET: unique symbol = Symbol("unset");
+export type { Activation, EngineHooks, Execution, Stop } from "./engine_types.ts";
 
 /** Tasks started by one pump before it yields to settle finished ones. */
 const PUMP_BATCH = 512;
@@ -123,8 +55,8 @@ export class Engine {
   readonly maxSteps: number;
   readonly hooks: EngineHooks;
   readonly running: RunningSet<Execution> = new RunningSet();
-  /** Latest result per node index (`UNSET` where none); `results()` builds the record. */
-  readonly #resultAt: unknown[] = [];
+  /** Latest result per node. */
+  readonly resultStore: ResultStore = new ResultStore();
   readonly completed: string[] = [];
   /** Executions per node, by node index. */
   readonly cycleCounts: number[] = [];
@@ -240,7 +172,7 @@ export class Engine {
     this.note("run.started", { resumed: !!state });
     if (state) restoreRun(this, state);
     else {
-      for (const node of this.plan.starts) this.#push(node, input, "start", "start");
+      for (const node of this.plan.starts) this.activate(node, input, "start", "start");
     }
     this.#pump();
     return this.promise;
@@ -291,7 +223,8 @@ export class Engine {
     else this.#maybeFinish();
   }
 
-  #push(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
+  /** Queues a node that is not activated along a static edge (start, next, goto, iterate). */
+  activate(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
     this.ready.push({ node, input, from, kind });
     this.trace.record(from, node.id, kind);
   }
@@ -408,7 +341,7 @@ export class Engine {
     exec.settled = true;
     if (exec.timer !== undefined) clearTimeout(exec.timer);
     const id = exec.task.name;
-    this.#resultAt[exec.node.index] = result;
+    this.resultStore.set(exec.node, result);
     this.completed.push(id);
     this.output = result;
     this.lastTask = id;
@@ -423,7 +356,10 @@ export class Engine {
     const d = exec.ctx.directives;
     if (!this.stop) {
       if (d === undefined) this.#propagate(exec.node, result, false);
-      else this.#applyDirectives(exec, d, result);
+      else {
+        const { propagate, skipStatic } = applyDirectives(this, exec, d, result);
+        if (propagate) this.#propagate(exec.node, result, skipStatic);
+      }
     }
     // Deferred checkpoints are written when the task succeeded: also when it terminated the
     // run (the checkpoint then records the run as terminated), never when it failed or canceled.
@@ -446,55 +382,6 @@ export class Engine {
     }
     this.running.delete(exec);
     this.#pump();
-  }
-
-  #applyDirectives(exec: Execution, d: Directives, result: unknown): void {
-    const id = exec.task.name;
-    if (d.cancel) {
-      this.halt({ kind: "failed", error: new WorkflowCanceledError(id, d.cancel.reason) });
-      return;
-    }
-    if (d.terminate) {
-      this.halt({ kind: "terminated" });
-      return;
-    }
-    let skip = false;
-    if (d.iterate) {
-      skip = true;
-      this.ready.push({
-        node: exec.node,
-        input: d.iterate.hasInput ? d.iterate.input : result,
-        from: id,
-        kind: "iterate",
-      });
-      this.trace.iterate(exec.node);
-    }
-    for (const call of d.next ?? []) {
-      const target = call.task;
-      let node = this.node(target.name);
-      if (node && node.node.task !== target) {
-        this.halt({
-          kind: "failed",
-          error: new TypeError(
-            `Cannot add task "${target.name}" from "${id}": the flow has another node with this id`,
-          ),
-        });
-        return;
-      }
-      const jump = call.goto ?? (node !== undefined && !node.node.dynamic);
-      if (!node) {
-        try {
-          node = this.addDynamic(target, id);
-        } catch (error) {
-          this.halt({ kind: "failed", error });
-          return;
-        }
-      }
-      if (jump) skip = true;
-      this.note("task.added", { taskId: target.name, by: id, goto: jump });
-      this.#push(node, call.hasInput ? call.input : result, id, jump ? "goto" : "next");
-    }
-    if (!d.iterate) this.#propagate(exec.node, result, skip);
   }
 
   #propagate(node: PlanNode, result: unknown, skipStatic: boolean): void {
@@ -564,7 +451,7 @@ export class Engine {
       if (!this.#memberFailed(barrier, error)) this.halt({ kind: "failed", error });
       return;
     }
-    this.#resultAt[this.plan.nodes.get(group)!.index] = output;
+    this.resultStore.set(this.plan.nodes.get(group)!, output);
     this.#propagate(barrier, output, false);
   }
 
@@ -623,25 +510,9 @@ export class Engine {
       }
       const status: RunStatus = stop?.kind ?? "completed";
       this.note("run.finished", { status, steps: this.steps });
-      const result = {
-        runId: this.runId,
-        status,
-        output: this.output,
-        completed: this.completed,
-        steps: this.steps,
-        channel: this.channel,
-        checkpoints: this.checkpoints,
-        ...(stop?.kind === "waiting" ? { feedback: stop.feedback } : {}),
-        graph: new ExecutedGraph(this.graph, () => this.trace.edges()),
-      };
-      // Built on first read: a 100,000-task run does not pay for a record nobody looks at.
-      let results: Record<string, unknown> | undefined;
-      Object.defineProperty(result, "results", {
-        get: () => (results ??= this.results()),
-        enumerable: true,
-        configurable: true,
-      });
-      this.#resolve(result as RunResult);
+      this.#resolve(
+        makeRunResult(this, status, stop?.kind === "waiting" ? stop.feedback : undefined),
+      );
     }, (error) => this.#reject(error));
   }
 
@@ -655,54 +526,31 @@ export class Engine {
   /** The latest result of a task (or group), `undefined` when it has none. */
   resultOf(id: string): unknown {
     const node = this.node(id);
-    const value = node ? this.#resultAt[node.index] : undefined;
-    return value === UNSET ? undefined : value;
+    return node && this.resultStore.get(node);
   }
 
   /** Records a result (resume uses this). */
   setResult(id: string, value: unknown): void {
     const node = this.node(id);
     if (!node) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
-    this.#resultAt[node.index] = value;
+    this.resultStore.set(node, value);
   }
 
   /** Every task's (and group's) latest result by id, in plan order. */
   results(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const at = this.#resultAt;
-    for (const pn of this.plan.nodes.values()) {
-      if (pn.index in at && at[pn.index] !== UNSET) out[pn.id] = at[pn.index];
-    }
-    for (const pn of this.dynamicNodes.values()) {
-      if (pn.index in at && at[pn.index] !== UNSET) out[pn.id] = at[pn.index];
-    }
-    return out;
+    return this.resultStore.record([this.plan.nodes.values(), this.dynamicNodes.values()]);
   }
 
-  /** Writes an immediate checkpoint (needs the checkpoint module's hooks). */
+  /** Writes an immediate checkpoint (through the checkpoint hooks). */
   checkpoint(
     ctx: EngineTaskContext,
     options: CheckpointOptions,
   ): Promise<CheckpointInfo | undefined> {
-    if (!this.hooks.checkpointNow) {
-      return Promise.reject(
-        new WorkflowError(`Cannot checkpoint task "${ctx.taskId}": checkpoints are not enabled`, {
-          code: "CHECKPOINT_UNAVAILABLE",
-        }),
-      );
-    }
     return this.hooks.checkpointNow(this, ctx, options);
   }
 
-  /** Human-in-the-loop request (needs the checkpoint module's hooks). */
+  /** Human-in-the-loop request (through the checkpoint hooks). */
   requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse> {
-    if (!this.hooks.requestFeedback) {
-      return Promise.reject(
-        new WorkflowError(`Cannot request feedback in task "${ctx.taskId}": not enabled`, {
-          code: "FEEDBACK_UNAVAILABLE",
-        }),
-      );
-    }
     return this.hooks.requestFeedback(this, ctx, request);
   }
 
