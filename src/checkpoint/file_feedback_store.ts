@@ -9,6 +9,7 @@ import type { FeedbackResponse } from "../context/task_context.ts";
 import type { FeedbackRecord, FeedbackStore } from "./feedback_store.ts";
 import { alreadyAnswered, notFound } from "./feedback_errors.ts";
 import { writeFileAtomic } from "./files.ts";
+import { sleep } from "../engine/sleep.ts";
 
 const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -101,15 +102,8 @@ export class FileFeedbackStore implements FeedbackStore {
       if (signal.aborted) throw signal.reason;
       const response = await this.#read<FeedbackResponse>(file);
       if (response) return response;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#pollMs);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        signal.addEventListener("abort", done, { once: true });
-      });
+      // An abort ends the pause early; the loop then throws the signal's reason.
+      await sleep(this.#pollMs, signal).catch(() => {});
     }
   }
 }

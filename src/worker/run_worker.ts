@@ -25,6 +25,7 @@ import { checkHealth, type WorkerHealth } from "./worker_health.ts";
 
 export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
 import type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
+import { sleep } from "../engine/sleep.ts";
 
 interface Running {
   entry: QueueEntry;
@@ -33,8 +34,6 @@ interface Running {
   /** Set when the outcome must not be written (cancelled, lease lost, handed back). */
   dropped?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A running worker (see {@linkcode runWorker}). */
 export class GraflowWorker implements AsyncDisposable {

@@ -24,6 +24,7 @@ import { checkCall, checkOutcome, parseFrame } from "./frames.ts";
 import { OWNER_LABEL, ownerId, RUN_LABEL, TASK_LABEL } from "./leftovers.ts";
 import type { NormalizedDockerOptions } from "./options.ts";
 import type { AnswerLine, CallFrame, TaskLine } from "./protocol.ts";
+import { sleep } from "../../engine/sleep.ts";
 
 /** What one container run needs. */
 export interface ContainerRunInput {
@@ -278,7 +279,7 @@ class ContainerRun {
         const status = (error as { statusCode?: number })?.statusCode;
         // 404: already gone. After the last retry the sweep of a later process removes it.
         if (status === 404 || attempt === REMOVE_RETRIES) return;
-        await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+        await sleep(25 * 2 ** attempt);
       }
     }
   }

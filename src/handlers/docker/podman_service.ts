@@ -5,6 +5,7 @@
  * @module
  */
 import { WorkflowError } from "../../engine/errors.ts";
+import { sleep } from "../../engine/sleep.ts";
 
 /** Options of {@linkcode startPodmanService}. */
 export interface PodmanServiceOptions {
@@ -126,7 +127,7 @@ export async function startPodmanService(
         { code: "DOCKER_UNAVAILABLE" },
       );
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return service;
 }
