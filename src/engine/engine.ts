@@ -134,11 +134,6 @@ export class Engine {
     return (this.#handlerAt[node.index] = handler);
   }
 
-  /** Emits an event when someone listens. */
-  emit(event: WorkflowEvent): void {
-    this.#emit?.(event);
-  }
-
   /** Emits an event of `type` with the run id and time filled in. */
   note<T extends WorkflowEvent["type"]>(
     type: T,

@@ -51,10 +51,7 @@ export class RunTrace {
    * @param kind How.
    */
   record(from: string, to: string, kind: ActivationKind): void {
-    const key = `${from}\u0000${to}\u0000${kind}`;
-    const e = this.#extra.get(key);
-    if (e) e.count++;
-    else this.#extra.set(key, { from, to, kind, count: 1 });
+    add(this.#extra, from, to, kind, 1);
   }
 
   /**
@@ -63,12 +60,7 @@ export class RunTrace {
    * @param edges The saved edges.
    */
   restore(edges: TraceEdge[]): void {
-    for (const e of edges) {
-      const key = `${e.from}\u0000${e.to}\u0000${e.kind}`;
-      const existing = this.#extra.get(key);
-      if (existing) existing.count += e.count;
-      else this.#extra.set(key, { ...e });
-    }
+    for (const e of edges) add(this.#extra, e.from, e.to, e.kind, e.count);
   }
 
   /**
@@ -79,21 +71,12 @@ export class RunTrace {
   edges(): TraceEdge[] {
     const merged = new Map<string, TraceEdge>();
     for (const [key, e] of this.#extra) merged.set(key, { ...e });
-    for (const [node, count] of this.#iterations) {
-      const key = `${node.id}\u0000${node.id}\u0000iterate`;
-      const existing = merged.get(key);
-      if (existing) existing.count += count;
-      else merged.set(key, { from: node.id, to: node.id, kind: "iterate", count });
-    }
+    for (const [node, count] of this.#iterations) add(merged, node.id, node.id, "iterate", count);
     for (let i = 0; i < this.#counts.length; i++) {
       const count = this.#counts[i];
       if (count === 0) continue;
       const { from, to, back } = this.#plan.edges[i];
-      const kind = back ? "back" : "edge";
-      const key = `${from}\u0000${to}\u0000${kind}`;
-      const existing = merged.get(key);
-      if (existing) existing.count += count;
-      else merged.set(key, { from, to, kind, count });
+      add(merged, from, to, back ? "back" : "edge", count);
     }
     // A stable order: by source, then target, in plan order (tasks added at run time after the
     // flow's own nodes, by name), so renderings do not depend on what finished first.
@@ -106,4 +89,18 @@ export class RunTrace {
       kinds.indexOf(a.kind) - kinds.indexOf(b.kind)
     );
   }
+}
+
+/** Adds `count` activations of the edge `from -kind-> to` to `edges`. */
+function add(
+  edges: Map<string, TraceEdge>,
+  from: string,
+  to: string,
+  kind: ActivationKind,
+  count: number,
+): void {
+  const key = `${from}\u0000${to}\u0000${kind}`;
+  const e = edges.get(key);
+  if (e) e.count += count;
+  else edges.set(key, { from, to, kind, count });
 }

@@ -69,7 +69,6 @@ export class Graph {
   readonly groups: Map<string, GroupSpec> = new Map();
   readonly #out = new Map<string, string[]>();
   readonly #in = new Map<string, string[]>();
-  #edgeCount = 0;
   readonly #edgeKeys = new Set<string>();
   #autoGroup = 0;
 
@@ -165,7 +164,6 @@ export class Graph {
     this.#edgeKeys.add(key);
     this.#out.get(from)!.push(to);
     this.#in.get(to)!.push(from);
-    this.#edgeCount++;
   }
 
   /**
@@ -199,7 +197,7 @@ export class Graph {
 
   /** Number of edges. */
   get edgeCount(): number {
-    return this.#edgeCount;
+    return this.#edgeKeys.size;
   }
 
   /**
