@@ -76,7 +76,7 @@ export {
   policyFromSpec,
   type PolicySpec,
   strict,
-} from "./src/engine/policies.ts";
+} from "./src/graph/policies.ts";
 export {
   CheckpointError,
   CycleLimitExceededError,
@@ -93,10 +93,10 @@ export {
   WorkflowCanceledError,
   WorkflowError,
   type WorkflowErrorOptions,
-} from "./src/engine/errors.ts";
+} from "./src/errors.ts";
 export type { Backend, RunOptions, RunResult, RunStatus } from "./src/engine/run_options.ts";
 export { WorkflowRun } from "./src/engine/workflow_run.ts";
-export { sleep } from "./src/engine/sleep.ts";
+export { sleep } from "./src/time/sleep.ts";
 export {
   type CheckpointInfo,
   type CheckpointMetadata,

@@ -13,7 +13,7 @@
  * @module
  */
 import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
-import { type ErrorRecord, fromErrorRecord } from "../src/engine/errors.ts";
+import { type ErrorRecord, fromErrorRecord } from "../src/errors.ts";
 import {
   type AnswerLine,
   type ContainerFrame,

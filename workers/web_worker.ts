@@ -10,7 +10,7 @@
  * @module
  */
 import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
-import { fromErrorRecord, toErrorRecord } from "../src/engine/errors.ts";
+import { fromErrorRecord, toErrorRecord } from "../src/errors.ts";
 import type { HostMessage, RunMessage, WorkerMessage } from "../src/handlers/worker_protocol.ts";
 
 /** The parts of the worker global scope used here. */

@@ -6,7 +6,7 @@
  */
 import { join, resolve } from "node:path";
 import type { Engine, EngineHooks, Execution } from "../engine/engine.ts";
-import { WorkflowError } from "../engine/errors.ts";
+import { WorkflowError } from "../errors.ts";
 import type { RunOptions } from "../engine/run_options.ts";
 import type { WorkflowRun } from "../engine/workflow_run.ts";
 import type { RunStateData } from "../context/run_state.ts";

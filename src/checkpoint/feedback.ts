@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Engine } from "../engine/engine.ts";
-import { WorkflowError } from "../engine/errors.ts";
+import { WorkflowError } from "../errors.ts";
 import type { RunOptions } from "../engine/run_options.ts";
 import type {
   EngineTaskContext,

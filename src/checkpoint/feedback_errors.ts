@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { WorkflowError } from "../engine/errors.ts";
+import { WorkflowError } from "../errors.ts";
 import type { FeedbackRequest, FeedbackResponse } from "../context/task_context.ts";
 import type { FeedbackRecord } from "./feedback_store.ts";
 

@@ -9,7 +9,7 @@ import type { FeedbackResponse } from "../context/task_context.ts";
 import type { FeedbackRecord, FeedbackStore } from "./feedback_store.ts";
 import { alreadyAnswered, notFound } from "./feedback_errors.ts";
 import { writeFileAtomic } from "./files.ts";
-import { sleep } from "../engine/sleep.ts";
+import { sleep } from "../time/sleep.ts";
 
 const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { CheckpointError } from "../engine/errors.ts";
+import { CheckpointError } from "../errors.ts";
 import type { CheckpointMetadata } from "../context/task_context.ts";
 import type { ChannelSnapshot } from "../channels/channel.ts";
 import { type CheckpointState, checkSchema, checkStateFile } from "./format.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
-import { CheckpointError, WorkflowError } from "../engine/errors.ts";
-import { policyFromSpec, type PolicySpec } from "../engine/policies.ts";
+import { CheckpointError, WorkflowError } from "../errors.ts";
+import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import {
   Graph,
   type GraphNode,

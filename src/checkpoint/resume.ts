@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CheckpointError } from "../engine/errors.ts";
+import { CheckpointError } from "../errors.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
 import { WorkflowRun } from "../engine/workflow_run.ts";
 import { type Plan, planGraph } from "../graph/plan.ts";

@@ -11,7 +11,7 @@
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import type { Channel, SetOptions } from "../channels/channel.ts";
-import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../engine/errors.ts";
+import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../errors.ts";
 import { resolveTask, type Task } from "../graph/task.ts";
 import {
   type CheckpointInfo,

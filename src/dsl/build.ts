@@ -7,7 +7,7 @@ import type { Ast, Program } from "./parser.ts";
 import { FlowSyntaxError } from "./flow_syntax_error.ts";
 import { type Fragment, Graph, type GroupExecutor, type GroupMember } from "../graph/graph.ts";
 import { getTask, registeredTaskNames, Task } from "../graph/task.ts";
-import type { GroupPolicy } from "../engine/policies.ts";
+import type { GroupPolicy } from "../graph/policies.ts";
 
 /** Options of {@linkcode parallel}. */
 export interface ParallelOptions {

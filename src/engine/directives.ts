@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine, Execution } from "./engine.ts";
-import { WorkflowCanceledError } from "./errors.ts";
+import { WorkflowCanceledError } from "../errors.ts";
 import type { Directives } from "../context/task_context.ts";
 
 /**

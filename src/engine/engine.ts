@@ -15,10 +15,10 @@ import {
   TaskFailedError,
   TaskTimeoutError,
   WorkflowError,
-} from "./errors.ts";
+} from "../errors.ts";
 import { GroupRun } from "./group_run.ts";
 import { ReadyQueue } from "./ready_queue.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../time/sleep.ts";
 import { RunningSet } from "./running_set.ts";
 import { RunTrace } from "./run_trace.ts";
 import { restoreRun, snapshotRun } from "./run_state_io.ts";

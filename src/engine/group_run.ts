@@ -7,7 +7,7 @@
  */
 import type { GroupSpec } from "../graph/graph.ts";
 import type { MemberRunState } from "../context/run_state.ts";
-import { applyPolicy, type GroupOutcome } from "./policies.ts";
+import { applyPolicy, type GroupOutcome } from "../graph/policies.ts";
 
 const UNSET = Symbol("unset");
 

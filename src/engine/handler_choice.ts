@@ -7,7 +7,7 @@
 import type { Graph, GraphNode } from "../graph/graph.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { RunOptions } from "./run_options.ts";
-import { WorkflowError } from "./errors.ts";
+import { WorkflowError } from "../errors.ts";
 
 /**
  * Picks the handler of a task node.

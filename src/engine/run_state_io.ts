@@ -4,7 +4,7 @@
  * @module
  */
 import type { Engine, Execution } from "./engine.ts";
-import { WorkflowError } from "./errors.ts";
+import { WorkflowError } from "../errors.ts";
 import { GroupRun } from "./group_run.ts";
 import type { PendingActivation, RunStateData } from "../context/run_state.ts";
 import type { PlanNode } from "../graph/plan.ts";

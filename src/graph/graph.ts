@@ -5,7 +5,7 @@
  * @module
  */
 import type { Task } from "./task.ts";
-import type { GroupPolicy } from "../engine/policies.ts";
+import type { GroupPolicy } from "./policies.ts";
 
 /** Where a group's members run. */
 export type GroupExecutor = "inline" | "workers" | "redis";

@@ -4,6 +4,7 @@
  * @module
  */
 import type { TaskContext } from "../context/task_context.ts";
+import { WorkflowError } from "../errors.ts";
 
 /** Backoff between retries: delay before retry k (0-based) is `min(initialDelayMs * factor ** k, maxDelayMs)`. */
 export interface RetryPolicy {
@@ -211,7 +212,6 @@ export async function resolveTask(name: string, module?: string): Promise<Task> 
     try {
       await import(module);
     } catch (error) {
-      const { WorkflowError } = await import("../engine/errors.ts");
       throw new WorkflowError(
         `Cannot find task "${name}": importing its module ${module} failed: ${
           (error as Error)?.message ?? error
@@ -222,7 +222,6 @@ export async function resolveTask(name: string, module?: string): Promise<Task> 
     const loaded = registry.get(name);
     if (loaded) return loaded as Task;
   }
-  const { WorkflowError } = await import("../engine/errors.ts");
   throw new WorkflowError(
     `Cannot find task "${name}": it is not registered` +
       (module ? ` and its module ${module} does not define it` : " and no module URL is known"),

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { fromErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { fromErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task, WorkerPermissions } from "../graph/task.ts";
 import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
 import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";

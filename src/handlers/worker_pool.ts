@@ -11,7 +11,7 @@ import {
   toRemoteMessage,
 } from "../context/remote_context.ts";
 import type { TaskContext } from "../context/task_context.ts";
-import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { toErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskHandler } from "./task_handler.ts";
 import { type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import type { ContextCall, RemoteOutcome, RemoteTaskMessage } from "../context/remote_context.ts";
-import type { ErrorRecord } from "../engine/errors.ts";
+import type { ErrorRecord } from "../errors.ts";
 
 /** Host → worker: run a task (job `id` is unique per pool). */
 export interface RunMessage {

@@ -60,4 +60,4 @@ export type {
   TaskOptions,
   WorkerPermissions,
 } from "../graph/task.ts";
-export type { ErrorRecord } from "../engine/errors.ts";
+export type { ErrorRecord } from "../errors.ts";

@@ -9,7 +9,7 @@ import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskContext } from "../context/task_context.ts";
 import { serveContextCall, settleOutcome, toRemoteMessage } from "../context/remote_context.ts";
-import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { toErrorRecord, WorkflowError } from "../errors.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import {
   connectRedis,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ContextCall, RemoteOutcome, RemoteTaskMessage } from "../context/remote_context.ts";
-import type { ErrorRecord } from "../engine/errors.ts";
+import type { ErrorRecord } from "../errors.ts";
 
 /** Wire format version of job messages. */
 export const WIRE_VERSION = 1;

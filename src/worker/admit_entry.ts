@@ -5,7 +5,7 @@
  * @module
  */
 import { fromJsonTree } from "../channels/codec.ts";
-import { toErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { toErrorRecord, WorkflowError } from "../errors.ts";
 import { getTask, resolveTask } from "../graph/task.ts";
 import { seal, verify } from "../redis/signing.ts";
 import type { QueueEntry } from "../redis/task_queue.ts";

@@ -7,7 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import type { ContextCall } from "../context/remote_context.ts";
-import { fromErrorRecord, WorkflowError } from "../engine/errors.ts";
+import { fromErrorRecord, WorkflowError } from "../errors.ts";
 import type { RedisKeys } from "../redis/keys.ts";
 import { seal, unseal } from "../redis/signing.ts";
 import type { CallRecord, JobMessage, ReplyRecord } from "../redis/wire.ts";

@@ -9,7 +9,7 @@
 import type { Redis } from "ioredis";
 import { runRemoteTask } from "../context/remote_context.ts";
 import { admitEntry, deadLetterNotice } from "./admit_entry.ts";
-import { WorkflowError } from "../engine/errors.ts";
+import { WorkflowError } from "../errors.ts";
 import { connectRedis, envVar, explainRedisError, within } from "../redis/connection.ts";
 import { RedisKeys } from "../redis/keys.ts";
 import { quit, RedisChannel } from "../redis/redis_channel.ts";
@@ -25,7 +25,7 @@ import { checkHealth, type WorkerHealth } from "./worker_health.ts";
 
 export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
 import type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
-import { sleep } from "../engine/sleep.ts";
+import { sleep } from "../time/sleep.ts";
 
 interface Running {
   entry: QueueEntry;

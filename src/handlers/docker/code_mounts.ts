@@ -9,7 +9,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Task } from "../../graph/task.ts";
-import { WorkflowError } from "../../engine/errors.ts";
+import { WorkflowError } from "../../errors.ts";
 
 /** Host paths a container needs to run a task. */
 export interface CodeMounts {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { registerErrorClass, WorkflowError } from "../../engine/errors.ts";
+import { registerErrorClass, WorkflowError } from "../../errors.ts";
 
 /** Details of a {@linkcode ContainerExitError}. */
 export interface ContainerExitDetails {

@@ -14,7 +14,7 @@ import {
   serveContextCall,
 } from "../../context/remote_context.ts";
 import type { TaskContext } from "../../context/task_context.ts";
-import { toErrorRecord, WorkflowError } from "../../engine/errors.ts";
+import { toErrorRecord, WorkflowError } from "../../errors.ts";
 import type { Task } from "../../graph/task.ts";
 import type { CodeMounts } from "./code_mounts.ts";
 import { ContainerExitError } from "./container_error.ts";
@@ -24,7 +24,7 @@ import { checkCall, checkOutcome, parseFrame } from "./frames.ts";
 import { OWNER_LABEL, ownerId, RUN_LABEL, TASK_LABEL } from "./leftovers.ts";
 import type { NormalizedDockerOptions } from "./options.ts";
 import type { AnswerLine, CallFrame, TaskLine } from "./protocol.ts";
-import { sleep } from "../../engine/sleep.ts";
+import { sleep } from "../../time/sleep.ts";
 
 /** What one container run needs. */
 export interface ContainerRunInput {

@@ -5,7 +5,7 @@
  */
 import { settleOutcome, toRemoteMessage } from "../../context/remote_context.ts";
 import type { TaskContext } from "../../context/task_context.ts";
-import { WorkflowError } from "../../engine/errors.ts";
+import { WorkflowError } from "../../errors.ts";
 import type { Task } from "../../graph/task.ts";
 import type { TaskHandler } from "../task_handler.ts";
 import { codeMounts } from "./code_mounts.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DockerClient, DockerConstructor } from "./docker_api.ts";
-import { WorkflowError } from "../../engine/errors.ts";
+import { WorkflowError } from "../../errors.ts";
 import type { PullPolicy } from "./options.ts";
 
 /**

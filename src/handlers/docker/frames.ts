@@ -7,8 +7,8 @@
  * @module
  */
 import type { ContextCall, RemoteDirectives, RemoteOutcome } from "../../context/remote_context.ts";
-import type { ErrorRecord } from "../../engine/errors.ts";
-import { WorkflowError } from "../../engine/errors.ts";
+import type { ErrorRecord } from "../../errors.ts";
+import { WorkflowError } from "../../errors.ts";
 import { getTask } from "../../graph/task.ts";
 import type { ContainerFrame } from "./protocol.ts";
 

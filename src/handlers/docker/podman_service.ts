@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { WorkflowError } from "../../engine/errors.ts";
-import { sleep } from "../../engine/sleep.ts";
+import { WorkflowError } from "../../errors.ts";
+import { sleep } from "../../time/sleep.ts";
 
 /** Options of {@linkcode startPodmanService}. */
 export interface PodmanServiceOptions {

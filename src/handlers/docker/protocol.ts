@@ -21,7 +21,7 @@ import type {
   RemoteOutcome,
   RemoteTaskMessage,
 } from "../../context/remote_context.ts";
-import type { ErrorRecord } from "../../engine/errors.ts";
+import type { ErrorRecord } from "../../errors.ts";
 
 /**
  * Starts every protocol frame on the container's stdout: ASCII record separator, a tag and a

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type GroupFailure, ParallelGroupError } from "./errors.ts";
+import { type GroupFailure, ParallelGroupError } from "../errors.ts";
 
 /** How a parallel group ended: which members succeeded and which failed. */
 export interface GroupOutcome {
