@@ -227,6 +227,27 @@ export class NonErrorThrownError extends WorkflowError {
   }
 }
 
+/**
+ * What a task threw, as an `Error` that is safe to read: an `Error` stays as it is; anything
+ * else, and an `Error` whose properties cannot be read (a revoked `Proxy`, a throwing `message`
+ * getter), becomes a {@linkcode NonErrorThrownError}. Never throws.
+ *
+ * @param raw What was thrown.
+ * @returns An error whose `name`, `message` and `stack` can be read.
+ */
+export function asError(raw: unknown): Error {
+  try {
+    if (raw instanceof Error) {
+      // Reading these must work: the engine and the wire format read them later.
+      void String(raw.name), String(raw.message), raw.stack;
+      return raw;
+    }
+  } catch {
+    return new NonErrorThrownError("(an error whose properties cannot be read)");
+  }
+  return new NonErrorThrownError(raw);
+}
+
 function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message || cause.name;
   return `threw a non-Error value: ${preview(cause)}`;

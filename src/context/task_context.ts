@@ -78,8 +78,24 @@ export interface FeedbackResponse {
   respondedAt: string;
 }
 
+/** Key of the method through which a handler reports to a task's run (see `notifyRun`). */
+export const RUN_NOTICE: unique symbol = Symbol.for("graflow.runNotice");
+
+/** What a handler can report to the run of a task it runs. */
+export interface RunNotice {
+  /** The kind of report. */
+  type: "task.waiting";
+  /** Why the task waits, e.g. `"no-worker"`. */
+  reason: string;
+  /** How long it has waited. */
+  waitedMs: number;
+  /** A sentence for people. */
+  message: string;
+}
+
 /** @internal What a run implements for its task contexts. */
 export interface ContextHost {
+  notice?(ctx: EngineTaskContext, notice: RunNotice): void;
   readonly runId: string;
   readonly channel: Channel;
   result(taskId: string): Promise<unknown>;
@@ -314,5 +330,10 @@ export class EngineTaskContext extends DirectiveRecorder implements TaskContext 
    */
   requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
     return this.#host.requestFeedback(this, request);
+  }
+
+  /** @internal A handler's report about this task (see `notifyRun`). */
+  [RUN_NOTICE](notice: RunNotice): void {
+    this.#host.notice?.(this, notice);
   }
 }

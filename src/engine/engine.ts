@@ -32,6 +32,7 @@ import {
   EngineTaskContext,
   type FeedbackRequest,
   type FeedbackResponse,
+  type RunNotice,
 } from "../context/task_context.ts";
 import type { ActivationKind, DynamicTaskRecord, RunStateData } from "../context/run_state.ts";
 import type { Channel } from "../channels/channel.ts";
@@ -547,6 +548,16 @@ export class Engine {
   /** Human-in-the-loop request (through the checkpoint hooks). */
   requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse> {
     return this.hooks.requestFeedback(this, ctx, request);
+  }
+
+  /** A handler's report about a running task, emitted as an event. */
+  notice(ctx: EngineTaskContext, n: RunNotice): void {
+    this.note("task.waiting", {
+      taskId: ctx.taskId,
+      reason: n.reason,
+      waitedMs: n.waitedMs,
+      message: n.message,
+    });
   }
 
   /** The execution a context belongs to. */

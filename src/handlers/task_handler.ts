@@ -5,7 +5,7 @@
  * @module
  */
 import type { Task } from "../graph/task.ts";
-import type { TaskContext } from "../context/task_context.ts";
+import { RUN_NOTICE, type RunNotice, type TaskContext } from "../context/task_context.ts";
 
 /**
  * Runs a task. Register with `run({ handlers: { name: handler } })`; a task picks one with
@@ -42,3 +42,16 @@ export const directHandler: TaskHandler = {
     return task.invoke(input, ctx) as Promise<unknown>;
   },
 };
+
+/**
+ * Tells the run of `ctx` something about its task while a handler runs it (for example that its
+ * job waits with no live worker): the run emits it as an event. A no-op for contexts that are
+ * not a run's (tests, custom callers).
+ *
+ * @param ctx The context the handler was given.
+ * @param notice What to report.
+ */
+export function notifyRun(ctx: TaskContext, notice: RunNotice): void {
+  const sink = (ctx as { [RUN_NOTICE]?: (n: RunNotice) => void })[RUN_NOTICE];
+  if (typeof sink === "function") sink.call(ctx, notice);
+}

@@ -45,6 +45,16 @@ export type WorkflowEvent =
   }
   | WorkflowEventBase & { type: "task.added"; taskId: string; by: string; goto: boolean }
   | WorkflowEventBase & {
+    type: "task.waiting";
+    taskId: string;
+    /** Why it waits, e.g. `"no-worker"` (no live worker has taken its job). */
+    reason: string;
+    /** How long it has waited. */
+    waitedMs: number;
+    /** A sentence for people. */
+    message: string;
+  }
+  | WorkflowEventBase & {
     type: "group.settled";
     groupId: string;
     succeeded: string[];

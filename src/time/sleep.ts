@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { clockSleep, systemClock } from "./clock.ts";
 
 /**
- * Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon as `signal` aborts
+ * Resolves after `ms` milliseconds (any finite value: long delays are chained), or rejects with `signal.reason` as soon as `signal` aborts
  * (the timer and the listener are removed either way).
  *
  * @param ms Milliseconds to wait.
@@ -22,16 +23,5 @@
  * ```
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  return clockSleep(systemClock, ms, signal);
 }
