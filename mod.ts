@@ -20,8 +20,8 @@
  *
  * @module
  */
+// Tasks and flows
 export {
-  type NormalizedRetry,
   type RetryPolicy,
   Task,
   task,
@@ -30,58 +30,21 @@ export {
   type WorkerPermissions,
 } from "./src/graph/task.ts";
 export { Flow, flow } from "./src/dsl/flow.ts";
-export { Group, type HasGraph, parallel, type ParallelOptions } from "./src/dsl/build.ts";
+export { Group, parallel, type ParallelOptions } from "./src/dsl/build.ts";
 export { FlowSyntaxError } from "./src/dsl/flow_syntax_error.ts";
 export {
-  type Fragment,
-  Graph,
-  type GraphNode,
-  type GroupExecutor,
-  type GroupMember,
-  type GroupSpec,
-} from "./src/graph/graph.ts";
-export type { RenderEdge, RenderGroup, RenderModel, RenderNode } from "./src/graph/render.ts";
-export type {
-  ActivationKind,
-  DynamicTaskRecord,
-  FeedbackState,
-  MemberRunState,
-  PendingActivation,
-  RunStateData,
-  TraceEdge,
-} from "./src/context/run_state.ts";
-export type { FeedbackRecord, FeedbackStore } from "./src/checkpoint/feedback_store.ts";
-export {
-  type CheckpointContents,
-  createCheckpoint,
-  type CreateCheckpointOptions,
-  loadCheckpoint,
-} from "./src/checkpoint/checkpointer.ts";
-export { resume, type ResumeOptions, startResume } from "./src/checkpoint/resume.ts";
-export { type FeedbackTarget, provideFeedback } from "./src/checkpoint/feedback.ts";
-export {
-  FileFeedbackStore,
-  type FileFeedbackStoreOptions,
-} from "./src/checkpoint/file_feedback_store.ts";
-export { MemoryFeedbackStore } from "./src/checkpoint/memory_feedback_store.ts";
-export { SCHEMA_VERSION } from "./src/checkpoint/format.ts";
-export { ExecutedGraph } from "./src/graph/executed_graph.ts";
-export {
-  applyPolicy,
   atLeast,
   bestEffort,
   critical,
   type GroupOutcome,
   type GroupPolicy,
-  policyFromSpec,
-  type PolicySpec,
   strict,
 } from "./src/graph/policies.ts";
+export type { GroupExecutor } from "./src/graph/graph.ts";
+// Errors
 export {
   CheckpointError,
   CycleLimitExceededError,
-  type ErrorRecord,
-  fromErrorRecord,
   type GroupFailure,
   NonErrorThrownError,
   ParallelGroupError,
@@ -89,24 +52,48 @@ export {
   RetryLimitExceededError,
   TaskFailedError,
   TaskTimeoutError,
-  toErrorRecord,
   WorkflowCanceledError,
   WorkflowError,
   type WorkflowErrorOptions,
 } from "./src/errors.ts";
+// Running
 export type { Backend, RunOptions, RunResult, RunStatus } from "./src/engine/run_options.ts";
-export { WorkflowRun } from "./src/engine/workflow_run.ts";
-export { sleep } from "./src/time/sleep.ts";
 export {
-  type CheckpointInfo,
-  type CheckpointMetadata,
-  type CheckpointOptions,
-  DirectiveRecorder,
-  type FeedbackRequest,
-  type FeedbackResponse,
-  type NextOptions,
-  type TaskContext,
+  createCheckpoint,
+  type CreateCheckpointOptions,
+  WorkflowRun,
+} from "./src/run/workflow_run.ts";
+export type {
+  CheckpointInfo,
+  CheckpointMetadata,
+  CheckpointOptions,
+  FeedbackRequest,
+  FeedbackResponse,
+  NextOptions,
+  RunNotice,
+  TaskContext,
 } from "./src/context/task_context.ts";
+export type { Clock, Timer } from "./src/time/clock.ts";
+export { sleep } from "./src/time/sleep.ts";
+// Checkpoints and human in the loop
+export { resume, type ResumeOptions, startResume } from "./src/run/resume.ts";
+export { type CheckpointContents, loadCheckpoint } from "./src/checkpoint/load.ts";
+export type {
+  ActivationKind,
+  DynamicTaskRecord,
+  MemberRunState,
+  PendingActivation,
+  RunStateData,
+  TraceEdge,
+} from "./src/state/run_state_data.ts";
+export { type FeedbackTarget, provideFeedback } from "./src/checkpoint/feedback.ts";
+export type { FeedbackRecord, FeedbackStore } from "./src/checkpoint/feedback_store.ts";
+export {
+  FileFeedbackStore,
+  type FileFeedbackStoreOptions,
+} from "./src/checkpoint/file_feedback_store.ts";
+export { MemoryFeedbackStore } from "./src/checkpoint/memory_feedback_store.ts";
+// Channels
 export type {
   Channel,
   ChannelSnapshot,
@@ -114,17 +101,15 @@ export type {
   SnapshotChannel,
 } from "./src/channels/channel.ts";
 export { MemoryChannel, type MemoryChannelOptions } from "./src/channels/memory_channel.ts";
-export { decodeValue, encodeValue } from "./src/channels/codec.ts";
-export { directHandler, type TaskHandler } from "./src/handlers/task_handler.ts";
+// Handlers
+export { directHandler, notifyRun, type TaskHandler } from "./src/handlers/task_handler.ts";
 export { WorkerPool } from "./src/handlers/worker_pool.ts";
 export type { WorkerPoolOptions, WorkerPoolStats } from "./src/handlers/worker_pool_options.ts";
-export {
-  closeDefaultWorkerPool,
-  DEFAULT_POOL_IDLE_TIMEOUT_MS,
-  defaultWorkerPool,
-} from "./src/handlers/default_worker_pool.ts";
+export { closeDefaultWorkerPool, defaultWorkerPool } from "./src/handlers/default_worker_pool.ts";
+// Events and rendering
 export type {
   EventListener,
   WorkflowEvent,
   WorkflowEventBase,
 } from "./src/observability/events.ts";
+export { ExecutedGraph } from "./src/graph/executed_graph.ts";

@@ -51,8 +51,8 @@ try {
   console.log(`Checkpoint written: ${basename(path)} (files: ${files.sort().join(", ")})`);
 
   const { metadata, state, tasks } = await loadCheckpoint(path);
-  console.log(`  run ${metadata.run_id}, step ${metadata.steps}, by task ${metadata.task_id}`);
-  console.log(`  created at ${metadata.created_at}`);
+  console.log(`  run ${metadata.runId}, step ${metadata.steps}, by task ${metadata.taskId}`);
+  console.log(`  created at ${metadata.createdAt}`);
   console.log(`  user metadata: ${JSON.stringify(metadata.user)}`);
   console.log(`  completed: ${state.completed.join(", ")}`);
   console.log(`  pending: ${state.pending.map((p) => p.node).join(", ")}`);

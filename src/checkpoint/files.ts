@@ -172,7 +172,7 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const metaFile = base + SUFFIXES.meta;
   const meta = parseJson(await readBytes(metaFile), metaFile) as CheckpointMetadata;
   if (!meta || typeof meta !== "object") throw new CheckpointError(metaFile, "not a JSON object");
-  checkSchema(meta.schema_version, metaFile);
+  checkSchema(meta.schemaVersion ?? (meta as { schemaVersion?: unknown }).schemaVersion, metaFile);
   if (!meta.checksum || typeof meta.checksum.state !== "string") {
     throw new CheckpointError(metaFile, "checksum is missing or malformed");
   }
@@ -203,10 +203,10 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   if (!channel || typeof channel.kind !== "string") {
     throw new CheckpointError(channelFile, "channel kind is missing or malformed");
   }
-  if (state.run_id !== meta.run_id) {
+  if (state.runId !== meta.runId) {
     throw new CheckpointError(
       stateFile,
-      `run id "${state.run_id}" does not match the metadata's "${meta.run_id}"`,
+      `run id "${state.runId}" does not match the metadata's "${meta.runId}"`,
     );
   }
   return { path: base, metadata: meta, state, channel };

@@ -8,17 +8,22 @@ import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import { CheckpointError, WorkflowError } from "../errors.ts";
 import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import {
+  BARRIER,
   Graph,
   type GraphNode,
   type GroupExecutor,
   type GroupMember,
   type GroupSpec,
 } from "../graph/graph.ts";
-import { resolveTask, type Task } from "../graph/task.ts";
-import type { RunStateData } from "../context/run_state.ts";
+import { getTask, type Task } from "../graph/task.ts";
+import { checkOrThrow, stateFileCheck } from "./state_check.ts";
+import type { RunStateData } from "../state/run_state_data.ts";
 
-/** Version of the files this code writes; newer files are refused. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the files this code writes. Version 2: camelCase field names, tasks added at run
+ * time by name only. Files of another version are refused with a `CheckpointError`.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** The flow's graph as JSON. */
 export interface FlowJson {
@@ -47,9 +52,9 @@ export interface FlowJson {
 /** Contents of `<base>.state.json`. */
 export interface CheckpointState {
   /** Format version. */
-  schema_version: number;
+  schemaVersion: number;
   /** The run id. */
-  run_id: string;
+  runId: string;
   /** The run state; task inputs and results are codec trees. */
   state: RunStateData;
   /** The graph. */
@@ -92,24 +97,26 @@ export function graphToJson(graph: Graph, starts: string[]): FlowJson {
 }
 
 /**
- * Rebuilds a graph from JSON, finding tasks in the registry or by importing their modules.
+ * Rebuilds a graph from JSON, finding tasks by name in the registry (nothing is imported
+ * because a file says so: import the modules that define the tasks first).
  *
  * @param json The JSON form.
  * @param file The state file (for errors).
  * @param flowGraph The graph of a flow given to `resume` (its custom policies are reused).
  * @returns The graph.
- * @throws {CheckpointError} When a task cannot be found (naming it and its module URL) or a
- * group has a custom policy and no flow was given.
+ * @throws {CheckpointError} When a task is not registered (naming it and the module that
+ * defined it) or a group has a custom policy and no flow was given.
  */
-export async function graphFromJson(
+export function graphFromJson(
   json: FlowJson,
   file: string,
   flowGraph?: Graph,
-): Promise<Graph> {
+): Graph {
+  checkGraphRefs(json, file);
   const graph = new Graph();
   for (const n of json.nodes) {
     if (n.kind === "task") {
-      graph.addNode({ id: n.id, kind: "task", task: await findTask(n.id, n.module, file) });
+      graph.addNode({ id: n.id, kind: "task", task: findTask(n.id, n.module, file) });
     } else graph.addNode({ id: n.id, kind: n.kind, group: n.group });
   }
   for (const n of json.nodes) {
@@ -125,7 +132,18 @@ export async function graphFromJson(
           `group "${g.id}" uses a custom policy, which cannot be stored: pass the flow to resume() as { flow }`,
         );
       }
-    } else if (g.policy) policy = policyFromSpec(g.policy);
+    } else if (g.policy) {
+      try {
+        policy = policyFromSpec(g.policy as PolicySpec);
+      } catch (error) {
+        throw new CheckpointError(
+          file,
+          `stateFile.flow group "${g.id}" has a policy that cannot be rebuilt: ${
+            (error as Error).message
+          }`,
+        );
+      }
+    }
     graph.groups.set(g.id, {
       id: g.id,
       members: g.members,
@@ -138,31 +156,72 @@ export async function graphFromJson(
   return graph;
 }
 
+/** Every id the flow's JSON refers to exists, once. */
+function checkGraphRefs(json: FlowJson, file: string): void {
+  const bad = (what: string): never => {
+    throw new CheckpointError(file, `stateFile.flow ${what}`);
+  };
+  const nodes = new Map<string, FlowJson["nodes"][number]>();
+  for (const n of json.nodes) {
+    if (nodes.has(n.id)) bad(`has two nodes "${n.id}"`);
+    nodes.set(n.id, n);
+  }
+  const groups = new Map(json.groups.map((g) => [g.id, g]));
+  if (groups.size !== json.groups.length) bad("has two groups with the same id");
+  for (const n of json.nodes) {
+    if (n.kind !== "task") {
+      const g = n.group === undefined ? undefined : groups.get(n.group);
+      if (!g) bad(`node "${n.id}" belongs to an unknown group "${n.group}"`);
+      if (n.id !== (n.kind === "fork" ? g!.id : g!.id + BARRIER)) {
+        bad(`node "${n.id}" is not the ${n.kind} of group "${g!.id}"`);
+      }
+    } else if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(n.id)) {
+      bad(`task node "${n.id}" is not a task name`);
+    }
+    if (n.parent) {
+      const g = groups.get(n.parent.group);
+      if (!g) bad(`node "${n.id}" is a member of an unknown group "${n.parent.group}"`);
+      if (!g!.members.some((m) => m.id === n.parent!.member)) {
+        bad(`node "${n.id}" names an unknown member "${n.parent.member}" of "${g!.id}"`);
+      }
+    }
+  }
+  for (const g of json.groups) {
+    if (!nodes.has(g.id) || !nodes.has(g.id + BARRIER)) {
+      bad(`group "${g.id}" has no fork or barrier`);
+    }
+    for (const m of g.members) {
+      for (const id of [...m.entries, ...m.exits]) {
+        if (!nodes.has(id)) bad(`group "${g.id}" member "${m.id}" names an unknown node "${id}"`);
+      }
+    }
+  }
+  for (const [from, to] of json.edges) {
+    if (!nodes.has(from) || !nodes.has(to)) {
+      bad(`has an edge to or from an unknown node: ${from} -> ${to}`);
+    }
+  }
+  for (const s of json.starts) if (!nodes.has(s)) bad(`start node "${s}" is not in the flow`);
+}
+
 /**
- * Finds a task by name, importing its recorded module when it is not registered.
+ * Finds a task by name in the registry.
  *
  * @param name Task name.
- * @param module Recorded module URL.
+ * @param module The module that defined it when the file was written (for the message).
  * @param file The checkpoint file (for errors).
  * @returns The task.
- * @throws {CheckpointError} Naming the task and module URL when it cannot be found.
+ * @throws {CheckpointError} Naming the task and its module when it is not registered.
  */
-export async function findTask(
-  name: string,
-  module: string | undefined,
-  file: string,
-): Promise<Task> {
-  try {
-    return await resolveTask(name, module);
-  } catch (error) {
-    throw new CheckpointError(
-      file,
-      `task "${name}" is not registered and could not be loaded from ${
-        module ?? "(no module URL recorded)"
-      }: ${(error as Error).message}`,
-      error,
-    );
-  }
+export function findTask(name: string, module: string | undefined, file: string): Task {
+  const found = getTask(name);
+  if (found) return found;
+  throw new CheckpointError(
+    file,
+    `task "${name}" is not registered in this process: import the module that defines it first${
+      module ? ` (it was defined in ${module})` : ""
+    }; a checkpoint never makes Graflow import code`,
+  );
 }
 
 /**
@@ -197,66 +256,78 @@ export function encodeState(state: RunStateData): RunStateData {
  * Decodes a run state read from a state file.
  *
  * @param state The stored state.
+ * @param file The file (for errors).
  * @returns The state with values restored.
+ * @throws {CheckpointError} Naming the field whose value cannot be decoded.
  */
-export function decodeState(state: RunStateData): RunStateData {
+export function decodeState(state: RunStateData, file: string): RunStateData {
+  const decode = <T>(value: unknown, field: string): T => {
+    try {
+      return fromJsonTree(value) as T;
+    } catch (error) {
+      throw new CheckpointError(
+        file,
+        `stateFile.state.${field} cannot be decoded: ${(error as Error).message}`,
+        error,
+      );
+    }
+  };
   return {
     ...state,
-    results: fromJsonTree(state.results),
-    output: fromJsonTree(state.output),
-    pending: state.pending.map((p) => ({ ...p, input: fromJsonTree(p.input) })),
-    arrivals: fromJsonTree(state.arrivals),
-    groups: fromJsonTree(state.groups),
+    results: decode(state.results, "results"),
+    output: decode(state.output, "output"),
+    pending: state.pending.map((p, i) => ({ ...p, input: decode(p.input, `pending[${i}].input`) })),
+    arrivals: decode(state.arrivals, "arrivals"),
+    groups: decode(state.groups, "groups"),
   };
 }
 
 /**
- * Checks the shape of a parsed state file.
+ * Checks a parsed state file field by field.
  *
  * @param value The parsed JSON.
  * @param file The file, for errors.
  * @returns The state file contents.
- * @throws {CheckpointError} When a field is missing or of the wrong type, or the schema is newer.
+ * @throws {CheckpointError} Naming the first field that is missing or malformed, or when the
+ * schema version is not this code's.
  */
 export function checkStateFile(value: unknown, file: string): CheckpointState {
   const v = value as CheckpointState;
-  if (!v || typeof v !== "object") throw new CheckpointError(file, "not a JSON object");
-  checkSchema(v.schema_version, file);
-  const s = v.state;
-  const bad = (what: string) => {
-    throw new CheckpointError(file, `${what} is missing or malformed`);
-  };
-  if (typeof v.run_id !== "string") bad("run_id");
-  if (!s || typeof s !== "object") bad("state");
-  if (!Number.isInteger(s.steps)) bad("state.steps");
-  if (!Array.isArray(s.completed)) bad("state.completed");
-  if (!Array.isArray(s.pending)) bad("state.pending");
-  if (!s.results || typeof s.results !== "object") bad("state.results");
-  if (!s.cycles || typeof s.cycles !== "object") bad("state.cycles");
-  if (!Array.isArray(s.dynamic)) bad("state.dynamic");
-  if (!v.flow || !Array.isArray(v.flow.nodes) || !Array.isArray(v.flow.edges)) bad("flow");
-  s.arrivals ??= {};
-  s.groups ??= {};
-  s.trace ??= [];
-  s.feedback ??= { requests: {} };
+  if (!v || typeof v !== "object" || Array.isArray(v)) {
+    throw new CheckpointError(file, "not a JSON object");
+  }
+  checkSchema(v.schemaVersion ?? (v as { schemaVersion?: unknown }).schemaVersion, file);
+  checkOrThrow(stateFileCheck, v, "stateFile", file);
+  if (v.state.runId !== v.runId) {
+    throw new CheckpointError(
+      file,
+      `stateFile.state.runId "${v.state.runId}" differs from stateFile.runId "${v.runId}"`,
+    );
+  }
   return v;
 }
 
 /**
- * Refuses files written by a newer (or unknown) schema.
+ * Refuses files written by another schema version.
  *
- * @param version The stored `schema_version`.
+ * @param version The stored schema version.
  * @param file The file, for errors.
- * @throws {CheckpointError} When the version is not supported.
+ * @throws {CheckpointError} When the version is not {@linkcode SCHEMA_VERSION}.
  */
 export function checkSchema(version: unknown, file: string): void {
   if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
-    throw new CheckpointError(file, `schema_version is missing or malformed (${String(version)})`);
+    throw new CheckpointError(file, `schemaVersion is missing or malformed (${String(version)})`);
   }
   if (version > SCHEMA_VERSION) {
     throw new CheckpointError(
       file,
-      `written by a newer schema (version ${version}; this version of Graflow reads up to ${SCHEMA_VERSION})`,
+      `written by a newer schema (version ${version}; this version of Graflow reads version ${SCHEMA_VERSION})`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new CheckpointError(
+      file,
+      `written by an older schema (version ${version}: snake_case fields, tasks by module URL); this version of Graflow reads version ${SCHEMA_VERSION}: resume it with the Graflow version that wrote it`,
     );
   }
 }

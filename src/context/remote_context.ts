@@ -185,9 +185,10 @@ function directivesToJson(d: Directives | undefined): RemoteDirectives | undefin
   const out: RemoteDirectives = {};
   if (d.next) {
     out.next = d.next.map((n) => ({
-      task: n.task.name,
-      module: n.task.module,
-      ...(n.hasInput ? { input: toJsonTree(n.input, `input of next task "${n.task.name}"`) } : {}),
+      task: typeof n.task === "string" ? n.task : n.task.name,
+      ...(n.hasInput
+        ? { input: toJsonTree(n.input, `input of next task "${nameOf(n.task)}"`) }
+        : {}),
       hasInput: n.hasInput,
       ...(n.goto !== undefined ? { goto: n.goto } : {}),
     }));
@@ -201,6 +202,10 @@ function directivesToJson(d: Directives | undefined): RemoteDirectives | undefin
   if (d.cancel) out.cancel = d.cancel;
   if (d.checkpoints) out.checkpoints = d.checkpoints;
   return out;
+}
+
+function nameOf(t: Task | string): string {
+  return typeof t === "string" ? t : t.name;
 }
 
 /** A channel whose every call goes to the host. */

@@ -33,21 +33,21 @@ export interface CheckpointInfo {
 /** Contents of a checkpoint's `.meta.json`. */
 export interface CheckpointMetadata {
   /** Unique id of the checkpoint. */
-  checkpoint_id: string;
+  checkpointId: string;
   /** The run. */
-  run_id: string;
+  runId: string;
   /** ISO time of writing. */
-  created_at: string;
+  createdAt: string;
   /** Task executions so far. */
   steps: number;
   /** The task that asked for it (if any). */
-  task_id?: string;
+  taskId?: string;
   /** Your metadata. */
   user: Record<string, unknown>;
   /** SHA-256 (hex) of the `.state.json` and `.channel` files. */
   checksum: { state: string; channel: string };
   /** File format version. */
-  schema_version: number;
+  schemaVersion: number;
 }
 
 /** A question for a person. */
@@ -93,33 +93,43 @@ export interface RunNotice {
   message: string;
 }
 
-/** @internal What a run implements for its task contexts. */
-export interface ContextHost {
-  notice?(ctx: EngineTaskContext, notice: RunNotice): void;
+/** @internal What a run implements for the contexts of its task attempts. */
+export interface ContextHost<R> {
   readonly runId: string;
   readonly channel: Channel;
   result(taskId: string): Promise<unknown>;
-  checkpoint(
-    ctx: EngineTaskContext,
-    options: CheckpointOptions,
-  ): Promise<CheckpointInfo | undefined>;
-  requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse>;
+  checkpoint(ref: R, options: CheckpointOptions): Promise<CheckpointInfo | undefined>;
+  requestFeedback(
+    ref: R,
+    ctx: EngineTaskContext<R>,
+    request: FeedbackRequest,
+  ): Promise<FeedbackResponse>;
+  notice(ref: R, notice: RunNotice): void;
 }
 
-/** A call to `next` recorded during an attempt. */
+/** A `ctx.next` call recorded during an attempt. */
 export interface NextCall {
-  task: Task;
+  /** The task, or its name (resolved by name in the flow, then the task registry). */
+  task: Task | string;
+  /** Its input, when given. */
   input: unknown;
+  /** Whether an input was given (else it gets the caller's result). */
   hasInput: boolean;
+  /** `{ goto }` as given. */
   goto: boolean | undefined;
 }
 
 /** What a task asked for during one attempt; applied when the attempt succeeds. */
 export interface Directives {
+  /** `ctx.next` calls. */
   next?: NextCall[];
+  /** `ctx.nextIteration`. */
   iterate?: { input: unknown; hasInput: boolean };
+  /** `ctx.terminate`. */
   terminate?: { reason?: string };
+  /** `ctx.cancel`. */
   cancel?: { reason?: string };
+  /** Deferred `ctx.checkpoint` calls (written by the run's persistence, not the state). */
   checkpoints?: CheckpointOptions[];
 }
 
@@ -249,8 +259,8 @@ export abstract class DirectiveRecorder {
   }
 }
 
-/** @internal The engine's context of one task attempt. */
-export class EngineTaskContext extends DirectiveRecorder implements TaskContext {
+/** @internal The engine's context of one task attempt (`R`: the run's record of the attempt). */
+export class EngineTaskContext<R = unknown> extends DirectiveRecorder implements TaskContext {
   /** The task id. */
   readonly taskId: string;
   /** The run id. */
@@ -261,15 +271,17 @@ export class EngineTaskContext extends DirectiveRecorder implements TaskContext 
   readonly cycle: number;
   /** @internal Number of `requestFeedback` calls made so far by this attempt. */
   feedbackCalls = 0;
-  readonly #host: ContextHost;
+  readonly #host: ContextHost<R>;
+  readonly #ref: R;
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #aborted = false;
 
   /** @internal Created by the engine. */
-  constructor(host: ContextHost, taskId: string, attempt: number, cycle: number) {
+  constructor(host: ContextHost<R>, ref: R, taskId: string, attempt: number, cycle: number) {
     super();
     this.#host = host;
+    this.#ref = ref;
     this.taskId = taskId;
     this.runId = host.runId;
     this.attempt = attempt;
@@ -316,7 +328,7 @@ export class EngineTaskContext extends DirectiveRecorder implements TaskContext 
    * @returns For immediate checkpoints, the base path and metadata; else `undefined`.
    */
   checkpoint(options: CheckpointOptions = {}): Promise<CheckpointInfo | undefined> {
-    if (options.deferred === false) return this.#host.checkpoint(this, options);
+    if (options.deferred === false) return this.#host.checkpoint(this.#ref, options);
     ((this.directives ??= {}).checkpoints ??= []).push(options);
     return Promise.resolve(undefined);
   }
@@ -329,11 +341,11 @@ export class EngineTaskContext extends DirectiveRecorder implements TaskContext 
    * @returns The answer.
    */
   requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
-    return this.#host.requestFeedback(this, request);
+    return this.#host.requestFeedback(this.#ref, this, request);
   }
 
   /** @internal A handler's report about this task (see `notifyRun`). */
   [RUN_NOTICE](notice: RunNotice): void {
-    this.#host.notice?.(this, notice);
+    this.#host.notice(this.#ref, notice);
   }
 }

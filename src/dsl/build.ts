@@ -7,6 +7,7 @@ import type { Ast, Program } from "./parser.ts";
 import { FlowSyntaxError } from "./flow_syntax_error.ts";
 import { type Fragment, Graph, type GroupExecutor, type GroupMember } from "../graph/graph.ts";
 import { getTask, registeredTaskNames, Task } from "../graph/task.ts";
+import type { Flow } from "./flow.ts";
 import type { GroupPolicy } from "../graph/policies.ts";
 
 /** Options of {@linkcode parallel}. */
@@ -15,7 +16,10 @@ export interface ParallelOptions {
   name?: string;
   /** Error policy. @default {strict()} */
   policy?: GroupPolicy;
-  /** Where members run. @default {"inline"} (or the run's `executor`) */
+  /**
+   * Where members run: a handler name, or `"inline"` / `"workers"` (the `"direct"` / `"worker"`
+   * handlers). @default {the run's executor, else its backend, else "direct"}
+   */
   executor?: GroupExecutor;
 }
 
@@ -27,7 +31,7 @@ export interface HasGraph {
 
 /** A parallel group description, made by {@linkcode parallel} and interpolated into flows. */
 export class Group {
-  /** Members: tasks or flows. */
+  /** @internal Members: tasks or flows. */
   readonly members: readonly (Task<never, unknown> | HasGraph)[];
   /** Options. */
   readonly options: Readonly<ParallelOptions>;
@@ -40,7 +44,6 @@ export class Group {
 }
 
 const GROUP_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-const EXECUTORS = ["inline", "workers", "redis"];
 
 /**
  * Describes a parallel group to interpolate into a flow: `` flow`a >> ${parallel([b, c])} >> d` ``.
@@ -63,7 +66,7 @@ const EXECUTORS = ["inline", "workers", "redis"];
  * ```
  */
 export function parallel(
-  members: (Task<never, unknown> | HasGraph)[],
+  members: (Task<never, unknown> | Flow)[],
   options: ParallelOptions = {},
 ): Group {
   if (!Array.isArray(members) || members.length === 0) {
@@ -88,9 +91,12 @@ export function parallel(
       `Cannot create parallel group: policy must be a function, got ${kindOf(options.policy)}`,
     );
   }
-  if (options.executor !== undefined && !EXECUTORS.includes(options.executor)) {
+  if (
+    options.executor !== undefined &&
+    (typeof options.executor !== "string" || !GROUP_NAME.test(options.executor))
+  ) {
     throw new TypeError(
-      `Cannot create parallel group: executor must be one of ${EXECUTORS.join(", ")}, got ${
+      `Cannot create parallel group: executor must be a handler name such as "inline", "workers" or "redis", got ${
         JSON.stringify(options.executor)
       }`,
     );

@@ -5,18 +5,18 @@
  */
 import { parse, type Program } from "./parser.ts";
 import { buildGraph, suggest } from "./build.ts";
-import type { Graph } from "../graph/graph.ts";
+import { BARRIER, type Graph } from "../graph/graph.ts";
 import { type Plan, planGraph } from "../graph/plan.ts";
 import { staticModel } from "../graph/executed_graph.ts";
 import { toAscii, toDot, toMermaid } from "../graph/render.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
-import { WorkflowRun } from "../engine/workflow_run.ts";
+import { WorkflowRun } from "../run/workflow_run.ts";
 
 const programs = new WeakMap<TemplateStringsArray, Program>();
 
 /** A workflow: a graph of tasks bound to their functions, ready to run. */
 export class Flow {
-  /** The graph (task nodes; fork and barrier nodes for parallel groups). */
+  /** @internal The graph (task nodes; fork and barrier nodes for parallel groups). */
   readonly graph: Graph;
   readonly #plans = new Map<string, Plan>();
   #defaultPlan: Plan | undefined;
@@ -43,7 +43,7 @@ export class Flow {
     let plan = this.#plans.get(key);
     if (!plan) {
       for (const s of starts) {
-        if (!this.graph.nodes.has(s) || s.endsWith("/end")) {
+        if (!this.graph.nodes.has(s) || s.endsWith(BARRIER)) {
           const close = suggest(s, this.tasks);
           throw new TypeError(
             `Cannot start flow at "${s}": no such task or group` +

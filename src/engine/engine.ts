@@ -1,113 +1,112 @@
 /**
- * The run loop: activates nodes when their forward predecessors completed, runs tasks through
- * their handlers with retries and timeouts, settles parallel groups under their policies, and
- * applies what tasks asked for at run time (next, goto, iterations, terminate, cancel).
+ * The run loop: starts what the run state says is ready, runs each task through its handler
+ * with retries and timeouts, and reports outcomes back to the state. The state
+ * (`src/state/run_state.ts`) decides what runs next; checkpoints and human-in-the-loop requests
+ * go through the persistence port (`./persistence.ts`).
  *
  * @module
  */
-import type { Graph, GraphNode } from "../graph/graph.ts";
+import type { Graph } from "../graph/graph.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
-import { retryDelay, type Task } from "../graph/task.ts";
-import {
-  CycleLimitExceededError,
-  NonErrorThrownError,
-  RetryLimitExceededError,
-  TaskFailedError,
-  TaskTimeoutError,
-  WorkflowError,
-} from "../errors.ts";
-import { GroupRun } from "./group_run.ts";
-import { ReadyQueue } from "./ready_queue.ts";
-import { sleep } from "../time/sleep.ts";
-import { RunningSet } from "./running_set.ts";
-import { RunTrace } from "./run_trace.ts";
-import { restoreRun, snapshotRun } from "./run_state_io.ts";
-import type { Activation, EngineHooks, Execution, Stop } from "./engine_types.ts";
-import { ResultStore } from "./result_store.ts";
-import { makeRunResult } from "./run_result.ts";
-import { applyDirectives } from "./directives.ts";
+import { retryDelay } from "../graph/task.ts";
+import { asError, TaskTimeoutError, WorkflowError } from "../errors.ts";
+import { type ExecState, RunState, type RunStatePort } from "../state/run_state.ts";
+import type { RunStateData, Stop, Transition } from "../state/run_state_data.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
+  type ContextHost,
   EngineTaskContext,
-  type FeedbackRequest,
-  type FeedbackResponse,
-  type RunNotice,
 } from "../context/task_context.ts";
-import type { ActivationKind, DynamicTaskRecord, RunStateData } from "../context/run_state.ts";
 import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
-import type { RunOptions, RunResult, RunStatus } from "./run_options.ts";
-import { handlerKey, handlerRepresentatives, pickHandler } from "./handler_choice.ts";
-
-export type { Activation, EngineHooks, Execution, Stop } from "./engine_types.ts";
+import { type Clock, clockSleep, type Timer } from "../time/clock.ts";
+import { findHandler, handlerName, handlerNames, type PlacementOptions } from "./placement.ts";
+import type { AttemptRef, DistributiveOmit, EnginePort, RunPersistence } from "./persistence.ts";
+import type { RunResult, RunStatus } from "./run_options.ts";
+import { makeRunResult } from "./run_result.ts";
 
 /** Tasks started by one pump before it yields to settle finished ones. */
 const PUMP_BATCH = 512;
 
-/** @internal The state machine of one run. Use `flow.run()` / `flow.start()`. */
+/** One task execution (all its attempts), as the loop runs it. */
+interface Execution extends ExecState, AttemptRef {
+  /** The task id. */
+  readonly taskId: string;
+  /** The handler that runs it. */
+  handler: TaskHandler | undefined;
+  /** Context of the current attempt. */
+  ctx: EngineTaskContext<Execution>;
+  /** Timeout timer of the current attempt. */
+  timer: Timer | undefined;
+  /** When the current attempt must be done (clock time), when it has a timeout. */
+  deadline: number;
+  /** `performance.now()` at the start of the attempt (only when events are listened to). */
+  started: number;
+  /** Feedback requests made by the current attempt. */
+  feedbackCalls: number;
+}
+
+/** Everything a run needs, already checked. */
+export interface EngineSetup {
+  /** The run id. */
+  runId: string;
+  /** The flow's graph. */
+  graph: Graph;
+  /** Its plan for this run. */
+  plan: Plan;
+  /** The run's channel. */
+  channel: Channel;
+  /** Handlers by name. */
+  handlers: ReadonlyMap<string, TaskHandler>;
+  /** The run's executor and backend (for placement). */
+  placement: PlacementOptions;
+  /** Hard limit of task executions. */
+  maxSteps: number;
+  /** Aborting it fails the run at once with its reason. */
+  signal?: AbortSignal;
+  /** Time source of every timer of the run. */
+  clock: Clock;
+  /** Receives events. */
+  onEvent?: (event: WorkflowEvent) => void;
+  /** Receives every transition of the state. */
+  record?: (transition: Transition) => void;
+  /** Creates the run's persistence from the engine's port. */
+  persistence: (port: EnginePort) => RunPersistence;
+}
+
+/** @internal The loop of one run. Use `flow.run()` / `flow.start()`. */
 export class Engine {
+  /** The run id. */
   readonly runId: string;
-  readonly graph: Graph;
-  readonly plan: Plan;
-  readonly channel: Channel;
-  readonly options: RunOptions;
-  readonly maxSteps: number;
-  readonly hooks: EngineHooks;
-  readonly running: RunningSet<Execution> = new RunningSet();
-  /** Latest result per node. */
-  readonly resultStore: ResultStore = new ResultStore();
-  readonly completed: string[] = [];
-  /** Executions per node, by node index. */
-  readonly cycleCounts: number[] = [];
-  /** Activations waiting to start. */
-  readonly ready: ReadyQueue<Activation> = new ReadyQueue();
-  /** Edges taken. */
-  readonly trace: RunTrace;
-  readonly arrivals: Map<PlanNode, Map<string, unknown>> = new Map();
-  readonly groupRuns: Map<string, GroupRun> = new Map();
-  readonly dynamic: DynamicTaskRecord[] = [];
-  readonly dynamicNodes: Map<string, PlanNode> = new Map();
-  readonly checkpoints: string[] = [];
-  feedbackRequests: Record<string, string[]> = {};
-  steps = 0;
-  output: unknown = undefined;
-  lastTask: string | undefined;
-  stop: Stop | undefined;
+  /** Settles with the run. */
   readonly promise: Promise<RunResult>;
-  /** Deferred work (checkpoint writes) the run must wait for before it finishes. */
+  readonly #setup: EngineSetup;
+  readonly #state: RunState<Execution>;
+  readonly #persistence: RunPersistence;
+  readonly #host: ContextHost<Execution>;
+  readonly #handlerAt: (TaskHandler | undefined)[] = [];
+  readonly #emit: ((e: WorkflowEvent) => void) | undefined;
+  readonly #runAbort = new AbortController();
+  /** Deferred checkpoint writes the run waits for before starting more or finishing. */
   #busy = 0;
   #done = false;
   #resolve!: (r: RunResult) => void;
   #reject!: (e: unknown) => void;
-  readonly #handlers: Map<string, TaskHandler>;
-  readonly #handlerByKey = new Map<string, TaskHandler>();
-  readonly #handlerAt: (TaskHandler | undefined)[] = [];
-  readonly #emit: ((e: WorkflowEvent) => void) | undefined;
-  readonly #runAbort = new AbortController();
-  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   #onSignal: (() => void) | undefined;
 
-  constructor(
-    graph: Graph,
-    plan: Plan,
-    options: RunOptions,
-    channel: Channel,
-    handlers: Map<string, TaskHandler>,
-    hooks: EngineHooks,
-  ) {
-    this.graph = graph;
-    this.plan = plan;
-    this.options = options;
-    this.channel = channel;
-    this.hooks = hooks;
-    this.runId = options.runId ?? crypto.randomUUID();
-    this.maxSteps = options.maxSteps ?? 10_000;
-    this.#handlers = handlers;
-    this.#sleep = options.sleep ?? sleep;
-    this.trace = new RunTrace(plan);
-    const listener = options.onEvent;
+  /**
+   * Creates the run; nothing runs before {@linkcode Engine.begin}.
+   *
+   * @param setup What the run needs.
+   * @param data The state to continue from (resume, takeover).
+   * @throws {WorkflowError} `HANDLER_NOT_FOUND` when a task's handler is not registered.
+   */
+  constructor(setup: EngineSetup, data?: RunStateData) {
+    this.#setup = setup;
+    this.runId = setup.runId;
+    const listener = setup.onEvent;
     if (listener) {
       this.#emit = (e) => {
         try {
@@ -119,42 +118,68 @@ export class Engine {
       this.#resolve = res;
       this.#reject = rej;
     });
-    // Fail before anything runs when a handler is missing: one check per distinct
-    // (handler, executor) combination; each task's handler is then picked on first use.
-    for (const node of handlerRepresentatives(graph)) {
-      pickHandler(graph, node, options, this.#handlers);
+    // Every handler the flow needs must exist before anything runs.
+    for (const name of handlerNames(setup.graph, setup.placement)) {
+      findHandler(setup.handlers, name, this.#taskUsing(name));
     }
+    const port: RunStatePort<Execution> = {
+      exec: (base) => this.#newExecution(base),
+      admit: (node) => void this.#handlerOf(node),
+      record: setup.record,
+    };
+    if (this.#emit) port.note = (type, fields) => this.#note({ type, ...fields } as never);
+    this.#state = data
+      ? RunState.fromData(data, setup.graph, setup.plan, setup.maxSteps, port)
+      : new RunState(setup.runId, setup.graph, setup.plan, setup.maxSteps, port);
+    this.#persistence = setup.persistence(this.#port());
+    this.#host = this.#contextHost();
   }
 
-  #pick(node: PlanNode): TaskHandler {
-    let handler = this.#handlerByKey.get(node.handlerKey);
-    if (!handler) {
-      handler = pickHandler(this.graph, node.node, this.options, this.#handlers);
-      this.#handlerByKey.set(node.handlerKey, handler);
+  #taskUsing(name: string): string {
+    for (const node of this.#setup.graph.nodes.values()) {
+      if (
+        node.kind === "task" && handlerName(this.#setup.graph, node, this.#setup.placement) === name
+      ) {
+        return node.id;
+      }
     }
-    return (this.#handlerAt[node.index] = handler);
+    return "?";
   }
 
-  /** Emits an event of `type` with the run id and time filled in. */
-  note<T extends WorkflowEvent["type"]>(
-    type: T,
-    fields: Omit<Extract<WorkflowEvent, { type: T }>, "type" | "runId" | "time">,
-  ): void {
-    if (this.#emit) {
-      this.#emit(
-        { type, runId: this.runId, time: Date.now(), ...fields } as unknown as WorkflowEvent,
-      );
-    }
+  #handlerOf(node: PlanNode): TaskHandler {
+    return this.#handlerAt[node.index] ??= findHandler(
+      this.#setup.handlers,
+      handlerName(this.#setup.graph, node.node, this.#setup.placement),
+      node.id,
+    );
   }
 
-  /** The plan node with this id (static or added at run time). */
-  node(id: string): PlanNode | undefined {
-    return this.plan.nodes.get(id) ?? this.dynamicNodes.get(id);
+  #newExecution(base: ExecState): Execution {
+    const exec = base as Execution;
+    // Every field exists from the start, so executions share one shape.
+    (exec as { taskId: string }).taskId = base.task.name;
+    exec.handler = undefined;
+    exec.ctx = undefined as unknown as EngineTaskContext<Execution>;
+    exec.timer = undefined;
+    exec.deadline = 0;
+    exec.started = 0;
+    exec.feedbackCalls = 0;
+    return exec;
   }
 
-  /** Starts the run from the plan's start nodes, or from a checkpoint's state. */
-  begin(input: unknown, state?: RunStateData): Promise<RunResult> {
-    const signal = this.options.signal;
+  #note(event: DistributiveOmit<WorkflowEvent, "runId" | "time">): void {
+    this.#emit?.({ ...event, runId: this.runId, time: this.#setup.clock.now() } as WorkflowEvent);
+  }
+
+  /**
+   * Starts the run (from the plan's start nodes, or from the state it was created with).
+   *
+   * @param input Input of the first tasks (ignored when continuing).
+   * @param resumed Whether the run continues from saved state.
+   * @returns The run's settlement.
+   */
+  begin(input: unknown, resumed: boolean): Promise<RunResult> {
+    const signal = this.#setup.signal;
     if (signal) {
       if (signal.aborted) {
         this.#finish({ kind: "failed", error: signal.reason });
@@ -162,169 +187,106 @@ export class Engine {
       }
       // An external abort rejects at once (as fetch does): running tasks see their signal
       // abort, and whatever they return later is discarded.
-      this.#onSignal = () => this.halt({ kind: "failed", error: signal.reason }, true);
+      this.#onSignal = () => this.#halt({ kind: "failed", error: signal.reason }, true);
       signal.addEventListener("abort", this.#onSignal, { once: true });
     }
-    this.note("run.started", { resumed: !!state });
-    if (state) restoreRun(this, state);
-    else {
-      for (const node of this.plan.starts) this.activate(node, input, "start", "start");
-    }
+    this.#note({ type: "run.started", resumed });
+    if (!resumed) this.#state.begin(input);
+    else if (this.#state.stop) this.#halt(this.#state.stop);
     this.#pump();
     return this.promise;
   }
 
-  /** Executions per task id so far. */
-  cycles(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const pn of [...this.plan.nodes.values(), ...this.dynamicNodes.values()]) {
-      const count = this.cycleCounts[pn.index];
-      if (count) out[pn.id] = count;
-    }
-    return out;
-  }
-
-  /** Registers a task added at run time (resume uses this too). */
-  addDynamic(t: Task, by: string): PlanNode {
-    const node: GraphNode = { id: t.name, kind: "task", task: t, dynamic: true };
-    const pn: PlanNode = {
-      id: t.name,
-      index: this.plan.nodes.size + this.dynamicNodes.size,
-      node,
-      out: [],
-      preds: [],
-      key: t.name,
-      handlerKey: handlerKey(this.graph, node),
-      member: -1,
-    };
-    this.#pick(pn); // an unknown handler fails the run now, not when the task starts
-    this.dynamicNodes.set(t.name, pn);
-    this.dynamic.push({ id: t.name, module: t.module, by });
-    return pn;
+  /**
+   * The run state now, as data (running tasks count as pending).
+   *
+   * @returns The data.
+   */
+  snapshot(): RunStateData {
+    return this.#state.toData();
   }
 
   /**
-   * Stops the run: aborts running tasks and settles once they are done (or at once when `now`).
+   * Writes a checkpoint from the host (running tasks re-run on resume).
+   *
+   * @param options Path and metadata.
+   * @returns Base path and metadata.
    */
-  halt(stop: Stop, now = false): void {
-    if (this.stop || this.#done) return;
-    this.stop = stop;
-    const reason = stop.kind === "failed" ? stop.error : new WorkflowError(
-      `Run ${stop.kind}: the task was stopped`,
-      { code: stop.kind === "terminated" ? "TERMINATED" : "WAITING" },
+  checkpoint(options: CheckpointOptions): Promise<CheckpointInfo> {
+    return this.#persistence.checkpointNow(undefined, options);
+  }
+
+  #halt(stop: Stop, now = false): void {
+    if (this.#done) return;
+    this.#state.halt(stop);
+    const actual = this.#state.stop!;
+    const reason = actual.kind === "failed" ? actual.error : new WorkflowError(
+      `Run ${actual.kind}: the task was stopped`,
+      { code: actual.kind === "terminated" ? "TERMINATED" : "WAITING" },
     );
-    this.#runAbort.abort(reason);
-    for (const exec of this.running) exec.ctx.abort(reason);
-    if (now) this.#finish(stop);
+    if (!this.#runAbort.signal.aborted) this.#runAbort.abort(reason);
+    for (const exec of this.#state.running) exec.ctx?.abort(reason);
+    if (now) this.#finish(actual);
     else this.#maybeFinish();
-  }
-
-  /** Queues a node that is not activated along a static edge (start, next, goto, iterate). */
-  activate(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
-    this.ready.push({ node, input, from, kind });
-    this.trace.record(from, node.id, kind);
-  }
-
-  /** Snapshot of the run for checkpoints (see `snapshotRun`). */
-  snapshot(rerun?: Execution): RunStateData {
-    return snapshotRun(this, rerun);
   }
 
   #pump(): void {
     // While a deferred checkpoint is being written no new task starts: the checkpoint is on
-    // disk before its task's successors run (a CPU-bound loop cannot outrun its checkpoints).
-    // The write's completion pumps again.
+    // disk before its task's successors run. The write's completion pumps again.
     if (this.#busy > 0) return;
-    let started = 0;
-    while (!this.stop && !this.ready.empty) {
-      if (++started > PUMP_BATCH) {
-        // Let tasks that already finished settle before starting more: a 100,000-member group
-        // then never holds 100,000 executions at once, yet every member still starts at once
-        // in terms of the event loop (this is a microtask, not a timer).
-        queueMicrotask(this.#pumpLater);
+    const state = this.#state;
+    for (let started = 0; started < PUMP_BATCH; started++) {
+      const exec = state.take();
+      if (!exec) {
+        if (state.stop) this.#halt(state.stop);
+        else this.#maybeFinish();
         return;
       }
-      const act = this.ready.take()!;
-      const kind = act.node.node.kind;
-      if (kind === "task") this.#start(act);
-      else if (kind === "fork") this.#fork(act.node, act.input);
+      this.#start(exec);
     }
-    this.#maybeFinish();
+    // Let tasks that already finished settle before starting more (a microtask, not a timer:
+    // every member of a wide group still starts at once in terms of the event loop).
+    queueMicrotask(this.#pumpLater);
   }
 
   readonly #pumpLater = (): void => this.#pump();
 
   #maybeFinish(): void {
-    if (this.#done || this.running.size > 0 || this.#busy > 0) return;
-    if (this.stop) this.#finish(this.stop);
-    else if (this.ready.empty) this.#finish(undefined);
+    if (this.#done || this.#state.runningCount > 0 || this.#busy > 0) return;
+    const stop = this.#state.stop;
+    if (stop) this.#finish(stop);
+    else if (!this.#state.hasReady) this.#finish(undefined);
   }
 
-  #fork(node: PlanNode, input: unknown): void {
-    const spec = this.graph.groups.get(node.node.group!)!;
-    this.groupRuns.set(spec.id, new GroupRun(spec));
-    this.#propagate(node, input, false);
-  }
-
-  #start(act: Activation): void {
-    const t = act.node.node.task!;
-    if (this.steps >= this.maxSteps) {
-      this.halt({
-        kind: "failed",
-        error: new WorkflowError(
-          `Cannot run task "${t.name}": the run reached maxSteps (${this.maxSteps} task executions)`,
-          { code: "MAX_STEPS" },
-        ),
-      });
-      return;
-    }
-    const index = act.node.index;
-    const cycle = (this.cycleCounts[index] ?? 0) + 1;
-    if (cycle > t.maxCycles) {
-      this.halt({ kind: "failed", error: new CycleLimitExceededError(t.name, t.maxCycles) });
-      return;
-    }
-    this.steps++;
-    this.cycleCounts[index] = cycle;
-    const attempt = act.attempt ?? 1;
-    const exec: Execution = {
-      node: act.node,
-      task: t,
-      input: act.input,
-      from: act.from,
-      kind: act.kind,
-      cycle,
-      handler: this.#handlerAt[act.node.index] ?? this.#pick(act.node),
-      attempt,
-      ctx: new EngineTaskContext(this, t.name, attempt, cycle),
-      settled: false,
-      started: 0,
-      slot: -1,
-    };
-    this.running.add(exec);
+  #start(exec: Execution): void {
+    exec.handler = this.#handlerAt[exec.node.index] ?? this.#handlerOf(exec.node);
     this.#attempt(exec);
   }
 
   #attempt(exec: Execution): void {
     const attempt = exec.attempt;
+    exec.ctx = new EngineTaskContext(this.#host, exec, exec.taskId, attempt, exec.cycle);
+    exec.feedbackCalls = 0;
     if (this.#emit) {
       exec.started = performance.now();
-      this.note("task.started", { taskId: exec.task.name, attempt, cycle: exec.cycle });
-    }
-    let p: Promise<unknown>;
-    try {
-      p = Promise.resolve(exec.handler.execute(exec.task, exec.input, exec.ctx));
-    } catch (error) {
-      p = Promise.reject(error);
+      this.#note({ type: "task.started", taskId: exec.taskId, attempt, cycle: exec.cycle });
     }
     const timeoutMs = exec.task.options.timeoutMs;
     if (timeoutMs !== undefined) {
-      exec.timer = setTimeout(() => {
+      const clock = this.#setup.clock;
+      exec.deadline = clock.now() + timeoutMs;
+      exec.timer = clock.setTimer(() => {
         if (exec.settled || exec.attempt !== attempt) return;
-        const error = new TaskTimeoutError(exec.task.name, timeoutMs);
+        const error = new TaskTimeoutError(exec.taskId, timeoutMs);
         exec.ctx.abort(error);
         this.#attemptFailed(exec, attempt, error);
       }, timeoutMs);
+    }
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(exec.handler!.execute(exec.task, exec.input, exec.ctx));
+    } catch (error) {
+      p = Promise.reject(error);
     }
     p.then(
       (result) => this.#attemptOk(exec, attempt, result),
@@ -334,136 +296,61 @@ export class Engine {
 
   #attemptOk(exec: Execution, attempt: number, result: unknown): void {
     if (exec.settled || exec.attempt !== attempt) return;
-    exec.settled = true;
-    if (exec.timer !== undefined) clearTimeout(exec.timer);
-    const id = exec.task.name;
-    this.resultStore.set(exec.node, result);
-    this.completed.push(id);
-    this.output = result;
-    this.lastTask = id;
+    if (exec.timer !== undefined) {
+      exec.timer.clear();
+      exec.timer = undefined;
+      // A task that ran synchronous code past its deadline timed out, whatever it returned.
+      if (this.#setup.clock.now() > exec.deadline) {
+        const error = new TaskTimeoutError(exec.taskId, exec.task.options.timeoutMs!);
+        exec.ctx.abort(error);
+        return this.#attemptFailed(exec, attempt, error);
+      }
+    }
+    const state = this.#state;
+    const d = exec.ctx.directives;
     if (this.#emit) {
-      this.note("task.succeeded", {
-        taskId: id,
+      this.#note({
+        type: "task.succeeded",
+        taskId: exec.taskId,
         attempt,
         cycle: exec.cycle,
         durationMs: performance.now() - exec.started,
       });
     }
-    const d = exec.ctx.directives;
-    if (!this.stop) {
-      if (d === undefined) this.#propagate(exec.node, result, false);
-      else {
-        const { propagate, skipStatic } = applyDirectives(this, exec, d, result);
-        if (propagate) this.#propagate(exec.node, result, skipStatic);
-      }
-    }
+    state.succeeded(exec, result, d);
     // Deferred checkpoints are written when the task succeeded: also when it terminated the
     // run (the checkpoint then records the run as terminated), never when it failed or canceled.
-    if (d?.checkpoints && this.hooks.afterTask && (!this.stop || (d.terminate && !d.cancel))) {
-      // The hook snapshots synchronously (successors are queued, this task is settled) and
-      // writes in the background; the run does not finish before the write did.
+    const stop = state.stop;
+    if (d?.checkpoints && (!stop || (d.terminate && !d.cancel))) {
       this.#busy++;
-      let write: Promise<void> | void;
+      let write: Promise<void>;
       try {
-        write = this.hooks.afterTask(this, exec, d);
+        write = this.#persistence.afterTask(exec.taskId, d.checkpoints);
       } catch (error) {
         write = Promise.reject(error);
       }
-      Promise.resolve(write)
-        .catch((error) => this.halt({ kind: "failed", error }))
-        .finally(() => {
-          this.#busy--;
-          this.#pump();
-        });
+      write.catch((error) => this.#halt({ kind: "failed", error })).finally(() => {
+        this.#busy--;
+        this.#pump();
+      });
     }
-    this.running.delete(exec);
-    this.#pump();
-  }
-
-  #propagate(node: PlanNode, result: unknown, skipStatic: boolean): void {
-    const out = node.out;
-    for (let i = 0; i < out.length; i++) {
-      const edge = out[i];
-      switch (edge.kind) {
-        case "member":
-          this.#memberExit(node, result);
-          continue;
-        case "single":
-        case "back":
-          if (skipStatic) continue;
-          this.trace.edge(edge.index);
-          this.ready.push({
-            node: edge.to,
-            input: result,
-            from: node.id,
-            kind: edge.kind === "back" ? "back" : "edge",
-          });
-          continue;
-        case "join": {
-          if (skipStatic) continue;
-          const to = edge.to;
-          let arrived = this.arrivals.get(to);
-          if (!arrived) this.arrivals.set(to, arrived = new Map());
-          arrived.set(node.id, result);
-          if (arrived.size < to.preds.length) continue;
-          this.arrivals.delete(to);
-          const input: Record<string, unknown> = {};
-          for (const p of to.preds) input[p.key] = arrived.get(p.id);
-          this.trace.edge(edge.index);
-          this.ready.push({ node: to, input, from: node.id, kind: "edge" });
-        }
-      }
-    }
-  }
-
-  #memberExit(node: PlanNode, result: unknown): void {
-    const run = this.groupRuns.get(node.node.parent!.group);
-    if (run?.exit(node.member, node.key, result)) this.#settleGroup(run);
-  }
-
-  /** Fails the member `node` belongs to; false when the failure is not a group member's. */
-  #memberFailed(node: PlanNode, error: unknown): boolean {
-    const parent = node.node.parent;
-    if (!parent) return false;
-    const run = this.groupRuns.get(parent.group);
-    const settledAll = run?.fail(node.member, node.key, error);
-    if (settledAll === undefined) return false;
-    if (settledAll) this.#settleGroup(run!);
-    return true;
-  }
-
-  #settleGroup(run: GroupRun): void {
-    const group = run.spec.id;
-    this.groupRuns.delete(group);
-    const { outcome, output, error } = run.settle();
-    this.note("group.settled", {
-      groupId: group,
-      succeeded: outcome.succeeded,
-      failed: outcome.failed.map((f) => f.taskId),
-      ok: !error,
-    });
-    const barrier = this.plan.nodes.get(group + "/end")!;
-    if (error) {
-      if (!this.#memberFailed(barrier, error)) this.halt({ kind: "failed", error });
-      return;
-    }
-    this.resultStore.set(this.plan.nodes.get(group)!, output);
-    this.#propagate(barrier, output, false);
+    if (stop) this.#halt(stop);
+    else this.#pump();
   }
 
   #attemptFailed(exec: Execution, attempt: number, raw: unknown): void {
     if (exec.settled || exec.attempt !== attempt) return;
-    if (exec.timer !== undefined) clearTimeout(exec.timer);
-    const error = raw instanceof Error ? raw : new NonErrorThrownError(raw);
+    exec.timer?.clear();
+    exec.timer = undefined;
+    const error = asError(raw);
     const t = exec.task;
-    this.note("task.failed", { taskId: t.name, attempt, cycle: exec.cycle, error });
-    if (!this.stop && attempt <= t.retry.maxRetries) {
+    this.#note({ type: "task.failed", taskId: t.name, attempt, cycle: exec.cycle, error });
+    if (!this.#state.stop && attempt <= t.retry.maxRetries) {
       const delayMs = retryDelay(t.retry, attempt - 1);
-      this.note("task.retried", { taskId: t.name, attempt, delayMs, error });
-      exec.attempt = attempt + 1;
-      this.#sleep(delayMs, this.#runAbort.signal).then(() => {
-        if (this.stop) return this.#settleFailed(exec, error);
-        exec.ctx = new EngineTaskContext(this, t.name, exec.attempt, exec.cycle);
+      this.#note({ type: "task.retried", taskId: t.name, attempt, delayMs, error });
+      this.#state.retry(exec);
+      clockSleep(this.#setup.clock, delayMs, this.#runAbort.signal).then(() => {
+        if (this.#state.stop) return this.#settleFailed(exec, error);
         this.#attempt(exec);
       }, () => this.#settleFailed(exec, error));
       return;
@@ -472,97 +359,72 @@ export class Engine {
   }
 
   #settleFailed(exec: Execution, error: Error): void {
-    exec.settled = true;
-    this.running.delete(exec);
-    const t = exec.task;
-    if (!this.stop) {
-      const wrapped = t.retry.maxRetries > 0
-        ? new RetryLimitExceededError(t.name, exec.attempt, error)
-        : new TaskFailedError(t.name, error);
-      // In a group the failure record keeps what the task threw; outside, the run rejects
-      // with the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
-      if (!this.#memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
-        this.halt({ kind: "failed", error: wrapped });
-      }
-    }
-    this.#pump();
+    this.#state.failed(exec, error);
+    const stop = this.#state.stop;
+    if (stop) this.#halt(stop);
+    else this.#pump();
   }
 
   #finish(stop: Stop | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    if (this.#onSignal) this.options.signal!.removeEventListener("abort", this.#onSignal);
-    let finished: Promise<void> | void;
-    try {
-      finished = this.hooks.finished?.(this);
-    } catch (error) {
-      finished = Promise.reject(error);
+    if (this.#onSignal) this.#setup.signal!.removeEventListener("abort", this.#onSignal);
+    for (const exec of this.#state.running) {
+      exec.timer?.clear();
+      this.#state.drop(exec);
     }
-    Promise.resolve(finished).then(() => {
-      if (stop?.kind === "failed") {
-        this.note("run.failed", { error: stop.error, steps: this.steps });
-        this.#reject(stop.error);
-        return;
-      }
-      const status: RunStatus = stop?.kind ?? "completed";
-      this.note("run.finished", { status, steps: this.steps });
-      this.#resolve(
-        makeRunResult(this, status, stop?.kind === "waiting" ? stop.feedback : undefined),
-      );
-    }, (error) => this.#reject(error));
+    if (stop?.kind === "failed") {
+      this.#note({ type: "run.failed", error: stop.error, steps: this.#state.steps });
+      this.#reject(stop.error);
+      return;
+    }
+    const status: RunStatus = stop?.kind ?? "completed";
+    this.#note({ type: "run.finished", status, steps: this.#state.steps });
+    this.#resolve(makeRunResult(
+      this.#state,
+      this.#setup.channel,
+      status,
+      stop?.kind === "waiting" ? stop.feedback : undefined,
+    ));
   }
 
-  // ContextHost ---------------------------------------------------------------------------
+  // The host of task contexts -----------------------------------------------------------------
 
-  /** Result of a completed task. */
-  result(taskId: string): Promise<unknown> {
-    return Promise.resolve(this.resultOf(taskId));
+  #contextHost(): ContextHost<Execution> {
+    return {
+      runId: this.runId,
+      channel: this.#setup.channel,
+      result: (taskId) => Promise.resolve(this.#state.resultOf(taskId)),
+      checkpoint: (exec, options) => this.#persistence.checkpointNow(exec, options),
+      requestFeedback: (exec, ctx, request) =>
+        this.#persistence.requestFeedback(exec, request, ++exec.feedbackCalls, ctx.signal),
+      notice: (exec, n) =>
+        this.#note({
+          type: "task.waiting",
+          taskId: exec.taskId,
+          reason: n.reason,
+          waitedMs: n.waitedMs,
+          message: n.message,
+        }),
+    };
   }
 
-  /** The latest result of a task (or group), `undefined` when it has none. */
-  resultOf(id: string): unknown {
-    const node = this.node(id);
-    return node && this.resultStore.get(node);
-  }
-
-  /** Records a result (resume uses this). */
-  setResult(id: string, value: unknown): void {
-    const node = this.node(id);
-    if (!node) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
-    this.resultStore.set(node, value);
-  }
-
-  /** Every task's (and group's) latest result by id, in plan order. */
-  results(): Record<string, unknown> {
-    return this.resultStore.record([this.plan.nodes.values(), this.dynamicNodes.values()]);
-  }
-
-  /** Writes an immediate checkpoint (through the checkpoint hooks). */
-  checkpoint(
-    ctx: EngineTaskContext,
-    options: CheckpointOptions,
-  ): Promise<CheckpointInfo | undefined> {
-    return this.hooks.checkpointNow(this, ctx, options);
-  }
-
-  /** Human-in-the-loop request (through the checkpoint hooks). */
-  requestFeedback(ctx: EngineTaskContext, request: FeedbackRequest): Promise<FeedbackResponse> {
-    return this.hooks.requestFeedback(this, ctx, request);
-  }
-
-  /** A handler's report about a running task, emitted as an event. */
-  notice(ctx: EngineTaskContext, n: RunNotice): void {
-    this.note("task.waiting", {
-      taskId: ctx.taskId,
-      reason: n.reason,
-      waitedMs: n.waitedMs,
-      message: n.message,
-    });
-  }
-
-  /** The execution a context belongs to. */
-  executionOf(ctx: EngineTaskContext): Execution | undefined {
-    for (const exec of this.running) if (exec.ctx === ctx) return exec;
-    return undefined;
+  #port(): EnginePort {
+    const state = this.#state;
+    return {
+      runId: this.runId,
+      graph: this.#setup.graph,
+      plan: this.#setup.plan,
+      channel: this.#setup.channel,
+      snapshot: (rerun) => state.toData(rerun as Execution | undefined),
+      checkpointWritten: (path, steps, taskId) => {
+        state.checkpointWritten(path);
+        this.#note({ type: "checkpoint.written", path, taskId, steps });
+      },
+      feedbackRequested: (attempt, id) => state.feedbackRequested(attempt as Execution, id),
+      note: (event) => this.#note(event),
+      wait: (feedback) => this.#halt({ kind: "waiting", feedback }),
+      fail: (error) => this.#halt({ kind: "failed", error }),
+    };
   }
 }

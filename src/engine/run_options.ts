@@ -9,6 +9,7 @@ import type { EventListener } from "../observability/events.ts";
 import type { GroupExecutor } from "../graph/graph.ts";
 import type { ExecutedGraph } from "../graph/executed_graph.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
+import type { Clock } from "../time/clock.ts";
 
 /**
  * Where tasks run when a run has a backend (e.g. `redisBackend(...)` from
@@ -17,7 +18,10 @@ import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 export interface Backend {
   /** Backend name, e.g. `"redis"`. */
   readonly name: string;
-  /** Runs the tasks whose handler is `"direct"` (and members of groups with `executor: "redis"`). */
+  /**
+   * Runs the run's tasks that name no handler (and groups whose `executor` is the backend's
+   * name); registered under the backend's `name`.
+   */
   readonly handler: TaskHandler;
   /** The run's channel, when the run options give none. */
   channel?(runId: string): Channel | Promise<Channel>;
@@ -51,12 +55,19 @@ export interface RunOptions {
   runId?: string;
   /** Receives every event of the run. */
   onEvent?: EventListener;
-  /** Where the members of every parallel group run (a group's own `executor` wins). @default {"inline"} */
+  /**
+   * Where the members of every parallel group run, as a handler name (`"inline"` = `"direct"`,
+   * `"workers"` = `"worker"`); a group's own `executor` and a task's own `handler` win.
+   * @default {the backend, else "direct"}
+   */
   executor?: GroupExecutor;
   /** Where human-in-the-loop requests and answers are kept. @default {files under checkpointDir} */
   feedbackStore?: FeedbackStore;
-  /** Sleep used between retries (injectable for tests). @default {a timer honouring the signal} */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Time source of every timer of the run (task timeouts, retry delays, feedback timeouts): the
+   * test kit's fake clock drives them. @default {the system clock}
+   */
+  clock?: Clock;
 }
 
 /** How a run ended. */
@@ -68,7 +79,11 @@ export interface RunResult {
   runId: string;
   /** `completed`, `terminated` (by `ctx.terminate`) or `waiting` (for human feedback). */
   status: RunStatus;
-  /** Result of the last task that finished. */
+  /**
+   * The result of the node the run ended on: for a flow that ends with a parallel group, the
+   * group's object keyed by member (whatever member finished last); when several sinks
+   * completed, the one that finished last; after `terminate`, the terminating task's result.
+   */
   output: unknown;
   /** Every task's (latest) result by task id; groups by group id. */
   results: Record<string, unknown>;

@@ -5,7 +5,6 @@
  * @module
  */
 import type { Graph } from "./graph.ts";
-import type { TraceEdge } from "../context/run_state.ts";
 import {
   type RenderEdge,
   type RenderModel,
@@ -14,6 +13,21 @@ import {
   toDot,
   toMermaid,
 } from "./render.ts";
+
+/** How a node was activated (for the executed graph). */
+export type ActivationKind = "start" | "edge" | "back" | "next" | "goto" | "iterate" | "resume";
+
+/** An edge of the executed graph with how often it was taken. */
+export interface TraceEdge {
+  /** Source node (or `"start"`). */
+  from: string;
+  /** Target node. */
+  to: string;
+  /** How the edge was taken. */
+  kind: ActivationKind;
+  /** How often. */
+  count: number;
+}
 
 /** The executed graph of a run (`result.graph`). */
 export class ExecutedGraph {
@@ -69,7 +83,7 @@ export class ExecutedGraph {
   }
 
   /**
-   * The render model (only nodes that ran).
+   * @internal The render model (only nodes that ran).
    *
    * @returns The render model (only nodes that ran).
    */

@@ -7,8 +7,12 @@
 import type { Task } from "./task.ts";
 import type { GroupPolicy } from "./policies.ts";
 
-/** Where a group's members run. */
-export type GroupExecutor = "inline" | "workers" | "redis";
+/**
+ * Where a group's members run: a handler name (`"direct"`, `"worker"`, `"process"`,
+ * `"docker"`, a backend's name such as `"redis"`, or one of the run's handlers), or the aliases
+ * `"inline"` (= `"direct"`) and `"workers"` (= `"worker"`).
+ */
+export type GroupExecutor = string;
 
 /** A node: a task, or the fork / barrier of a parallel group. */
 export interface GraphNode {

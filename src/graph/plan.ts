@@ -5,7 +5,6 @@
  * @module
  */
 import type { Graph, GraphNode } from "./graph.ts";
-import { handlerKey } from "../engine/handler_choice.ts";
 
 /** An outgoing edge, precompiled for the run loop. */
 export interface PlanEdge {
@@ -32,8 +31,6 @@ export interface PlanNode {
   readonly preds: PlanNode[];
   /** Key of this node in a successor's join input (task id, or group id for a barrier). */
   readonly key: string;
-  /** Nodes with the same key get the same handler in a run (see `handlerKey`). */
-  readonly handlerKey: string;
   /** Position of this node's member in its parent group's members (-1 outside groups). */
   readonly member: number;
 }
@@ -102,7 +99,6 @@ export function planGraph(graph: Graph, starts: string[]): Plan {
       out: [],
       preds: [],
       key,
-      handlerKey: handlerKey(graph, node),
       member,
     });
   }

@@ -19,14 +19,20 @@ export interface GroupOutcome {
  * Decides whether a settled group succeeded: return to accept, throw to fail it. A thrown
  * {@linkcode ParallelGroupError} is used as is; anything else is wrapped in one.
  */
-export type GroupPolicy = ((outcome: GroupOutcome) => void) & {
-  /** Checks the policy against the group's member ids when the group is built. */
+export interface GroupPolicy {
+  /**
+   * Decides: returns to accept the outcome, throws to fail the group.
+   *
+   * @param outcome The settled group.
+   */
+  (outcome: GroupOutcome): void;
+  /** @internal Checks the policy against the group's member ids when the group is built. */
   validate?: (members: string[], groupId: string) => void;
   /** A short description for renderers and errors. */
   label?: string;
-  /** How to rebuild a built-in policy (checkpoints store it; custom policies have none). */
+  /** @internal How to rebuild a built-in policy (checkpoints store it; custom ones have none). */
   spec?: PolicySpec;
-};
+}
 
 /** A built-in policy as data. */
 export type PolicySpec =

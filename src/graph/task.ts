@@ -86,7 +86,7 @@ export class Task<I = unknown, O = unknown> {
   readonly module: string | undefined;
   /** Handler name. */
   readonly handler: string;
-  /** Normalised retry policy (`maxRetries: 0` when none). */
+  /** @internal Normalised retry policy (`maxRetries: 0` when none). */
   readonly retry: NormalizedRetry;
   /** Cycle budget. */
   readonly maxCycles: number;

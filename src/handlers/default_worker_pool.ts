@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { registerBuiltinHandler } from "../engine/workflow_run.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /** Idle time after which the shared pool terminates its workers (so that scripts can exit). */
@@ -55,7 +54,3 @@ export async function closeDefaultWorkerPool(): Promise<void> {
   shared = undefined;
   await pool?.close();
 }
-
-registerBuiltinHandler("worker", () => ({
-  execute: (task, input, ctx) => defaultWorkerPool().execute(task, input, ctx),
-}));

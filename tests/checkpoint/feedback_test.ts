@@ -153,7 +153,7 @@ for (const kind of ["file", "memory"] as const) {
     assert.deepEqual(waiting.checkpoints, [waiting.feedback!.checkpoint]);
     assert.equal(waiting.results.cph_after, undefined, "nothing after the asking task ran");
     const cp = await loadCheckpoint(waiting.feedback!.checkpoint);
-    assert.deepEqual(cp.metadata.user, { feedback_id: id });
+    assert.deepEqual(cp.metadata.user, { feedbackId: id });
     assert.deepEqual(cp.state.pending.map((p) => [p.node, p.input]), [["cph_ask", 5]]);
 
     // The answer comes long after the timeout: accepted.

@@ -7,14 +7,8 @@
  */
 import assert from "assert";
 import { join } from "node:path";
-import {
-  type CheckpointMetadata,
-  flow,
-  loadCheckpoint,
-  resume,
-  SCHEMA_VERSION,
-  task,
-} from "../../mod.ts";
+import { type CheckpointMetadata, flow, loadCheckpoint, resume, task } from "../../mod.ts";
+import { SCHEMA_VERSION } from "../../src/checkpoint/format.ts";
 import { assertCheckpointError, listDir, readJson, sha256, tamper, tempDir } from "./helpers.ts";
 
 // Task names are process-global: everything in this file starts with "cpi_".
@@ -61,7 +55,7 @@ Deno.test("loadCheckpoint inspects a checkpoint without running anything, by bas
     const cp = await loadCheckpoint(path);
     assert.equal(cp.path, second);
     assert.equal(cp.metadata.steps, 2);
-    assert.equal(cp.metadata.schema_version, SCHEMA_VERSION);
+    assert.equal(cp.metadata.schemaVersion, SCHEMA_VERSION);
     assert.deepEqual(cp.state.completed, ["cpi_one", "cpi_two"]);
     assert.deepEqual(cp.state.pending.map((p) => [p.node, p.input]), [["cpi_three", 4]]);
     assert.deepEqual(cp.tasks, [
@@ -143,7 +137,7 @@ Deno.test("a checkpoint written by a newer schema is refused (metadata or state 
   const [, second] = await checkpoints(dir.path);
   const original = await Deno.readTextFile(second + ".meta.json");
   const meta = JSON.parse(original);
-  meta.schema_version = SCHEMA_VERSION + 1;
+  meta.schemaVersion = SCHEMA_VERSION + 1;
   await Deno.writeTextFile(second + ".meta.json", JSON.stringify(meta));
   await refused(
     second,
@@ -151,15 +145,15 @@ Deno.test("a checkpoint written by a newer schema is refused (metadata or state 
     new RegExp(
       `written by a newer schema \\(version ${
         SCHEMA_VERSION + 1
-      }; this version of Graflow reads up to ${SCHEMA_VERSION}\\)`,
+      }; this version of Graflow reads version ${SCHEMA_VERSION}\\)`,
     ),
   );
-  meta.schema_version = "one";
+  meta.schemaVersion = "one";
   await Deno.writeTextFile(second + ".meta.json", JSON.stringify(meta));
-  await refused(second, second + ".meta.json", /schema_version is missing or malformed \(one\)/);
+  await refused(second, second + ".meta.json", /schemaVersion is missing or malformed \(one\)/);
 
   await Deno.writeTextFile(second + ".meta.json", original);
-  await tamper(second, "state", (s) => ({ ...s, schema_version: SCHEMA_VERSION + 1 }), true);
+  await tamper(second, "state", (s) => ({ ...s, schemaVersion: SCHEMA_VERSION + 1 }), true);
   await refused(second, second + ".state.json", /written by a newer schema/);
 });
 
@@ -170,17 +164,17 @@ Deno.test("a malformed state file (valid JSON, checksum matching) names the miss
     delete (s.state as Record<string, unknown>).pending;
     return s;
   }, true);
-  await refused(second, second + ".state.json", /state\.pending is missing or malformed/);
+  await refused(second, second + ".state.json", /stateFile\.state\.pending is missing/);
 });
 
 Deno.test("a state file of another run than its metadata is refused", async () => {
   await using dir = await tempDir();
   const [, second] = await checkpoints(dir.path);
-  await tamper(second, "state", (s) => ({ ...s, run_id: "someone-else" }), true);
+  await tamper(second, "state", (s) => ({ ...s, runId: "someone-else" }), true);
   await refused(
     second,
     second + ".state.json",
-    /run id "someone-else" does not match the metadata's "bad"/,
+    /stateFile\.state\.runId "bad" differs from stateFile\.runId "someone-else"/,
   );
 });
 
@@ -283,7 +277,7 @@ Deno.test("a missing task is a CheckpointError naming the task and its module UR
   const error = await assertCheckpointError(
     resume(first),
     first + ".state.json",
-    /task "cpi_nowhere" is not registered and could not be loaded from .*does_not_exist\.ts/,
+    /task "cpi_nowhere" is not registered in this process: import the module that defines it first \(it was defined in .*does_not_exist\.ts\)/,
   );
   assert.ok(error.message.includes(missing), error.message);
   assert.equal(runs, 0);

@@ -261,8 +261,8 @@ Deno.test("resume with dynamically added tasks pending (next, next from a dynami
     ["cpr_dyn_b", "next"],
   ]);
   assert.deepEqual(cp.state.dynamic, [
-    { id: "cpr_dyn_a", module: import.meta.url, by: "cpr_dyn_adder" },
-    { id: "cpr_dyn_b", module: import.meta.url, by: "cpr_dyn_adder" },
+    { id: "cpr_dyn_a", by: "cpr_dyn_adder" },
+    { id: "cpr_dyn_b", by: "cpr_dyn_adder" },
   ]);
 
   // goto: the static successor stays skipped after resume.

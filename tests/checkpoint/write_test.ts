@@ -13,11 +13,11 @@ import {
   loadCheckpoint,
   MemoryChannel,
   resume,
-  SCHEMA_VERSION,
   task,
   TaskFailedError,
   WorkflowError,
 } from "../../mod.ts";
+import { SCHEMA_VERSION } from "../../src/checkpoint/format.ts";
 import { checkpointsIn, listDir, readJson, sha256, tempDir } from "./helpers.ts";
 
 // Task names are process-global: everything in this file starts with "cpw_".
@@ -58,7 +58,7 @@ Deno.test("ctx.checkpoint() is written after the task succeeded, with its succes
     cp.state.pending.map((p) => [p.node, p.input, p.from]),
     [["cpw_last", 4, "cpw_deferred_middle"]],
   );
-  assert.equal(cp.metadata.task_id, "cpw_deferred_middle");
+  assert.equal(cp.metadata.taskId, "cpw_deferred_middle");
   assert.deepEqual(cp.metadata.user, { note: "after middle" });
   // Resuming runs only what was pending.
   log = [];
@@ -125,7 +125,7 @@ Deno.test("ctx.checkpoint({ deferred: false }) is written at once and the task r
   const result = await f.run({ input: 1, checkpointDir: dir.path, runId: "imm" });
   assert.equal(result.output, 1020);
   assert.deepEqual(result.checkpoints, [join(dir.path, "imm", "step_1")]);
-  assert.equal(seen!.metadata.task_id, "cpw_immediate");
+  assert.equal(seen!.metadata.taskId, "cpw_immediate");
   assert.deepEqual(seen!.metadata.user, { phase: "mid-task" });
   assert.equal(seen!.metadata.steps, 1);
   assert.deepEqual(seen!.state.completed, ["cpw_first"]);
@@ -179,7 +179,7 @@ Deno.test("createCheckpoint(run) checkpoints a running run from the host; runnin
   const result = await run.result;
   assert.equal(result.output, 60);
   assert.equal(info.path, join(dir.path, "host", "step_1"));
-  assert.equal(info.metadata.task_id, undefined);
+  assert.equal(info.metadata.taskId, undefined);
   assert.deepEqual(info.metadata.user, { by: "host" });
   assert.deepEqual(result.checkpoints, [info.path]);
   const cp = await loadCheckpoint(info.path);
@@ -209,7 +209,7 @@ Deno.test("createCheckpoint(run) checkpoints a running run from the host; runnin
   await run2.result;
 });
 
-Deno.test("run({ checkpointDir }) writes to <dir>/<runId>/step_<steps>; a checkpoint needs a folder or a path", async () => {
+Deno.test("run({ checkpointDir }) writes to <dir>/<runId>/step_<steps>; a task's path is a name in the run's folder", async () => {
   await using dir = await tempDir();
   const cp = task("cpw_default_cp", async (n: number, ctx) => {
     await ctx.checkpoint();
@@ -226,15 +226,15 @@ Deno.test("run({ checkpointDir }) writes to <dir>/<runId>/step_<steps>; a checkp
     "step_2.meta.json",
     "step_2.state.json",
   ]);
-  // An explicit path needs no folder.
+  // A task's path is a name inside the run's folder.
   const explicit = task("cpw_explicit_path", async (n: number, ctx) => {
-    await ctx.checkpoint({ path: join(dir.path, "mine", "here") });
+    await ctx.checkpoint({ path: "mine/here" });
     return n;
   });
-  const r = await flow`${explicit}`.run({ input: 5 });
-  assert.deepEqual(r.checkpoints, [join(dir.path, "mine", "here")]);
+  const r = await flow`${explicit}`.run({ input: 5, checkpointDir: dir.path, runId: "own" });
+  assert.deepEqual(r.checkpoints, [join(await Deno.realPath(dir.path), "own", "mine", "here")]);
   assert.equal((await resume(r.checkpoints[0])).output, 5);
-  // Neither: the task fails with a clear error.
+  // No folder: the task fails with a clear error.
   const error = await f.run({ input: 0 }).catch((e) => e);
   assert.ok(error instanceof WorkflowError);
   assert.equal(error.code, "CHECKPOINT_UNAVAILABLE");
@@ -266,35 +266,35 @@ Deno.test("the three files hold the documented contents, with SHA-256 checksums 
 
   const meta = await readJson<CheckpointMetadata>(base + ".meta.json");
   assert.deepEqual(Object.keys(meta).sort(), [
-    "checkpoint_id",
+    "checkpointId",
     "checksum",
-    "created_at",
-    "run_id",
-    "schema_version",
+    "createdAt",
+    "runId",
+    "schemaVersion",
     "steps",
-    "task_id",
+    "taskId",
     "user",
   ]);
-  assert.match(meta.checkpoint_id, /^[0-9a-f-]{36}$/);
-  assert.equal(meta.run_id, "files");
-  assert.equal(new Date(meta.created_at).toISOString(), meta.created_at);
-  const created = Date.parse(meta.created_at);
-  assert.ok(created >= before - 5 && created <= Date.now(), meta.created_at);
+  assert.match(meta.checkpointId, /^[0-9a-f-]{36}$/);
+  assert.equal(meta.runId, "files");
+  assert.equal(new Date(meta.createdAt).toISOString(), meta.createdAt);
+  const created = Date.parse(meta.createdAt);
+  assert.ok(created >= before - 5 && created <= Date.now(), meta.createdAt);
   assert.equal(meta.steps, 1);
-  assert.equal(meta.task_id, "cpw_files_writer");
+  assert.equal(meta.taskId, "cpw_files_writer");
   assert.deepEqual(meta.user, { stage: "files", nested: { a: [1, 2] } });
-  assert.equal(meta.schema_version, SCHEMA_VERSION);
+  assert.equal(meta.schemaVersion, SCHEMA_VERSION);
   assert.equal(meta.checksum.state, await sha256(await Deno.readFile(base + ".state.json")));
   assert.equal(meta.checksum.channel, await sha256(await Deno.readFile(base + ".channel")));
 
   const state = await readJson<{
-    schema_version: number;
-    run_id: string;
+    schemaVersion: number;
+    runId: string;
     state: Record<string, unknown>;
     flow: { nodes: { id: string; kind: string; module?: string }[]; edges: string[][] };
   }>(base + ".state.json");
-  assert.equal(state.schema_version, SCHEMA_VERSION);
-  assert.equal(state.run_id, "files");
+  assert.equal(state.schemaVersion, SCHEMA_VERSION);
+  assert.equal(state.runId, "files");
   assert.equal(state.state.steps, 1);
   assert.deepEqual(state.state.completed, ["cpw_files_writer"]);
   assert.deepEqual(state.state.cycles, { cpw_files_writer: 1 });
@@ -378,7 +378,7 @@ Deno.test("keepCheckpoints: n keeps the newest n checkpoints of the run and noth
   );
 });
 
-Deno.test("keepCheckpoints breaks ties of created_at by step count", async () => {
+Deno.test("keepCheckpoints breaks ties of createdAt by step count", async () => {
   await using dir = await tempDir();
   const counter = task("cpw_retention_ties", async (n: number, ctx) => {
     await ctx.checkpoint();
@@ -387,10 +387,10 @@ Deno.test("keepCheckpoints breaks ties of created_at by step count", async () =>
   });
   const result = await flow`${counter}`.run({ input: 1, checkpointDir: dir.path, runId: "ties" });
   assert.equal(result.checkpoints.length, 12);
-  // Checkpoints written within one millisecond share created_at: force that for all of them.
+  // Checkpoints written within one millisecond share createdAt: force that for all of them.
   for (const base of result.checkpoints) {
     const meta = await readJson<CheckpointMetadata>(base + ".meta.json");
-    meta.created_at = "2024-01-01T00:00:00.000Z";
+    meta.createdAt = "2024-01-01T00:00:00.000Z";
     await Deno.writeTextFile(base + ".meta.json", JSON.stringify(meta));
   }
   await resume(join(dir.path, "ties", "step_10"), { keepCheckpoints: 3 });

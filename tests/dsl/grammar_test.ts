@@ -310,8 +310,12 @@ Deno.test("parallel() refuses malformed arguments with a TypeError naming them",
     message: /name must match .*"has space"/,
   });
   assert.throws(
-    () => parallel([a], { executor: "gpu" as "inline" }),
-    { name: "TypeError", message: /executor must be one of inline, workers, redis, got "gpu"/ },
+    () => parallel([a], { executor: "has space" }),
+    { name: "TypeError", message: /executor must be a handler name .*got "has space"/ },
+  );
+  assert.throws(
+    () => parallel([a], { executor: 42 as unknown as string }),
+    { name: "TypeError", message: /executor must be a handler name .*got 42/ },
   );
   assert.throws(
     () => parallel([a], { policy: "strict" as unknown as ReturnType<typeof bestEffort> }),

@@ -2,18 +2,16 @@ import assert from "assert";
 import {
   CheckpointError,
   CycleLimitExceededError,
-  type ErrorRecord,
-  fromErrorRecord,
   NonErrorThrownError,
   ParallelGroupError,
   registerErrorClass,
   RetryLimitExceededError,
   TaskFailedError,
   TaskTimeoutError,
-  toErrorRecord,
   WorkflowCanceledError,
   WorkflowError,
 } from "../../mod.ts";
+import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../../src/errors.ts";
 
 /** Through JSON, as across a Web Worker, Redis or a container. */
 function roundTrip(error: unknown): Error {

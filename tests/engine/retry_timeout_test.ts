@@ -8,17 +8,14 @@ import {
   TaskTimeoutError,
   type WorkflowEvent,
 } from "../../mod.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
 
 // Task names are process-global: everything in this file starts with "engr_".
 
-/** A sleep that records delays and returns at once. */
-function recordingSleep() {
-  const delays: number[] = [];
-  const sleep = (ms: number, _signal: AbortSignal) => {
-    delays.push(ms);
-    return Promise.resolve();
-  };
-  return { delays, sleep };
+/** A fake clock that jumps over every delay and records it. */
+function recordingClock() {
+  const clock = new FakeClock({ autoAdvance: true });
+  return { delays: clock.delays, clock };
 }
 
 /** A task body that fails until attempt `okAt`. */
@@ -44,9 +41,9 @@ function waitForAbort(signal: AbortSignal, ms: number): Promise<unknown> {
 Deno.test("retries: 3 waits 1000, 2000, 4000 ms and succeeds on the 4th attempt", async () => {
   const attempts: number[] = [];
   task("engr_three", flaky(4, attempts), { retries: 3 });
-  const { delays, sleep } = recordingSleep();
+  const { delays, clock } = recordingClock();
   const events: WorkflowEvent[] = [];
-  const result = await flow`engr_three`.run({ sleep, onEvent: (e) => events.push(e) });
+  const result = await flow`engr_three`.run({ clock, onEvent: (e) => events.push(e) });
   assert.equal(result.output, "ok at 4");
   assert.deepEqual(attempts, [1, 2, 3, 4]);
   assert.deepEqual(delays, [1000, 2000, 4000]);
@@ -64,15 +61,15 @@ Deno.test("RetryPolicy: factor and maxDelayMs shape the delays", async () => {
   task("engr_policy", flaky(6, attempts), {
     retries: { maxRetries: 5, initialDelayMs: 100, factor: 3, maxDelayMs: 1000 },
   });
-  const { delays, sleep } = recordingSleep();
-  await flow`engr_policy`.run({ sleep });
+  const { delays, clock } = recordingClock();
+  await flow`engr_policy`.run({ clock });
   assert.deepEqual(delays, [100, 300, 900, 1000, 1000]);
 });
 
 Deno.test("RetryPolicy with factor 1 waits the same delay every time", async () => {
   task("engr_flat", flaky(4, []), { retries: { maxRetries: 3, initialDelayMs: 7, factor: 1 } });
-  const { delays, sleep } = recordingSleep();
-  await flow`engr_flat`.run({ sleep });
+  const { delays, clock } = recordingClock();
+  await flow`engr_flat`.run({ clock });
   assert.deepEqual(delays, [7, 7, 7]);
 });
 
@@ -80,8 +77,8 @@ Deno.test("RetryPolicy jitter keeps every delay within 0.5–1.5× of the base",
   task("engr_jitter", flaky(41, []), {
     retries: { maxRetries: 40, initialDelayMs: 100, factor: 2, maxDelayMs: 800, jitter: true },
   });
-  const { delays, sleep } = recordingSleep();
-  await flow`engr_jitter`.run({ sleep });
+  const { delays, clock } = recordingClock();
+  await flow`engr_jitter`.run({ clock });
   assert.equal(delays.length, 40);
   delays.forEach((d, k) => {
     const base = Math.min(100 * 2 ** k, 800);
@@ -93,8 +90,8 @@ Deno.test("RetryPolicy jitter keeps every delay within 0.5–1.5× of the base",
 Deno.test("RetryLimitExceededError after maxRetries + 1 attempts, with the last error as cause", async () => {
   const attempts: number[] = [];
   task("engr_always", flaky(Infinity, attempts), { retries: 2 });
-  const { sleep } = recordingSleep();
-  await assert.rejects(flow`engr_always`.run({ sleep }), (error: unknown) => {
+  const { clock } = recordingClock();
+  await assert.rejects(flow`engr_always`.run({ clock }), (error: unknown) => {
     assert.ok(error instanceof RetryLimitExceededError);
     assert.ok(error instanceof TaskFailedError);
     assert.equal(error.code, "RETRY_LIMIT_EXCEEDED");
@@ -113,8 +110,8 @@ Deno.test("without retries a failure is a TaskFailedError with the thrown error 
   task("engr_once", () => {
     throw thrown;
   });
-  const { delays, sleep } = recordingSleep();
-  await assert.rejects(flow`engr_once`.run({ sleep }), (error: unknown) => {
+  const { delays, clock } = recordingClock();
+  await assert.rejects(flow`engr_once`.run({ clock }), (error: unknown) => {
     assert.ok(error instanceof TaskFailedError);
     assert.ok(!(error instanceof RetryLimitExceededError));
     assert.equal(error.code, "TASK_FAILED");

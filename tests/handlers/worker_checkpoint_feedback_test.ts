@@ -29,7 +29,7 @@ Deno.test("ctx.checkpoint() from a worker writes a deferred checkpoint that resu
     assert.equal(result.checkpoints.length, 1);
     const saved = await loadCheckpoint(result.checkpoints[0]);
     assert.deepEqual(saved.metadata.user, { thread: "cp-1" });
-    assert.equal(saved.metadata.task_id, "w_checkpoints_later");
+    assert.equal(saved.metadata.taskId, "w_checkpoints_later");
     assert.deepEqual(saved.state.completed, ["w_checkpoints_later"]);
     const resumed = await resume(result.checkpoints[0], { handlers: { worker: pool } });
     assert.equal(resumed.output, 50);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { GroupSpec } from "../graph/graph.ts";
-import type { MemberRunState } from "../context/run_state.ts";
+import type { MemberRunState } from "./run_state_data.ts";
 import { applyPolicy, type GroupOutcome } from "../graph/policies.ts";
 
 const UNSET = Symbol("unset");

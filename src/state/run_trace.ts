@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ActivationKind, TraceEdge } from "../context/run_state.ts";
+import type { ActivationKind, TraceEdge } from "./run_state_data.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
 
 /** The activations of one run. */

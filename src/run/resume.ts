@@ -5,19 +5,19 @@
  */
 import { CheckpointError } from "../errors.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
-import { WorkflowRun } from "../engine/workflow_run.ts";
+import { WorkflowRun } from "./workflow_run.ts";
 import { type Plan, planGraph } from "../graph/plan.ts";
-import type { Graph } from "../graph/graph.ts";
+import type { Flow } from "../dsl/flow.ts";
 import { MemoryChannel } from "../channels/memory_channel.ts";
 import type { Channel, ChannelSnapshot } from "../channels/channel.ts";
 import { decodeValue } from "../channels/codec.ts";
-import { decodeState, findTask, graphFromJson } from "./format.ts";
-import { readCheckpoint, SUFFIXES } from "./files.ts";
+import { decodeState, graphFromJson } from "../checkpoint/format.ts";
+import { readCheckpoint, SUFFIXES } from "../checkpoint/files.ts";
 
 /** Options of {@linkcode resume}: run options, plus the flow when it has custom policies. */
 export interface ResumeOptions extends Omit<RunOptions, "input" | "start" | "runId"> {
   /** The original flow (needed only when a group has a custom policy function). */
-  flow?: { readonly graph: Graph };
+  flow?: Flow;
 }
 
 function restoreChannel(snapshot: ChannelSnapshot, file: string): MemoryChannel {
@@ -38,17 +38,18 @@ function restoreChannel(snapshot: ChannelSnapshot, file: string): MemoryChannel 
 
 /**
  * Continues a run from a checkpoint to the same final result as an uninterrupted run. Tasks are
- * found in the registry (import the module that defines them first) or by importing the module
- * URLs recorded in the checkpoint.
+ * found by name in the task registry: import the modules that define them first (a checkpoint
+ * never makes Graflow import code).
  *
  * @param path Base path of the checkpoint (or one of its files).
  * @param options Run options (checkpointDir, handlers, channel, backend, events, …).
  * @returns The run result.
- * @throws {CheckpointError} When the checkpoint is invalid or a task cannot be found.
+ * @throws {CheckpointError} When the checkpoint is invalid or a task is not registered.
  *
  * @example Resuming after a crash
  * ```ts ignore
  * import { resume } from "@graflow/graflow";
+ * import "./tasks.ts"; // defines the flow's tasks
  * const result = await resume("checkpoints/run-1/step_3", { checkpointDir: "checkpoints" });
  * ```
  */
@@ -62,18 +63,14 @@ export async function resume(path: string, options: ResumeOptions = {}): Promise
  * @param path Base path of the checkpoint.
  * @param options Run options.
  * @returns The run handle.
+ * @throws {CheckpointError} When the checkpoint is invalid or a task is not registered.
  */
 export async function startResume(path: string, options: ResumeOptions = {}): Promise<WorkflowRun> {
   const cp = await readCheckpoint(path);
   const stateFile = cp.path + SUFFIXES.state;
-  const graph = await graphFromJson(cp.state.flow, stateFile, options.flow?.graph);
+  const graph = graphFromJson(cp.state.flow, stateFile, options.flow?.graph);
   const starts = cp.state.flow.starts;
-  for (const s of starts) {
-    if (!graph.nodes.has(s)) {
-      throw new CheckpointError(stateFile, `start node "${s}" is not in the flow`);
-    }
-  }
-  const state = decodeState(cp.state.state);
+  const state = decodeState(cp.state.state, stateFile);
   let plan: Plan | undefined;
   const runnable = { graph, plan: () => (plan ??= planGraph(graph, starts)) };
   let channel: Channel | undefined = options.channel;
@@ -87,22 +84,14 @@ export async function startResume(path: string, options: ResumeOptions = {}): Pr
       );
     }
   }
-  const dynamic = await Promise.all(
-    state.dynamic.map(async (d) => ({ task: await findTask(d.id, d.module, stateFile), by: d.by })),
-  );
   const { flow: _flow, ...runOptions } = options;
+  const saved = cp.state.options;
   return new WorkflowRun(runnable, {
     ...runOptions,
-    maxSteps: options.maxSteps ?? cp.state.options?.maxSteps,
-    executor: options.executor ?? cp.state.options?.executor,
-    checkpointDir: options.checkpointDir ?? cp.state.options?.checkpointDir,
-    keepCheckpoints: options.keepCheckpoints ?? cp.state.options?.keepCheckpoints,
-    runId: cp.state.run_id,
-  }, {
-    state,
-    channel,
-    prepare(engine) {
-      for (const d of dynamic) engine.addDynamic(d.task, d.by);
-    },
-  });
+    maxSteps: options.maxSteps ?? saved.maxSteps,
+    executor: options.executor ?? saved.executor,
+    checkpointDir: options.checkpointDir ?? saved.checkpointDir,
+    keepCheckpoints: options.keepCheckpoints ?? saved.keepCheckpoints,
+    runId: cp.state.runId,
+  }, { state, channel });
 }

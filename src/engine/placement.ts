@@ -1,0 +1,100 @@
+/**
+ * Where a task runs: one mechanism, handler names. A task's own `handler` option wins; else
+ * the `executor` of the innermost group it belongs to that has one; else, for group members,
+ * the run's `executor`; else the run's backend (which contributes its handler under its own
+ * name, e.g. `"redis"`); else `"direct"`. The executor names `"inline"` and `"workers"` are the
+ * built-in handlers `"direct"` and `"worker"`.
+ *
+ * @module
+ */
+import type { Graph, GraphNode } from "../graph/graph.ts";
+import type { TaskHandler } from "../handlers/task_handler.ts";
+import { WorkflowError } from "../errors.ts";
+
+/** What placement needs of the run options. */
+export interface PlacementOptions {
+  /** The run's executor for group members. */
+  executor?: string;
+  /** The run's backend, by name. */
+  backend?: { readonly name: string };
+}
+
+const ALIASES: Record<string, string> = { inline: "direct", workers: "worker" };
+
+/**
+ * The handler name of an executor name (`"inline"` → `"direct"`, `"workers"` → `"worker"`).
+ *
+ * @param executor An executor or handler name.
+ * @returns The handler name.
+ */
+export function handlerOf(executor: string): string {
+  return ALIASES[executor] ?? executor;
+}
+
+/**
+ * The name of the handler that runs a task node.
+ *
+ * @param graph The flow graph.
+ * @param node The task node.
+ * @param options The run's executor and backend.
+ * @returns The handler name.
+ */
+export function handlerName(graph: Graph, node: GraphNode, options: PlacementOptions): string {
+  const own = node.task!.options.handler;
+  if (own !== undefined) return handlerOf(own);
+  for (let p = node.parent; p; p = graph.nodes.get(p.group)?.parent) {
+    const executor = graph.groups.get(p.group)?.executor;
+    if (executor !== undefined) return handlerOf(executor);
+  }
+  if (node.parent && options.executor !== undefined) return handlerOf(options.executor);
+  return options.backend?.name ?? "direct";
+}
+
+const names = new WeakMap<Graph, Map<string, string[]>>();
+
+/**
+ * Every handler name a run of `graph` needs (cached per graph and options).
+ *
+ * @param graph The flow graph.
+ * @param options The run's executor and backend.
+ * @returns The distinct handler names.
+ */
+export function handlerNames(graph: Graph, options: PlacementOptions): string[] {
+  let byOptions = names.get(graph);
+  if (!byOptions) names.set(graph, byOptions = new Map());
+  const key = `${options.executor ?? ""}\u0000${options.backend?.name ?? ""}`;
+  let list = byOptions.get(key);
+  if (!list) {
+    const seen = new Set<string>();
+    for (const node of graph.nodes.values()) {
+      if (node.kind === "task") seen.add(handlerName(graph, node, options));
+    }
+    byOptions.set(key, list = [...seen]);
+  }
+  return list;
+}
+
+/**
+ * Looks a handler up by name.
+ *
+ * @param handlers The run's handlers.
+ * @param name The handler name.
+ * @param taskId The task that needs it (for the message).
+ * @returns The handler.
+ * @throws {WorkflowError} `HANDLER_NOT_FOUND` when no handler has this name.
+ */
+export function findHandler(
+  handlers: ReadonlyMap<string, TaskHandler>,
+  name: string,
+  taskId: string,
+): TaskHandler {
+  const handler = handlers.get(name);
+  if (handler) return handler;
+  const hint = name === "redis" ? ": pass run({ backend: redisBackend(...) })" : "";
+  throw new WorkflowError(
+    `Cannot run task "${taskId}": handler "${name}" is not registered (known: ${
+      [...handlers.keys()].map((k) => `"${k}"`).join(", ")
+    })${hint}`,
+    { code: "HANDLER_NOT_FOUND" },
+  );
+}

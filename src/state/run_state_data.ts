@@ -1,0 +1,107 @@
+/**
+ * The state of a run as plain data (`RunState.toData()` / `RunState.fromData()`): what a
+ * checkpoint stores and what a run record snapshots; and the transitions that rebuild it one
+ * step at a time (`RunState.apply()`).
+ *
+ * @module
+ */
+import type { ActivationKind, TraceEdge } from "../graph/executed_graph.ts";
+import type { Directives } from "../context/task_context.ts";
+
+export type { ActivationKind, Directives, TraceEdge };
+
+/** A node waiting to run, with its input. */
+export interface PendingActivation {
+  /** Node id. */
+  node: string;
+  /** Its input. */
+  input: unknown;
+  /** The node (or `"start"`) that activated it. */
+  from: string;
+  /** How. */
+  kind: ActivationKind;
+  /** Attempt to start with (a task interrupted by an immediate checkpoint keeps its count). */
+  attempt?: number;
+}
+
+/** A member of an active parallel group. */
+export interface MemberRunState {
+  /** Exits still to complete. */
+  remaining: number;
+  /** Results of completed exits. */
+  results: Record<string, unknown>;
+  /** Set when the member settled. */
+  settled: boolean;
+  /** The failure that settled it, if any. */
+  failed?: { taskId: string; error: unknown };
+}
+
+/** A task added at run time by `ctx.next`. */
+export interface DynamicTaskRecord {
+  /** Task id. */
+  id: string;
+  /** The task that added it. */
+  by: string;
+}
+
+/** The whole run state, as plain data (values not yet encoded). */
+export interface RunStateData {
+  /** The run. */
+  runId: string;
+  /** Task executions so far. */
+  steps: number;
+  /** Latest result per task (and group). */
+  results: Record<string, unknown>;
+  /** Task ids in completion order. */
+  completed: string[];
+  /** Executions per task. */
+  cycles: Record<string, number>;
+  /** The run's output so far (see `RunResult.output`). */
+  output: unknown;
+  /** Id of the node whose result is the output. */
+  lastTask?: string;
+  /** Nodes waiting to run, with their inputs (running tasks first: they run again). */
+  pending: PendingActivation[];
+  /** Join node → forward predecessors that completed in the current pass, with results. */
+  arrivals: Record<string, Record<string, unknown>>;
+  /** Active parallel groups: member states by member id. */
+  groups: Record<string, Record<string, MemberRunState>>;
+  /** Tasks added at run time. */
+  dynamic: DynamicTaskRecord[];
+  /** Edges of the executed graph. */
+  trace: TraceEdge[];
+  /** Human-in-the-loop request ids made so far, per `taskId#cycle`, in call order. */
+  feedback: Record<string, string[]>;
+  /** Base paths of the checkpoints written so far. */
+  checkpoints: string[];
+  /** Set when the run was terminated (`ctx.terminate`): resuming finishes at once. */
+  terminated?: boolean;
+}
+
+/**
+ * One step of a run, as recorded: applying a run's transitions in order to a new state (from
+ * the same flow) rebuilds the state of the live run.
+ */
+export type Transition =
+  /** The run started with this input. */
+  | { t: "begin"; input: unknown }
+  /** The next waiting task started as execution `step`. */
+  | { t: "take"; step: number }
+  /** Execution `step` succeeded with `result` and asked for `directives`. */
+  | { t: "ok"; step: number; result: unknown; directives?: Directives }
+  /** Execution `step` failed for good with `error`. */
+  | { t: "fail"; step: number; error: unknown }
+  /** Execution `step` failed and starts attempt `attempt`. */
+  | { t: "retry"; step: number; attempt: number }
+  /** A human-in-the-loop request of execution `step`. */
+  | { t: "feedback"; step: number; id: string }
+  /** A checkpoint was written. */
+  | { t: "checkpoint"; path: string }
+  /** The run stopped from outside (aborted, waiting for feedback, …). */
+  | { t: "halt"; stop: Stop };
+
+/** Why a run stops early. */
+export type Stop =
+  | { kind: "failed"; error: unknown }
+  | { kind: "terminated" }
+  | { kind: "waiting"; feedback: { id: string; checkpoint: string } };

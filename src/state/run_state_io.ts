@@ -1,0 +1,142 @@
+/**
+ * `RunState` to plain data and back: the conversions behind `toData()` and `fromData()`.
+ *
+ * @module
+ */
+import { WorkflowError } from "../errors.ts";
+import type { PlanNode } from "../graph/plan.ts";
+import type { GroupRun } from "./group_run.ts";
+import type { Activation, ExecState } from "./run_state.ts";
+import type {
+  DynamicTaskRecord,
+  PendingActivation,
+  RunStateData,
+  TraceEdge,
+} from "./run_state_data.ts";
+
+/** What a snapshot reads from the state. */
+export interface StateFields<E extends ExecState> {
+  runId: string;
+  steps: number;
+  running: Iterable<E>;
+  ready: Activation[];
+  cycles: Record<string, number>;
+  results: Record<string, unknown>;
+  completed: readonly string[];
+  output: unknown;
+  lastTask: string | undefined;
+  arrivals: Map<PlanNode, Map<string, unknown>>;
+  groups: Map<string, GroupRun>;
+  dynamic: readonly DynamicTaskRecord[];
+  trace: TraceEdge[];
+  feedback: Record<string, string[]>;
+  checkpoints: readonly string[];
+  terminated: boolean;
+}
+
+/**
+ * The state as data: running executions become pending (first, in start order), and do not
+ * count in `steps` and `cycles` (they run again).
+ *
+ * @param f The state's fields.
+ * @param rerun The execution taking an immediate checkpoint: it keeps its attempt number.
+ * @returns The data.
+ */
+export function snapshotState<E extends ExecState>(f: StateFields<E>, rerun?: E): RunStateData {
+  const pending: PendingActivation[] = [];
+  const cycles = f.cycles;
+  let steps = f.steps;
+  const running = [...f.running].filter((e) => e === rerun || !e.settled);
+  running.sort((a, b) => a.step - b.step);
+  for (const exec of running) {
+    pending.push({
+      node: exec.node.id,
+      input: exec.input,
+      from: exec.from,
+      kind: exec.kind,
+      ...(exec === rerun || exec.attempt > 1 ? { attempt: exec.attempt } : {}),
+    });
+    if (--cycles[exec.node.id] === 0) delete cycles[exec.node.id];
+    steps--;
+  }
+  for (const a of f.ready) {
+    pending.push({
+      node: a.node.id,
+      input: a.input,
+      from: a.from,
+      kind: a.kind,
+      ...(a.attempt ? { attempt: a.attempt } : {}),
+    });
+  }
+  const arrivals: RunStateData["arrivals"] = {};
+  for (const [node, preds] of f.arrivals) arrivals[node.id] = Object.fromEntries(preds);
+  const groups: RunStateData["groups"] = {};
+  for (const [g, run] of f.groups) groups[g] = structuredClone(run.toJSON());
+  return {
+    runId: f.runId,
+    steps,
+    results: f.results,
+    completed: [...f.completed],
+    cycles,
+    output: f.output,
+    ...(f.lastTask !== undefined ? { lastTask: f.lastTask } : {}),
+    pending,
+    arrivals,
+    groups,
+    dynamic: f.dynamic.map((d) => ({ ...d })),
+    trace: f.trace,
+    feedback: structuredClone(f.feedback),
+    checkpoints: [...f.checkpoints],
+    ...(f.terminated ? { terminated: true } : {}),
+  };
+}
+
+/** The data of a state with node ids resolved. */
+export interface RestoredFields {
+  steps: number;
+  results: [PlanNode, unknown][];
+  completed: string[];
+  cycles: [PlanNode, number][];
+  output: unknown;
+  lastTask: string | undefined;
+  arrivals: [PlanNode, Map<string, unknown>][];
+  pending: Activation[];
+}
+
+/**
+ * Resolves the node ids of state data.
+ *
+ * @param data The data.
+ * @param nodeOf Finds a node by id.
+ * @returns The fields with nodes.
+ * @throws {WorkflowError} When the data names a node the flow does not have.
+ */
+export function restoreState(
+  data: RunStateData,
+  nodeOf: (id: string) => PlanNode | undefined,
+): RestoredFields {
+  const node = (id: string): PlanNode => {
+    const found = nodeOf(id);
+    if (!found) throw new WorkflowError(`Cannot restore run: node "${id}" is not in the flow`);
+    return found;
+  };
+  return {
+    steps: data.steps,
+    results: Object.entries(data.results).map(([id, v]) => [node(id), v]),
+    completed: [...data.completed],
+    cycles: Object.entries(data.cycles).map(([id, n]) => [node(id), n]),
+    output: data.output,
+    lastTask: data.lastTask,
+    arrivals: Object.entries(data.arrivals).map(([id, preds]) => [
+      node(id),
+      new Map(Object.entries(preds)),
+    ]),
+    pending: data.pending.map((p) => ({
+      node: node(p.node),
+      input: p.input,
+      from: p.from,
+      kind: p.kind,
+      ...(p.attempt ? { attempt: p.attempt } : {}),
+    })),
+  };
+}
