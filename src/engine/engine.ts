@@ -48,6 +48,36 @@ interface Execution extends ExecState, AttemptRef {
   feedbackCalls: number;
 }
 
+/** A new execution with every field set, so that all executions share one shape. */
+const newExecution: RunStatePort<Execution>["exec"] = (
+  step,
+  node,
+  task,
+  input,
+  from,
+  kind,
+  cycle,
+  attempt,
+) => ({
+  step,
+  node,
+  task,
+  taskId: task.name,
+  input,
+  from,
+  kind,
+  cycle,
+  attempt,
+  settled: false,
+  slot: -1,
+  handler: undefined,
+  ctx: undefined as unknown as EngineTaskContext<Execution>,
+  timer: undefined,
+  deadline: 0,
+  started: 0,
+  feedbackCalls: 0,
+});
+
 /** Everything a run needs, already checked. */
 export interface EngineSetup {
   /** The run id. */
@@ -123,7 +153,7 @@ export class Engine {
       findHandler(setup.handlers, name, this.#taskUsing(name));
     }
     const port: RunStatePort<Execution> = {
-      exec: (base) => this.#newExecution(base),
+      exec: newExecution,
       admit: (node) => void this.#handlerOf(node),
       record: setup.record,
     };
@@ -152,19 +182,6 @@ export class Engine {
       handlerName(this.#setup.graph, node.node, this.#setup.placement),
       node.id,
     );
-  }
-
-  #newExecution(base: ExecState): Execution {
-    const exec = base as Execution;
-    // Every field exists from the start, so executions share one shape.
-    (exec as { taskId: string }).taskId = base.task.name;
-    exec.handler = undefined;
-    exec.ctx = undefined as unknown as EngineTaskContext<Execution>;
-    exec.timer = undefined;
-    exec.deadline = 0;
-    exec.started = 0;
-    exec.feedbackCalls = 0;
-    return exec;
   }
 
   #note(event: DistributiveOmit<WorkflowEvent, "runId" | "time">): void {

@@ -75,8 +75,20 @@ export interface ExecState {
 
 /** What the state needs from whoever drives it. */
 export interface RunStatePort<E extends ExecState> {
-  /** Creates the record of a new execution (the driver adds its own fields). */
-  exec(base: ExecState): E;
+  /**
+   * Creates the record of a new execution, with every field of `ExecState` set from the
+   * arguments (`attempt` given, `settled` false, `slot` -1) and the driver's own fields.
+   */
+  exec(
+    step: number,
+    node: PlanNode,
+    task: Task,
+    input: unknown,
+    from: string,
+    kind: ActivationKind,
+    cycle: number,
+    attempt: number,
+  ): E;
   /** Checks a task added at run time can run (e.g. its handler exists); throws if not. */
   admit?(node: PlanNode): void;
   /** Emits an event (absent when nobody listens). */
@@ -115,6 +127,8 @@ export class RunState<E extends ExecState = ExecState> {
   #stop: Stop | undefined;
   readonly #port: RunStatePort<E>;
   readonly #record: ((t: Transition) => void) | undefined;
+  /** Transitions in progress: only the outermost is recorded (replay derives the others). */
+  #depth = 0;
 
   /**
    * Creates the empty state of a run.
@@ -226,8 +240,8 @@ export class RunState<E extends ExecState = ExecState> {
    * @param input Input of the first tasks.
    */
   begin(input: unknown): void {
-    this.#record?.({ t: "begin", input });
     for (const node of this.plan.starts) this.#activate(node, input, "start", "start");
+    this.#record?.({ t: "begin", input });
   }
 
   /**
@@ -237,6 +251,18 @@ export class RunState<E extends ExecState = ExecState> {
    * @returns The new execution, or `undefined` when nothing can start.
    */
   take(): E | undefined {
+    const running = !this.#stop;
+    this.#depth++;
+    const exec = this.#take();
+    this.#depth--;
+    // A take that stopped the run on a limit is recorded too: replaying it stops the same way.
+    if (this.#depth === 0 && (exec || (running && this.#stop))) {
+      this.#record?.({ t: "take", step: exec ? exec.step : 0 });
+    }
+    return exec;
+  }
+
+  #take(): E | undefined {
     while (!this.#stop) {
       const act = this.#ready.take();
       if (!act) return undefined;
@@ -265,21 +291,18 @@ export class RunState<E extends ExecState = ExecState> {
       }
       const step = ++this.#steps;
       this.#cycles[node.index] = cycle;
-      const exec = this.#port.exec({
+      const exec = this.#port.exec(
         step,
         node,
-        task: t,
-        input: act.input,
-        from: act.from,
-        kind: act.kind,
+        t,
+        act.input,
+        act.from,
+        act.kind,
         cycle,
-        attempt: act.attempt ?? 1,
-        settled: false,
-        slot: -1,
-      });
+        act.attempt ?? 1,
+      );
       this.#running.add(exec);
       this.#bySteps?.set(step, exec);
-      this.#record?.({ t: "take", step });
       return exec;
     }
     return undefined;
@@ -297,18 +320,21 @@ export class RunState<E extends ExecState = ExecState> {
     if (exec.settled) return;
     exec.settled = true;
     this.#running.delete(exec);
-    this.#record?.({ t: "ok", step: exec.step, result, directives });
     const id = exec.task.name;
     this.#results.set(exec.node, result);
     this.#completed.push(id);
     this.#output = result;
     this.#lastTask = id;
-    if (this.#stop) return;
-    if (directives === undefined) this.#propagate(exec.node, result, false);
-    else {
-      const { propagate, skipStatic } = this.#apply(exec, directives, result);
-      if (propagate) this.#propagate(exec.node, result, skipStatic);
+    if (!this.#stop) {
+      this.#depth++;
+      if (directives === undefined) this.#propagate(exec.node, result, false);
+      else {
+        const { propagate, skipStatic } = this.#apply(exec, directives, result);
+        if (propagate) this.#propagate(exec.node, result, skipStatic);
+      }
+      this.#depth--;
     }
+    if (this.#depth === 0) this.#record?.({ t: "ok", step: exec.step, result, directives });
   }
 
   /**
@@ -322,17 +348,20 @@ export class RunState<E extends ExecState = ExecState> {
     if (exec.settled) return;
     exec.settled = true;
     this.#running.delete(exec);
-    this.#record?.({ t: "fail", step: exec.step, error });
-    if (this.#stop) return;
-    const t = exec.task;
-    const wrapped = t.retry.maxRetries > 0
-      ? new RetryLimitExceededError(t.name, exec.attempt, error)
-      : new TaskFailedError(t.name, error);
-    // In a group the failure record keeps what the task threw; outside, the run fails with the
-    // wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
-    if (!this.#memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
-      this.halt({ kind: "failed", error: wrapped });
+    if (!this.#stop) {
+      this.#depth++;
+      const t = exec.task;
+      const wrapped = t.retry.maxRetries > 0
+        ? new RetryLimitExceededError(t.name, exec.attempt, error)
+        : new TaskFailedError(t.name, error);
+      // In a group the failure record keeps what the task threw; outside, the run fails with
+      // the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
+      if (!this.#memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
+        this.halt({ kind: "failed", error: wrapped });
+      }
+      this.#depth--;
     }
+    if (this.#depth === 0) this.#record?.({ t: "fail", step: exec.step, error });
   }
 
   /**
@@ -364,7 +393,7 @@ export class RunState<E extends ExecState = ExecState> {
   halt(stop: Stop): boolean {
     if (this.#stop) return false;
     this.#stop = stop;
-    this.#record?.({ t: "halt", stop });
+    if (this.#depth === 0) this.#record?.({ t: "halt", stop });
     return true;
   }
 
@@ -415,11 +444,11 @@ export class RunState<E extends ExecState = ExecState> {
         return this.begin(tr.input);
       case "take": {
         const e = this.take();
-        if (!e || e.step !== tr.step) {
+        if ((e?.step ?? 0) !== tr.step) {
           throw new WorkflowError(
-            `Cannot apply transition "take": expected execution ${tr.step}, got ${
-              e ? e.step : "none"
-            }`,
+            `Cannot apply transition "take": expected ${
+              tr.step ? `execution ${tr.step}` : "a limit"
+            }, got ${e ? `execution ${e.step}` : "none"}`,
             { code: "JOURNAL_MISMATCH" },
           );
         }

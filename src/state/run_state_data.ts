@@ -85,7 +85,7 @@ export interface RunStateData {
 export type Transition =
   /** The run started with this input. */
   | { t: "begin"; input: unknown }
-  /** The next waiting task started as execution `step`. */
+  /** The next waiting task started as execution `step` (0: a limit stopped the run instead). */
   | { t: "take"; step: number }
   /** Execution `step` succeeded with `result` and asked for `directives`. */
   | { t: "ok"; step: number; result: unknown; directives?: Directives }
