@@ -16,62 +16,25 @@ import {
   CycleLimitExceededError,
   RetryLimitExceededError,
   TaskFailedError,
-  WorkflowCanceledError,
   WorkflowError,
 } from "../errors.ts";
-import { GroupRun } from "./group_run.ts";
-import { ReadyQueue } from "./ready_queue.ts";
 import { ResultStore } from "./result_store.ts";
 import { RunningSet } from "./running_set.ts";
-import { RunTrace } from "./run_trace.ts";
-import { BARRIER } from "../graph/graph.ts";
+import { Routing } from "./routing.ts";
 import type {
   ActivationKind,
   Directives,
   DynamicTaskRecord,
   RunStateData,
   Stop,
+  TraceEdge,
   Transition,
 } from "./run_state_data.ts";
 import { restoreState, snapshotState } from "./run_state_io.ts";
+import type { ExecState } from "./exec_state.ts";
+import { applyDirectives, type DirectivePort } from "./directives.ts";
 
-/** A node waiting to run. */
-export interface Activation {
-  /** The node. */
-  node: PlanNode;
-  /** Its input. */
-  input: unknown;
-  /** The node (or `"start"`) that activated it. */
-  from: string;
-  /** How. */
-  kind: ActivationKind;
-  /** Attempt to start with (restored runs). */
-  attempt?: number;
-}
-
-/** One task execution (all its attempts) as the state knows it. */
-export interface ExecState {
-  /** 1-based number of this execution in the run. */
-  readonly step: number;
-  /** The plan node. */
-  readonly node: PlanNode;
-  /** The task. */
-  readonly task: Task;
-  /** Its input. */
-  readonly input: unknown;
-  /** What activated it. */
-  readonly from: string;
-  /** How. */
-  readonly kind: ActivationKind;
-  /** 1-based execution count of this task in the run. */
-  readonly cycle: number;
-  /** Current attempt. */
-  attempt: number;
-  /** True once it succeeded or failed for good (or was dropped). */
-  settled: boolean;
-  /** Position in the running set. */
-  slot: number;
-}
+export type { Activation, ExecState } from "./exec_state.ts";
 
 /** What the state needs from whoever drives it. */
 export interface RunStatePort<E extends ExecState> {
@@ -113,20 +76,16 @@ export class RunState<E extends ExecState = ExecState> {
   readonly #results = new ResultStore();
   #output: unknown = undefined;
   #lastTask: string | undefined;
-  readonly #ready = new ReadyQueue<Activation>();
   readonly #running = new RunningSet<E>();
-  /** Executions by step, only while replaying transitions. */
-  #bySteps: Map<number, E> | undefined;
-  readonly #arrivals = new Map<PlanNode, Map<string, unknown>>();
-  readonly #groups = new Map<string, GroupRun>();
+  readonly #routing: Routing;
   readonly #dynamic: DynamicTaskRecord[] = [];
   readonly #dynamicNodes = new Map<string, PlanNode>();
-  readonly #trace: RunTrace;
   #feedback: Record<string, string[]> = {};
   readonly #checkpoints: string[] = [];
   #stop: Stop | undefined;
   readonly #port: RunStatePort<E>;
   readonly #record: ((t: Transition) => void) | undefined;
+  readonly #directivePort: DirectivePort;
   /** Transitions in progress: only the outermost is recorded (replay derives the others). */
   #depth = 0;
 
@@ -146,7 +105,22 @@ export class RunState<E extends ExecState = ExecState> {
     this.maxSteps = maxSteps;
     this.#port = port;
     this.#record = port.record;
-    this.#trace = new RunTrace(plan);
+    this.#directivePort = {
+      halt: (stop) => this.halt(stop),
+      node: (id) => this.node(id),
+      addDynamic: (t, by) => this.#addDynamic(t, by),
+      routing: this.#routing = new Routing(graph, plan, {
+        groupSucceeded: (fork, output) => {
+          this.#results.set(fork, output);
+          // The group's object is the run's output when the flow ends with the group.
+          this.#output = output;
+          this.#lastTask = fork.id;
+        },
+        fail: (error) => this.halt({ kind: "failed", error }),
+        note: port.note,
+      }),
+      note: port.note,
+    };
   }
 
   // Reading ---------------------------------------------------------------------------------
@@ -173,7 +147,7 @@ export class RunState<E extends ExecState = ExecState> {
 
   /** Whether an activation waits to start. */
   get hasReady(): boolean {
-    return !this.#ready.empty;
+    return this.#routing.hasReady;
   }
 
   /** Executions running now. */
@@ -223,8 +197,8 @@ export class RunState<E extends ExecState = ExecState> {
   }
 
   /** The edges the run took. */
-  traceEdges(): ReturnType<RunTrace["edges"]> {
-    return this.#trace.edges();
+  traceEdges(): TraceEdge[] {
+    return this.#routing.traceEdges();
   }
 
   /** Feedback request ids already made by a task's cycle, in call order. */
@@ -240,7 +214,7 @@ export class RunState<E extends ExecState = ExecState> {
    * @param input Input of the first tasks.
    */
   begin(input: unknown): void {
-    for (const node of this.plan.starts) this.#activate(node, input, "start", "start");
+    for (const node of this.plan.starts) this.#routing.activate(node, input, "start", "start");
     this.#record?.({ t: "begin", input });
   }
 
@@ -263,16 +237,10 @@ export class RunState<E extends ExecState = ExecState> {
   }
 
   #take(): E | undefined {
-    while (!this.#stop) {
-      const act = this.#ready.take();
+    if (!this.#stop) {
+      const act = this.#routing.next();
       if (!act) return undefined;
       const node = act.node;
-      if (node.node.kind === "fork") {
-        const spec = this.graph.groups.get(node.node.group!)!;
-        this.#groups.set(spec.id, new GroupRun(spec));
-        this.#propagate(node, act.input, false);
-        continue;
-      }
       const t = node.node.task!;
       if (this.#steps >= this.maxSteps) {
         this.halt({
@@ -302,7 +270,6 @@ export class RunState<E extends ExecState = ExecState> {
         act.attempt ?? 1,
       );
       this.#running.add(exec);
-      this.#bySteps?.set(step, exec);
       return exec;
     }
     return undefined;
@@ -327,10 +294,15 @@ export class RunState<E extends ExecState = ExecState> {
     this.#lastTask = id;
     if (!this.#stop) {
       this.#depth++;
-      if (directives === undefined) this.#propagate(exec.node, result, false);
+      if (directives === undefined) this.#routing.propagate(exec.node, result, false);
       else {
-        const { propagate, skipStatic } = this.#apply(exec, directives, result);
-        if (propagate) this.#propagate(exec.node, result, skipStatic);
+        const { propagate, skipStatic } = applyDirectives(
+          this.#directivePort,
+          exec,
+          directives,
+          result,
+        );
+        if (propagate) this.#routing.propagate(exec.node, result, skipStatic);
       }
       this.#depth--;
     }
@@ -356,7 +328,7 @@ export class RunState<E extends ExecState = ExecState> {
         : new TaskFailedError(t.name, error);
       // In a group the failure record keeps what the task threw; outside, the run fails with
       // the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
-      if (!this.#memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
+      if (!this.#routing.memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
         this.halt({ kind: "failed", error: wrapped });
       }
       this.#depth--;
@@ -421,65 +393,6 @@ export class RunState<E extends ExecState = ExecState> {
   }
 
   /**
-   * Applies one recorded transition (to rebuild a run from its journal). Executions started by
-   * `take` stay running until their outcome is applied; `toData()` then lists them as pending.
-   *
-   * @param tr The transition.
-   * @throws {WorkflowError} `JOURNAL_MISMATCH` when the transition does not fit this state.
-   */
-  apply(tr: Transition): void {
-    const byStep = (this.#bySteps ??= new Map());
-    const exec = (step: number): E => {
-      const found = byStep.get(step);
-      if (!found) {
-        throw new WorkflowError(
-          `Cannot apply transition "${tr.t}": execution ${step} is not running`,
-          { code: "JOURNAL_MISMATCH" },
-        );
-      }
-      return found;
-    };
-    switch (tr.t) {
-      case "begin":
-        return this.begin(tr.input);
-      case "take": {
-        const e = this.take();
-        if ((e?.step ?? 0) !== tr.step) {
-          throw new WorkflowError(
-            `Cannot apply transition "take": expected ${
-              tr.step ? `execution ${tr.step}` : "a limit"
-            }, got ${e ? `execution ${e.step}` : "none"}`,
-            { code: "JOURNAL_MISMATCH" },
-          );
-        }
-        return;
-      }
-      case "ok": {
-        const e = exec(tr.step);
-        byStep.delete(tr.step);
-        return this.succeeded(e, tr.result, tr.directives);
-      }
-      case "fail": {
-        const e = exec(tr.step);
-        byStep.delete(tr.step);
-        return this.failed(e, tr.error);
-      }
-      case "retry": {
-        const e = exec(tr.step);
-        e.attempt = tr.attempt - 1;
-        return this.retry(e);
-      }
-      case "feedback":
-        return this.feedbackRequested(exec(tr.step), tr.id);
-      case "checkpoint":
-        return this.checkpointWritten(tr.path);
-      case "halt":
-        this.halt(tr.stop);
-        return;
-    }
-  }
-
-  /**
    * The state as plain data. Running executions become pending (they run again when the run
    * continues from this data); `rerun` (the execution taking an immediate checkpoint) keeps
    * its attempt number.
@@ -492,16 +405,16 @@ export class RunState<E extends ExecState = ExecState> {
       runId: this.runId,
       steps: this.#steps,
       running: this.#running,
-      ready: this.#ready.items(),
+      ready: this.#routing.readyItems(),
       cycles: this.cycles(),
       results: this.results(),
       completed: this.#completed,
       output: this.#output,
       lastTask: this.#lastTask,
-      arrivals: this.#arrivals,
-      groups: this.#groups,
+      arrivals: this.#routing.arrivalsData(),
+      groups: this.#routing.groupsData(),
       dynamic: this.#dynamic,
-      trace: this.#trace.edges(),
+      trace: this.#routing.traceEdges(),
       feedback: this.#feedback,
       checkpoints: this.#checkpoints,
       terminated: this.#stop?.kind === "terminated",
@@ -550,30 +463,13 @@ export class RunState<E extends ExecState = ExecState> {
     for (const [node, count] of r.cycles) this.#cycles[node.index] = count;
     this.#output = r.output;
     this.#lastTask = r.lastTask;
-    for (const [node, preds] of r.arrivals) this.#arrivals.set(node, preds);
-    for (const [group, members] of Object.entries(data.groups)) {
-      const spec = this.graph.groups.get(group);
-      if (!spec) {
-        throw new WorkflowError(`Cannot restore run: group "${group}" is not in the flow`);
-      }
-      this.#groups.set(group, new GroupRun(spec, members));
-    }
     this.#feedback = structuredClone(data.feedback ?? {});
     this.#checkpoints.push(...(data.checkpoints ?? []));
-    this.#trace.restore(data.trace);
-    if (data.terminated) {
-      this.#stop = { kind: "terminated" };
-      return;
-    }
-    for (const act of r.pending) this.#ready.push(act);
+    if (data.terminated) this.#stop = { kind: "terminated" };
+    this.#routing.restore(data, r.arrivals, data.terminated ? [] : r.pending);
   }
 
   // Internals ------------------------------------------------------------------------------
-
-  #activate(node: PlanNode, input: unknown, from: string, kind: ActivationKind): void {
-    this.#ready.push({ node, input, from, kind });
-    this.#trace.record(from, node.id, kind);
-  }
 
   #addDynamic(t: Task, by: string): PlanNode {
     const pn: PlanNode = {
@@ -589,149 +485,5 @@ export class RunState<E extends ExecState = ExecState> {
     this.#dynamicNodes.set(t.name, pn);
     this.#dynamic.push({ id: t.name, by });
     return pn;
-  }
-
-  /**
-   * Applies directives in priority order: cancel > terminate > goto and iterations > next of a
-   * new task (which keeps the static successors).
-   */
-  #apply(
-    exec: E,
-    d: Directives,
-    result: unknown,
-  ): { propagate: boolean; skipStatic: boolean } {
-    const id = exec.task.name;
-    const stop = { propagate: false, skipStatic: true };
-    if (d.cancel) {
-      this.halt({ kind: "failed", error: new WorkflowCanceledError(id, d.cancel.reason) });
-      return stop;
-    }
-    if (d.terminate) {
-      this.halt({ kind: "terminated" });
-      return stop;
-    }
-    let skipStatic = false;
-    if (d.iterate) {
-      skipStatic = true;
-      this.#ready.push({
-        node: exec.node,
-        input: d.iterate.hasInput ? d.iterate.input : result,
-        from: id,
-        kind: "iterate",
-      });
-      this.#trace.iterate(exec.node);
-    }
-    for (const call of d.next ?? []) {
-      const name = typeof call.task === "string" ? call.task : call.task.name;
-      let node = this.node(name);
-      const target = typeof call.task === "string" ? node?.node.task ?? getTask(name) : call.task;
-      if (!target) {
-        this.halt({
-          kind: "failed",
-          error: new WorkflowError(
-            `Cannot add task "${name}" from "${id}": no task of this name is registered in the process running the flow`,
-            { code: "TASK_NOT_FOUND" },
-          ),
-        });
-        return stop;
-      }
-      if (node && node.node.task !== target) {
-        this.halt({
-          kind: "failed",
-          error: new TypeError(
-            `Cannot add task "${name}" from "${id}": the flow has another node with this id`,
-          ),
-        });
-        return stop;
-      }
-      const jump = call.goto ?? (node !== undefined && !node.node.dynamic);
-      if (!node) {
-        try {
-          node = this.#addDynamic(target, id);
-        } catch (error) {
-          this.halt({ kind: "failed", error });
-          return stop;
-        }
-      }
-      if (jump) skipStatic = true;
-      this.#port.note?.("task.added", { taskId: name, by: id, goto: jump });
-      this.#activate(node, call.hasInput ? call.input : result, id, jump ? "goto" : "next");
-    }
-    return { propagate: !d.iterate, skipStatic };
-  }
-
-  #propagate(node: PlanNode, result: unknown, skipStatic: boolean): void {
-    const out = node.out;
-    for (let i = 0; i < out.length; i++) {
-      const edge = out[i];
-      switch (edge.kind) {
-        case "member":
-          this.#memberExit(node, result);
-          continue;
-        case "single":
-        case "back":
-          if (skipStatic) continue;
-          this.#trace.edge(edge.index);
-          this.#ready.push({
-            node: edge.to,
-            input: result,
-            from: node.id,
-            kind: edge.kind === "back" ? "back" : "edge",
-          });
-          continue;
-        case "join": {
-          if (skipStatic) continue;
-          const to = edge.to;
-          let arrived = this.#arrivals.get(to);
-          if (!arrived) this.#arrivals.set(to, arrived = new Map());
-          arrived.set(node.id, result);
-          if (arrived.size < to.preds.length) continue;
-          this.#arrivals.delete(to);
-          const input: Record<string, unknown> = {};
-          for (const p of to.preds) input[p.key] = arrived.get(p.id);
-          this.#trace.edge(edge.index);
-          this.#ready.push({ node: to, input, from: node.id, kind: "edge" });
-        }
-      }
-    }
-  }
-
-  #memberExit(node: PlanNode, result: unknown): void {
-    const run = this.#groups.get(node.node.parent!.group);
-    if (run?.exit(node.member, node.key, result)) this.#settleGroup(run);
-  }
-
-  /** Fails the member `node` belongs to; false when the failure is not a group member's. */
-  #memberFailed(node: PlanNode, error: unknown): boolean {
-    const parent = node.node.parent;
-    if (!parent) return false;
-    const run = this.#groups.get(parent.group);
-    const settledAll = run?.fail(node.member, node.key, error);
-    if (settledAll === undefined) return false;
-    if (settledAll) this.#settleGroup(run!);
-    return true;
-  }
-
-  #settleGroup(run: GroupRun): void {
-    const group = run.spec.id;
-    this.#groups.delete(group);
-    const { outcome, output, error } = run.settle();
-    this.#port.note?.("group.settled", {
-      groupId: group,
-      succeeded: outcome.succeeded,
-      failed: outcome.failed.map((f) => f.taskId),
-      ok: !error,
-    });
-    const barrier = this.plan.nodes.get(group + BARRIER)!;
-    if (error) {
-      if (!this.#memberFailed(barrier, error)) this.halt({ kind: "failed", error });
-      return;
-    }
-    const fork = this.plan.nodes.get(group)!;
-    this.#results.set(fork, output);
-    // The group's object is the run's output when the flow ends with the group.
-    this.#output = output;
-    this.#lastTask = group;
-    this.#propagate(barrier, output, false);
   }
 }

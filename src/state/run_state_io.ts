@@ -5,8 +5,7 @@
  */
 import { WorkflowError } from "../errors.ts";
 import type { PlanNode } from "../graph/plan.ts";
-import type { GroupRun } from "./group_run.ts";
-import type { Activation, ExecState } from "./run_state.ts";
+import type { Activation, ExecState } from "./exec_state.ts";
 import type {
   DynamicTaskRecord,
   PendingActivation,
@@ -25,8 +24,8 @@ export interface StateFields<E extends ExecState> {
   completed: readonly string[];
   output: unknown;
   lastTask: string | undefined;
-  arrivals: Map<PlanNode, Map<string, unknown>>;
-  groups: Map<string, GroupRun>;
+  arrivals: RunStateData["arrivals"];
+  groups: RunStateData["groups"];
   dynamic: readonly DynamicTaskRecord[];
   trace: TraceEdge[];
   feedback: Record<string, string[]>;
@@ -68,10 +67,6 @@ export function snapshotState<E extends ExecState>(f: StateFields<E>, rerun?: E)
       ...(a.attempt ? { attempt: a.attempt } : {}),
     });
   }
-  const arrivals: RunStateData["arrivals"] = {};
-  for (const [node, preds] of f.arrivals) arrivals[node.id] = Object.fromEntries(preds);
-  const groups: RunStateData["groups"] = {};
-  for (const [g, run] of f.groups) groups[g] = structuredClone(run.toJSON());
   return {
     runId: f.runId,
     steps,
@@ -81,8 +76,8 @@ export function snapshotState<E extends ExecState>(f: StateFields<E>, rerun?: E)
     output: f.output,
     ...(f.lastTask !== undefined ? { lastTask: f.lastTask } : {}),
     pending,
-    arrivals,
-    groups,
+    arrivals: f.arrivals,
+    groups: f.groups,
     dynamic: f.dynamic.map((d) => ({ ...d })),
     trace: f.trace,
     feedback: structuredClone(f.feedback),

@@ -21,6 +21,7 @@ import {
 } from "../../mod.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { type ExecState, RunState, type RunStatePort } from "../../src/state/run_state.ts";
+import { Replay } from "../../src/state/replay.ts";
 import type { RunStateData, Transition } from "../../src/state/run_state_data.ts";
 import { MemoryChannel } from "../../src/channels/memory_channel.ts";
 import { directHandler } from "../../src/handlers/task_handler.ts";
@@ -114,15 +115,15 @@ function makeFlow(seed: number): Flow {
 /** Runs a flow, replaying each transition on a second state and comparing after each. */
 async function runAndReplay(f: Flow, seed: number): Promise<{ n: number }> {
   const plan = f.plan();
-  let replica: RunState | undefined;
+  let replica: Replay<ExecState> | undefined;
   let n = 0;
   const mismatches: string[] = [];
   const record = (tr: Transition) => {
-    replica ??= new RunState(engine.runId, f.graph, plan, 200, plainPort);
+    replica ??= new Replay(new RunState(engine.runId, f.graph, plan, 200, plainPort));
     replica.apply(tr);
     n++;
     const live = engine.snapshot();
-    const again = replica.toData();
+    const again = replica.state.toData();
     try {
       assert.deepStrictEqual(again, live);
     } catch (error) {
@@ -147,12 +148,12 @@ async function runAndReplay(f: Flow, seed: number): Promise<{ n: number }> {
   });
   const outcome = await engine.begin(seed, false).then((r) => r, (e) => e);
   assert.deepEqual(mismatches.slice(0, 3), []);
-  const final = replica!.toData();
+  const final = replica!.state.toData();
   if (!(outcome instanceof Error)) {
     assert.deepStrictEqual(final.results, outcome.results, `seed ${seed}: results`);
     assert.deepStrictEqual(final.completed, outcome.completed, `seed ${seed}: completed`);
-    assert.deepStrictEqual(replica!.output, outcome.output, `seed ${seed}: output`);
-  } else assert.ok(replica!.stop?.kind === "failed", `seed ${seed}: the replica failed too`);
+    assert.deepStrictEqual(replica!.state.output, outcome.output, `seed ${seed}: output`);
+  } else assert.ok(replica!.state.stop?.kind === "failed", `seed ${seed}: the replica failed too`);
   return { n };
 }
 
@@ -196,7 +197,7 @@ Deno.test("toData() and fromData() round-trip every intermediate state without r
 Deno.test("apply() refuses a transition that does not fit the state", () => {
   const a = task("rs_misfit_a", () => 1);
   const f = flow`${a}`;
-  const state = new RunState("misfit", f.graph, f.plan(), 10, plainPort);
+  const state = new Replay(new RunState("misfit", f.graph, f.plan(), 10, plainPort));
   state.apply({ t: "begin", input: 0 });
   assert.throws(() => state.apply({ t: "ok", step: 1, result: 1 }), {
     code: "JOURNAL_MISMATCH",

@@ -1,0 +1,89 @@
+/**
+ * Rebuilding a run state from its recorded transitions, one at a time: each transition is
+ * applied through the same `RunState` method that made it in the live run.
+ *
+ * @module
+ */
+import { WorkflowError } from "../errors.ts";
+import type { ExecState } from "./exec_state.ts";
+import type { RunState } from "./run_state.ts";
+import type { Transition } from "./run_state_data.ts";
+
+/** Applies recorded transitions to a run state. */
+export class Replay<E extends ExecState> {
+  /** The state being rebuilt. */
+  readonly state: RunState<E>;
+  /** Executions started by replayed `take`s that have no outcome yet, by step. */
+  readonly #running = new Map<number, E>();
+
+  /**
+   * Starts replaying onto `state` (new, or rebuilt from data).
+   *
+   * @param state The state.
+   */
+  constructor(state: RunState<E>) {
+    this.state = state;
+    for (const exec of state.running) this.#running.set(exec.step, exec);
+  }
+
+  #exec(tr: Transition & { step: number }): E {
+    const found = this.#running.get(tr.step);
+    if (!found) {
+      throw new WorkflowError(
+        `Cannot apply transition "${tr.t}": execution ${tr.step} is not running`,
+        { code: "JOURNAL_MISMATCH" },
+      );
+    }
+    return found;
+  }
+
+  /**
+   * Applies one transition. Executions started by `take` stay running until their outcome is
+   * applied; `toData()` lists them as pending.
+   *
+   * @param tr The transition.
+   * @throws {WorkflowError} `JOURNAL_MISMATCH` when the transition does not fit the state.
+   */
+  apply(tr: Transition): void {
+    const state = this.state;
+    switch (tr.t) {
+      case "begin":
+        return state.begin(tr.input);
+      case "take": {
+        const e = state.take();
+        if ((e?.step ?? 0) !== tr.step) {
+          throw new WorkflowError(
+            `Cannot apply transition "take": expected ${
+              tr.step ? `execution ${tr.step}` : "a limit"
+            }, got ${e ? `execution ${e.step}` : "none"}`,
+            { code: "JOURNAL_MISMATCH" },
+          );
+        }
+        if (e) this.#running.set(e.step, e);
+        return;
+      }
+      case "ok": {
+        const e = this.#exec(tr);
+        this.#running.delete(tr.step);
+        return state.succeeded(e, tr.result, tr.directives);
+      }
+      case "fail": {
+        const e = this.#exec(tr);
+        this.#running.delete(tr.step);
+        return state.failed(e, tr.error);
+      }
+      case "retry": {
+        const e = this.#exec(tr);
+        e.attempt = tr.attempt - 1;
+        return state.retry(e);
+      }
+      case "feedback":
+        return state.feedbackRequested(this.#exec(tr), tr.id);
+      case "checkpoint":
+        return state.checkpointWritten(tr.path);
+      case "halt":
+        state.halt(tr.stop);
+        return;
+    }
+  }
+}
