@@ -5,7 +5,13 @@
  */
 import type { Ast, Program } from "./parser.ts";
 import { FlowSyntaxError } from "./flow_syntax_error.ts";
-import { type Fragment, Graph, type GroupExecutor, type GroupMember } from "../graph/graph.ts";
+import {
+  BARRIER,
+  type Fragment,
+  Graph,
+  type GroupExecutor,
+  type GroupMember,
+} from "../graph/graph.ts";
 import { getTask, registeredTaskNames, Task } from "../graph/task.ts";
 import type { Flow } from "./flow.ts";
 import type { GroupPolicy } from "../graph/policies.ts";
@@ -135,7 +141,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
   const groupFrag = (members: Built[], opts: ParallelOptions): Built => {
     const id = opts.name ?? graph.nextGroupId();
     const specMembers: GroupMember[] = members.map((m) => ({
-      id: m.exits.map((e) => (e.endsWith("/end") ? e.slice(0, -4) : e)).join("+"),
+      id: m.exits.map((e) => (e.endsWith(BARRIER) ? e.slice(0, -BARRIER.length) : e)).join("+"),
       entries: m.entries,
       exits: m.exits,
     }));
@@ -152,7 +158,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
       },
       members.map((m) => m.nodes),
     );
-    return { ...frag, nodes: [id, id + "/end", ...members.flatMap((m) => m.nodes)] };
+    return { ...frag, nodes: [id, id + BARRIER, ...members.flatMap((m) => m.nodes)] };
   };
 
   const compile = (ast: Ast): Built => {

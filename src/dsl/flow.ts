@@ -43,11 +43,18 @@ export class Flow {
     let plan = this.#plans.get(key);
     if (!plan) {
       for (const s of starts) {
-        if (!this.graph.nodes.has(s) || s.endsWith(BARRIER)) {
+        const node = this.graph.nodes.get(s);
+        if (!node || s.endsWith(BARRIER)) {
           const close = suggest(s, this.tasks);
           throw new TypeError(
             `Cannot start flow at "${s}": no such task or group` +
               (close.length ? ` (did you mean ${close.map((n) => `"${n}"`).join(", ")}?)` : ""),
+          );
+        }
+        if (node.parent) {
+          // Its group would never settle, so the work after the group would silently not run.
+          throw new TypeError(
+            `Cannot start flow at "${s}": it is a member of group "${node.parent.group}"; start at the group or at a task outside groups`,
           );
         }
       }

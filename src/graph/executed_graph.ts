@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Graph } from "./graph.ts";
+import { BARRIER, type Graph, type GroupSpec } from "./graph.ts";
 import {
   type RenderEdge,
   type RenderModel,
@@ -121,6 +121,7 @@ export class ExecutedGraph {
           parent: g.nodes.get(id)?.parent?.group,
           policy: spec.policy?.label,
           members: spec.members.map((m) => m.id),
+          chains: memberChains(g, spec),
         };
       }),
       edges,
@@ -181,7 +182,38 @@ export function staticModel(g: Graph): RenderModel {
       parent: g.nodes.get(s.id)!.parent?.group,
       policy: s.policy?.label,
       members: s.members.map((m) => m.id),
+      chains: memberChains(g, s),
     })),
     edges,
   };
+}
+
+/**
+ * Each member of a group as its nodes in flow order, `a >> b >> c` (a nested group shows as its
+ * id), found by walking from the member's entries along edges that stay inside the member.
+ *
+ * @param g The graph.
+ * @param spec The group.
+ * @returns One text per member.
+ */
+export function memberChains(g: Graph, spec: GroupSpec): string[] {
+  return spec.members.map((m) => {
+    const inMember = (id: string) => {
+      const p = g.nodes.get(id)?.parent;
+      return p?.group === spec.id && p.member === m.id;
+    };
+    const seen = new Set<string>();
+    const order: string[] = [];
+    const stack = [...m.entries].reverse();
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id) || !inMember(id)) continue;
+      seen.add(id);
+      order.push(id);
+      const node = g.nodes.get(id)!;
+      const from = node.kind === "fork" ? id + BARRIER : id;
+      stack.push(...[...g.successors(from)].reverse());
+    }
+    return order.join(" >> ");
+  });
 }

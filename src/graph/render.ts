@@ -27,6 +27,8 @@ export interface RenderGroup {
   policy?: string;
   /** Member ids, in order. */
   members: string[];
+  /** Each member's tasks in flow order (`a >> b`), for text; member ids when absent. */
+  chains?: string[];
 }
 
 /** An edge between nodes or group boxes. */
@@ -175,7 +177,9 @@ export function toAscii(model: RenderModel): string {
       ...nodes.map((n) => ({ id: n.id, text: nodeLabel(n) + (n.dynamic ? " (dynamic)" : "") })),
       ...groups.map((g) => ({
         id: g.id,
-        text: `[${g.id}${g.policy ? ` ${g.policy}` : ""}] ( ${g.members.join(" | ")} )`,
+        text: `[${g.id}${g.policy ? ` ${g.policy}` : ""}] ( ${
+          (g.chains ?? g.members).join(" | ")
+        } )`,
       })),
     ];
     for (const item of items) {

@@ -289,6 +289,18 @@ Deno.test("run({ start }) starts at the named task with the run input", async ()
   });
 });
 
+Deno.test("run({ start }) at a group member is a TypeError; at the group it runs the group", async () => {
+  log = [];
+  const f = flow`${A} >> (${B} | ${C}) >> ${D}`;
+  await assert.rejects(f.run({ start: "engs_b" }), {
+    name: "TypeError",
+    message: /Cannot start flow at "engs_b": it is a member of group "group_1"; start at the group/,
+  });
+  const result = await f.run({ start: "group_1", input: "s" });
+  assert.deepEqual(result.completed, ["engs_c", "engs_b", "engs_d"]);
+  assert.deepEqual(result.output, { d: { engs_b: { b: "s" }, engs_c: { c: "s" } } });
+});
+
 Deno.test("runs of one flow are independent", async () => {
   let count = 0;
   task("engs_counter", async (x: number, ctx: TaskContext) => {

@@ -51,7 +51,7 @@ Deno.test("flow.toAscii() lists nodes with successors and groups with members", 
   assert.equal(
     flow`gr_a >> (gr_b | gr_c >> gr_d)`.toAscii(),
     `gr_a ──> group_1
-[group_1] ( gr_b | gr_d )
+[group_1] ( gr_b | gr_c >> gr_d )
     gr_b
     gr_c ──> gr_d
     gr_d
