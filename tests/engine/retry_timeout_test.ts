@@ -150,12 +150,19 @@ Deno.test("a bad retry option is a RangeError when the task is defined", () => {
 
 Deno.test("timeoutMs aborts ctx.signal and fails the attempt with TaskTimeoutError", async () => {
   let reason: unknown;
+  const started = Promise.withResolvers<void>();
   task("engr_slow", async (_: unknown, ctx: TaskContext) => {
-    reason = await waitForAbort(ctx.signal, 2_000);
+    started.resolve();
+    reason = await waitForAbort(ctx.signal, 60_000);
     return "late";
   }, { timeoutMs: 30 });
-  const started = performance.now();
-  await assert.rejects(flow`engr_slow`.run(), (error: unknown) => {
+  const clock = new FakeClock();
+  const run = flow`engr_slow`.run({ clock });
+  await started.promise;
+  await clock.advance(29);
+  assert.equal(reason, undefined, "a timer never fires early");
+  await clock.advance(1);
+  await assert.rejects(run, (error: unknown) => {
     assert.ok(error instanceof TaskFailedError);
     assert.equal(error.taskId, "engr_slow");
     assert.ok(error.cause instanceof TaskTimeoutError);
@@ -165,7 +172,19 @@ Deno.test("timeoutMs aborts ctx.signal and fails the attempt with TaskTimeoutErr
     return true;
   });
   assert.ok(reason instanceof TaskTimeoutError, "the task saw its signal abort");
-  assert.ok(performance.now() - started < 1_000);
+});
+
+Deno.test("an in-process task that runs synchronous code past its timeout timed out, whatever it returns", async () => {
+  task("engr_busy", () => {
+    const until = Date.now() + 60;
+    while (Date.now() < until) { /* cannot be pre-empted */ }
+    return "a success that came too late";
+  }, { timeoutMs: 20 });
+  await assert.rejects(flow`engr_busy`.run(), (error: unknown) => {
+    assert.ok(error instanceof TaskFailedError);
+    assert.ok(error.cause instanceof TaskTimeoutError, String(error.cause));
+    return true;
+  });
 });
 
 Deno.test("a timed-out attempt is retried with a fresh signal", async () => {

@@ -21,7 +21,7 @@ Deno.test("examples/custom_handler.ts rate-limits lookups and caches a worker ta
   assert.ok(starts, out);
   const ms = starts.split(", ").map(Number);
   // burst 2, then one start every 100 ms
-  assert.ok(ms[1] - ms[0] < 50, starts);
+  assert.ok(ms[1] - ms[0] < 90, starts); // a burst, unlike the 100 ms cadence after it
   for (let i = 2; i < ms.length; i++) assert.ok(ms[i] - ms[i - 1] >= 90, starts);
   assert.match(out, /^Rate limit: last start >= 350 ms after the first$/m);
   assert.match(out, /^Cache round 1: fib\(30\) = 832040 in [\d.]+ ms$/m);
