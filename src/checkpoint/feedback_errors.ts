@@ -94,3 +94,17 @@ export function notFound(id: string): WorkflowError {
     code: "FEEDBACK_NOT_FOUND",
   });
 }
+
+/**
+ * The error for a cancelled request.
+ *
+ * @param id The request id.
+ * @param reason Why it was cancelled.
+ * @returns The error (code `FEEDBACK_CANCELLED`).
+ */
+export function cancelledError(id: string, reason?: string): WorkflowError {
+  return new WorkflowError(
+    `Feedback request "${id}" was cancelled${reason ? `: ${reason}` : ""}`,
+    { code: "FEEDBACK_CANCELLED" },
+  );
+}

@@ -165,6 +165,15 @@ export class RedisKeys {
   }
 
   /**
+   * The index of feedback requests.
+   *
+   * @returns A sorted set of request ids scored by creation time (ms).
+   */
+  feedbackIndex(): string {
+    return `${this.prefix}:feedback-index`;
+  }
+
+  /**
    * The channel announcing an answer.
    *
    * @param id The feedback request id.

@@ -6,15 +6,29 @@
  */
 import type { Redis } from "ioredis";
 import type { FeedbackResponse } from "../context/task_context.ts";
-import type { FeedbackRecord, FeedbackStore } from "../checkpoint/feedback_store.ts";
-import { alreadyAnswered, checkResponse, notFound } from "../checkpoint/feedback_errors.ts";
+import {
+  type FeedbackCancellation,
+  type FeedbackListOptions,
+  type FeedbackRecord,
+  type FeedbackStore,
+  selectFeedback,
+} from "../checkpoint/feedback_store.ts";
+import {
+  alreadyAnswered,
+  cancelledError,
+  checkResponse,
+  notFound,
+} from "../checkpoint/feedback_errors.ts";
 import { connectRedis, type RedisConnectionOptions } from "./connection.ts";
 import { RedisKeys } from "./keys.ts";
 import { LuaScript } from "./lua_script.ts";
 import { quit } from "./redis_channel.ts";
 import { Subscriber } from "./subscriber.ts";
 
-/** KEYS: feedback hash. ARGV: response JSON, channel. Returns -1 unknown, 0 answered, 1 ok. */
+/**
+ * Settles a request once (an answer, or `{"cancelled": …}`).
+ * KEYS: feedback hash. ARGV: settlement JSON, channel. Returns -1 unknown, 0 settled, 1 ok.
+ */
 const RESPOND = new LuaScript(
   "feedback_respond",
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -73,6 +87,11 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
   async create(record: FeedbackRecord): Promise<void> {
     const key = this.#keys.feedback(record.id);
     await this.#redis.hsetnx(key, "record", JSON.stringify(record));
+    await this.#redis.zadd(
+      this.#keys.feedbackIndex(),
+      Date.parse(record.createdAt) || 0,
+      record.id,
+    );
     if (this.#ttlMs) await this.#redis.pexpire(key, this.#ttlMs);
   }
 
@@ -85,23 +104,64 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
     );
     if (!record) return undefined;
     const r = JSON.parse(record) as FeedbackRecord;
-    if (response) r.response = JSON.parse(response);
+    if (response) {
+      const settled = JSON.parse(response);
+      if (settled.cancelled) r.cancelled = settled.cancelled;
+      else r.response = settled;
+    }
     return r;
   }
 
-  /** Stores the answer; refuses unknown and already answered requests. */
-  async respond(id: string, response: FeedbackResponse): Promise<FeedbackRecord> {
+  async #settle(
+    id: string,
+    settlement: FeedbackResponse | { cancelled: FeedbackCancellation },
+  ): Promise<FeedbackRecord> {
     const record = await this.get(id);
-    if (!record) throw notFound(id);
-    if (record.response) throw alreadyAnswered(id);
-    checkResponse(record, response);
+    const refuse = (r: FeedbackRecord | undefined) =>
+      !r
+        ? notFound(id)
+        : r.cancelled
+        ? cancelledError(id, r.cancelled.reason)
+        : alreadyAnswered(id);
+    if (!record || record.response || record.cancelled) throw refuse(record);
+    if (!("cancelled" in settlement)) checkResponse(record, settlement);
     const r = await RESPOND.run(this.#redis, [this.#keys.feedback(id)], [
-      JSON.stringify(response),
+      JSON.stringify(settlement),
       this.#keys.feedbackAnswered(id),
     ]);
-    if (r === -1) throw notFound(id);
-    if (r === 0) throw alreadyAnswered(id);
-    return { ...record, response: structuredClone(response) };
+    if (r !== 1) throw refuse(await this.get(id));
+    return (await this.get(id))!;
+  }
+
+  /** Stores the answer; refuses unknown, answered and cancelled requests. */
+  respond(id: string, response: FeedbackResponse): Promise<FeedbackRecord> {
+    return this.#settle(id, response);
+  }
+
+  /** Cancels an open request. */
+  cancel(id: string, cancellation: FeedbackCancellation): Promise<FeedbackRecord> {
+    return this.#settle(id, { cancelled: cancellation });
+  }
+
+  /** Requests, newest first (from the index; entries whose request expired are dropped). */
+  async list(options: FeedbackListOptions = {}): Promise<FeedbackRecord[]> {
+    const limit = options.limit ?? 100;
+    const out: FeedbackRecord[] = [];
+    const index = this.#keys.feedbackIndex();
+    for (let start = 0;;) {
+      const ids = await this.#redis.zrevrange(index, start, start + 499);
+      if (!ids.length) break;
+      for (const id of ids) {
+        const r = await this.get(id);
+        if (!r) await this.#redis.zrem(index, id); // the next entries move up by one
+        else {
+          start++;
+          if (selectFeedback([r], options).length) out.push(r);
+        }
+      }
+      if (out.length >= limit) break;
+    }
+    return selectFeedback(out, options);
   }
 
   /** Resolves with the answer once there is one; rejects with `signal.reason` on abort. */
@@ -119,7 +179,11 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
     try {
       while (true) {
         const response = await this.#redis.hget(this.#keys.feedback(id), "response");
-        if (response) return JSON.parse(response);
+        if (response) {
+          const settled = JSON.parse(response);
+          if (settled.cancelled) throw cancelledError(id, settled.cancelled.reason);
+          return settled;
+        }
         signal.throwIfAborted();
         await new Promise<void>((resolve) => {
           wake = resolve;
