@@ -224,6 +224,15 @@ export class Engine {
   }
 
   /**
+   * The run state now, as journal snapshot data (running tasks stay running).
+   *
+   * @returns The data.
+   */
+  journalData(): RunStateData {
+    return this.#state.journalData();
+  }
+
+  /**
    * Writes a checkpoint from the host (running tasks re-run on resume).
    *
    * @param options Path and metadata.

@@ -51,11 +51,11 @@ export class Replay<E extends ExecState> {
         return state.begin(tr.input);
       case "take": {
         const e = state.take();
-        if ((e?.step ?? 0) !== tr.step) {
+        if ((e?.step ?? 0) !== tr.step || (tr.task !== undefined && e?.task.name !== tr.task)) {
           throw new WorkflowError(
             `Cannot apply transition "take": expected ${
-              tr.step ? `execution ${tr.step}` : "a limit"
-            }, got ${e ? `execution ${e.step}` : "none"}`,
+              tr.step ? `execution ${tr.step}${tr.task ? ` of "${tr.task}"` : ""}` : "a limit"
+            }, got ${e ? `execution ${e.step} of "${e.task.name}"` : "none"}`,
             { code: "JOURNAL_MISMATCH" },
           );
         }

@@ -30,7 +30,7 @@ import type {
   TraceEdge,
   Transition,
 } from "./run_state_data.ts";
-import { restoreState, snapshotState } from "./run_state_io.ts";
+import { restoreState, snapshotState, type StateFields } from "./run_state_io.ts";
 import type { ExecState } from "./exec_state.ts";
 import { applyDirectives, type DirectivePort } from "./directives.ts";
 
@@ -231,7 +231,9 @@ export class RunState<E extends ExecState = ExecState> {
     this.#depth--;
     // A take that stopped the run on a limit is recorded too: replaying it stops the same way.
     if (this.#depth === 0 && (exec || (running && this.#stop))) {
-      this.#record?.({ t: "take", step: exec ? exec.step : 0 });
+      this.#record?.(
+        exec ? { t: "take", step: exec.step, task: exec.task.name } : { t: "take", step: 0 },
+      );
     }
     return exec;
   }
@@ -401,7 +403,21 @@ export class RunState<E extends ExecState = ExecState> {
    * @returns The data (values not encoded).
    */
   toData(rerun?: E): RunStateData {
-    return snapshotState({
+    return snapshotState(this.#fields(), rerun);
+  }
+
+  /**
+   * The state as plain data for a journal snapshot: running executions stay running (with
+   * their numbers), so that the outcomes recorded after the snapshot apply to them.
+   *
+   * @returns The data (values not encoded).
+   */
+  journalData(): RunStateData {
+    return snapshotState(this.#fields(), undefined, true);
+  }
+
+  #fields(): StateFields<E> {
+    return {
       runId: this.runId,
       steps: this.#steps,
       running: this.#running,
@@ -418,7 +434,7 @@ export class RunState<E extends ExecState = ExecState> {
       feedback: this.#feedback,
       checkpoints: this.#checkpoints,
       terminated: this.#stop?.kind === "terminated",
-    }, rerun);
+    };
   }
 
   /**
@@ -467,6 +483,19 @@ export class RunState<E extends ExecState = ExecState> {
     this.#checkpoints.push(...(data.checkpoints ?? []));
     if (data.terminated) this.#stop = { kind: "terminated" };
     this.#routing.restore(data, r.arrivals, data.terminated ? [] : r.pending);
+    for (const x of r.running) {
+      const exec = this.#port.exec(
+        x.step,
+        x.node,
+        x.node.node.task!,
+        x.input,
+        x.from,
+        x.kind,
+        x.cycle,
+        x.attempt,
+      );
+      this.#running.add(exec);
+    }
   }
 
   // Internals ------------------------------------------------------------------------------

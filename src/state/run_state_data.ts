@@ -24,6 +24,24 @@ export interface PendingActivation {
   attempt?: number;
 }
 
+/** An execution that was running when a journal snapshot was taken. */
+export interface RunningExecution {
+  /** Its number in the run. */
+  step: number;
+  /** Node id. */
+  node: string;
+  /** Its input. */
+  input: unknown;
+  /** What activated it. */
+  from: string;
+  /** How. */
+  kind: ActivationKind;
+  /** Execution count of its task. */
+  cycle: number;
+  /** Its current attempt. */
+  attempt: number;
+}
+
 /** A member of an active parallel group. */
 export interface MemberRunState {
   /** Exits still to complete. */
@@ -60,8 +78,13 @@ export interface RunStateData {
   output: unknown;
   /** Id of the node whose result is the output. */
   lastTask?: string;
-  /** Nodes waiting to run, with their inputs (running tasks first: they run again). */
+  /**
+   * Nodes waiting to run, with their inputs. In checkpoints, tasks that were running come
+   * first (they run again); journal snapshots list them in `running` instead.
+   */
   pending: PendingActivation[];
+  /** Journal snapshots only: executions running at the snapshot (their outcome comes later). */
+  running?: RunningExecution[];
   /** Join node → forward predecessors that completed in the current pass, with results. */
   arrivals: Record<string, Record<string, unknown>>;
   /** Active parallel groups: member states by member id. */
@@ -86,7 +109,7 @@ export type Transition =
   /** The run started with this input. */
   | { t: "begin"; input: unknown }
   /** The next waiting task started as execution `step` (0: a limit stopped the run instead). */
-  | { t: "take"; step: number }
+  | { t: "take"; step: number; task?: string }
   /** Execution `step` succeeded with `result` and asked for `directives`. */
   | { t: "ok"; step: number; result: unknown; directives?: Directives }
   /** Execution `step` failed for good with `error`. */

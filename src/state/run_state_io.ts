@@ -9,6 +9,7 @@ import type { Activation, ExecState } from "./exec_state.ts";
 import type {
   DynamicTaskRecord,
   PendingActivation,
+  RunningExecution,
   RunStateData,
   TraceEdge,
 } from "./run_state_data.ts";
@@ -41,13 +42,30 @@ export interface StateFields<E extends ExecState> {
  * @param rerun The execution taking an immediate checkpoint: it keeps its attempt number.
  * @returns The data.
  */
-export function snapshotState<E extends ExecState>(f: StateFields<E>, rerun?: E): RunStateData {
+export function snapshotState<E extends ExecState>(
+  f: StateFields<E>,
+  rerun?: E,
+  keepRunning = false,
+): RunStateData {
   const pending: PendingActivation[] = [];
   const cycles = f.cycles;
   let steps = f.steps;
   const running = [...f.running].filter((e) => e === rerun || !e.settled);
   running.sort((a, b) => a.step - b.step);
+  const kept: RunningExecution[] = [];
   for (const exec of running) {
+    if (keepRunning) {
+      kept.push({
+        step: exec.step,
+        node: exec.node.id,
+        input: exec.input,
+        from: exec.from,
+        kind: exec.kind,
+        cycle: exec.cycle,
+        attempt: exec.attempt,
+      });
+      continue;
+    }
     pending.push({
       node: exec.node.id,
       input: exec.input,
@@ -76,6 +94,7 @@ export function snapshotState<E extends ExecState>(f: StateFields<E>, rerun?: E)
     output: f.output,
     ...(f.lastTask !== undefined ? { lastTask: f.lastTask } : {}),
     pending,
+    ...(keepRunning ? { running: kept } : {}),
     arrivals: f.arrivals,
     groups: f.groups,
     dynamic: f.dynamic.map((d) => ({ ...d })),
@@ -96,6 +115,7 @@ export interface RestoredFields {
   lastTask: string | undefined;
   arrivals: [PlanNode, Map<string, unknown>][];
   pending: Activation[];
+  running: (Omit<RunningExecution, "node"> & { node: PlanNode })[];
 }
 
 /**
@@ -133,5 +153,6 @@ export function restoreState(
       kind: p.kind,
       ...(p.attempt ? { attempt: p.attempt } : {}),
     })),
+    running: (data.running ?? []).map((r) => ({ ...r, node: node(r.node) })),
   };
 }

@@ -116,16 +116,25 @@ function makeFlow(seed: number): Flow {
 async function runAndReplay(f: Flow, seed: number): Promise<{ n: number }> {
   const plan = f.plan();
   let replica: Replay<ExecState> | undefined;
+  // A second replica starts from a journal snapshot taken halfway (running tasks included).
+  let fromSnapshot: Replay<ExecState> | undefined;
+  const snapshotAt = 5 + (seed % 17);
   let n = 0;
   const mismatches: string[] = [];
   const record = (tr: Transition) => {
     replica ??= new Replay(new RunState(engine.runId, f.graph, plan, 200, plainPort));
     replica.apply(tr);
+    fromSnapshot?.apply(tr);
     n++;
+    if (n === snapshotAt) {
+      const data = structuredClone(engine.journalData());
+      fromSnapshot = new Replay(RunState.fromData(data, f.graph, plan, 200, plainPort));
+    }
     const live = engine.snapshot();
     const again = replica.state.toData();
     try {
       assert.deepStrictEqual(again, live);
+      if (fromSnapshot) assert.deepStrictEqual(fromSnapshot.state.toData(), live);
     } catch (error) {
       mismatches.push(`seed ${seed}, after transition ${n} (${tr.t}): ${(error as Error).message}`);
     }
@@ -205,6 +214,6 @@ Deno.test("apply() refuses a transition that does not fit the state", () => {
   });
   assert.throws(() => state.apply({ t: "take", step: 2 }), {
     code: "JOURNAL_MISMATCH",
-    message: /expected execution 2, got execution 1/,
+    message: /expected execution 2, got execution 1 of "rs_misfit_a"/,
   });
 });
