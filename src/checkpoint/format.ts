@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import { CheckpointError, WorkflowError } from "../errors.ts";
 import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import {
@@ -18,6 +17,7 @@ import {
 import { getTask, type Task } from "../graph/task.ts";
 import { checkOrThrow, stateFileCheck } from "./state_check.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
+import { decodeStateData, encodeStateData } from "../state/state_codec.ts";
 
 /**
  * Version of the files this code writes. Version 2: camelCase field names, tasks added at run
@@ -228,22 +228,12 @@ export function findTask(name: string, module: string | undefined, file: string)
  * Encodes a run state for the state file.
  *
  * @param state The state.
- * @returns The state with inputs and results as codec trees.
+ * @returns The state with inputs and results as codec trees, errors as records.
  * @throws {WorkflowError} `CHECKPOINT_FAILED` when a result or input cannot be stored faithfully.
  */
 export function encodeState(state: RunStateData): RunStateData {
   try {
-    return {
-      ...state,
-      results: toJsonTree(state.results, "checkpoint results") as Record<string, unknown>,
-      output: toJsonTree(state.output, "checkpoint output"),
-      pending: state.pending.map((p) => ({
-        ...p,
-        input: toJsonTree(p.input, `checkpoint input of pending task "${p.node}"`),
-      })),
-      arrivals: toJsonTree(state.arrivals, "checkpoint join inputs") as RunStateData["arrivals"],
-      groups: toJsonTree(state.groups, "checkpoint group results") as RunStateData["groups"],
-    };
+    return encodeStateData(state, "checkpoint");
   } catch (error) {
     throw new WorkflowError(
       `Cannot write checkpoint of run "${state.runId}": ${(error as Error).message}`,
@@ -261,25 +251,15 @@ export function encodeState(state: RunStateData): RunStateData {
  * @throws {CheckpointError} Naming the field whose value cannot be decoded.
  */
 export function decodeState(state: RunStateData, file: string): RunStateData {
-  const decode = <T>(value: unknown, field: string): T => {
-    try {
-      return fromJsonTree(value) as T;
-    } catch (error) {
-      throw new CheckpointError(
+  return decodeStateData(
+    state,
+    (field, error) =>
+      new CheckpointError(
         file,
         `stateFile.state.${field} cannot be decoded: ${(error as Error).message}`,
         error,
-      );
-    }
-  };
-  return {
-    ...state,
-    results: decode(state.results, "results"),
-    output: decode(state.output, "output"),
-    pending: state.pending.map((p, i) => ({ ...p, input: decode(p.input, `pending[${i}].input`) })),
-    arrivals: decode(state.arrivals, "arrivals"),
-    groups: decode(state.groups, "groups"),
-  };
+      ),
+  );
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import assert from "assert";
 import {
+  bestEffort,
   type Flow,
   flow,
   loadCheckpoint,
@@ -457,4 +458,30 @@ Deno.test("resuming the same checkpoint twice gives the same result", async () =
   assert.equal(r.output, 104);
   assert.equal(a.output, 104);
   assert.equal(b.output, 104);
+});
+
+Deno.test("a checkpoint of a best-effort group with a failed member resumes without it", async () => {
+  await using dir = await tempDir();
+  const bad = task("cpr_be_bad", () => {
+    throw new RangeError("member broke");
+  });
+  const cp = task("cpr_be_cp", async (n: number, ctx) => {
+    await delay(20);
+    await ctx.checkpoint();
+    return n + 1;
+  });
+  const tail = task("cpr_be_tail", async (n: number) => {
+    await delay(80);
+    return n + 2;
+  });
+  const after = task("cpr_be_after", (r: Record<string, number>) => Object.keys(r).sort());
+  const f = flow`${parallel([bad, cp, tail], { policy: bestEffort() })} >> ${after}`;
+  const first = await f.run({ input: 1, checkpointDir: dir.path, runId: "be" });
+  assert.deepEqual(first.output, ["cpr_be_cp", "cpr_be_tail"]);
+  const loaded = await loadCheckpoint(first.checkpoints[0]);
+  const members = loaded.state.groups["group_1"];
+  assert.ok(members["cpr_be_bad"].failed?.error instanceof RangeError, "the error keeps its class");
+  assert.equal((members["cpr_be_bad"].failed!.error as Error).message, "member broke");
+  const resumed = await resume(first.checkpoints[0]);
+  assert.deepEqual(resumed.output, ["cpr_be_cp", "cpr_be_tail"]);
 });
