@@ -30,6 +30,7 @@ export {
   type WorkerPermissions,
 } from "./src/graph/task.ts";
 export { Flow, flow } from "./src/dsl/flow.ts";
+export { registerFlow } from "./src/dsl/flow_registry.ts";
 export { Group, parallel, type ParallelOptions } from "./src/dsl/build.ts";
 export { FlowSyntaxError } from "./src/dsl/flow_syntax_error.ts";
 export {
@@ -45,6 +46,7 @@ export type { GroupExecutor } from "./src/graph/graph.ts";
 export {
   CheckpointError,
   CycleLimitExceededError,
+  type ErrorRecord,
   type GroupFailure,
   NonErrorThrownError,
   ParallelGroupError,
@@ -83,16 +85,43 @@ export type {
   DynamicTaskRecord,
   MemberRunState,
   PendingActivation,
+  RunningExecution,
   RunStateData,
   TraceEdge,
 } from "./src/state/run_state_data.ts";
 export { type FeedbackTarget, provideFeedback } from "./src/checkpoint/feedback.ts";
-export type { FeedbackRecord, FeedbackStore } from "./src/checkpoint/feedback_store.ts";
+export type {
+  FeedbackCancellation,
+  FeedbackListOptions,
+  FeedbackRecord,
+  FeedbackStore,
+} from "./src/checkpoint/feedback_store.ts";
 export {
   FileFeedbackStore,
   type FileFeedbackStoreOptions,
 } from "./src/checkpoint/file_feedback_store.ts";
 export { MemoryFeedbackStore } from "./src/checkpoint/memory_feedback_store.ts";
+// Durable runs
+export {
+  LocalRunStore,
+  localRunStore,
+  type LocalRunStoreOptions,
+} from "./src/store/local_run_store.ts";
+export type { Durability } from "./src/store/sqlite_schema.ts";
+export type {
+  Claimable,
+  JournalEntry,
+  JournalSnapshot,
+  Lease,
+  NewRun,
+  RunPage,
+  RunPatch,
+  RunQuery,
+  RunRecord,
+  RunRecordStatus,
+  RunStore,
+  StoreEvent,
+} from "./src/store/run_store.ts";
 // Channels
 export type {
   Channel,

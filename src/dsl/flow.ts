@@ -9,6 +9,7 @@ import { BARRIER, type Graph } from "../graph/graph.ts";
 import { type Plan, planGraph } from "../graph/plan.ts";
 import { staticModel } from "../graph/executed_graph.ts";
 import { toAscii, toDot, toMermaid } from "../graph/render.ts";
+import { graphVersion } from "../graph/graph_version.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
 import { WorkflowRun } from "../run/workflow_run.ts";
 
@@ -18,12 +19,21 @@ const programs = new WeakMap<TemplateStringsArray, Program>();
 export class Flow {
   /** @internal The graph (task nodes; fork and barrier nodes for parallel groups). */
   readonly graph: Graph;
+  /** The name given with `registerFlow`, if any. */
+  readonly name: string | undefined;
   readonly #plans = new Map<string, Plan>();
   #defaultPlan: Plan | undefined;
+  #version: string | undefined;
 
-  /** @internal Use the {@linkcode flow} tag. */
-  constructor(graph: Graph) {
+  /** @internal Use the {@linkcode flow} tag or `registerFlow`. */
+  constructor(graph: Graph, name?: string) {
     this.graph = graph;
+    this.name = name;
+  }
+
+  /** Hash of the flow's graph: runs record it, and continue only with the same version. */
+  get version(): string {
+    return this.#version ??= graphVersion(this.graph);
   }
 
   /**

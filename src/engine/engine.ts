@@ -11,6 +11,7 @@ import type { Plan, PlanNode } from "../graph/plan.ts";
 import { retryDelay } from "../graph/task.ts";
 import { asError, TaskTimeoutError, WorkflowError } from "../errors.ts";
 import { type ExecState, RunState, type RunStatePort } from "../state/run_state.ts";
+import { Replay, replayToContinue } from "../state/replay.ts";
 import type { RunStateData, Stop, Transition } from "../state/run_state_data.ts";
 import {
   type CheckpointInfo,
@@ -102,6 +103,11 @@ export interface EngineSetup {
   onEvent?: (event: WorkflowEvent) => void;
   /** Receives every transition of the state. */
   record?: (transition: Transition) => void;
+  /**
+   * Continue a run from its journal: the state at the journal's snapshot (if any), the
+   * transitions after it, and whether to retry its failed tasks.
+   */
+  journal?: { snapshot?: RunStateData; transitions: Transition[]; retry: boolean };
   /** Creates the run's persistence from the engine's port. */
   persistence: (port: EnginePort) => RunPersistence;
 }
@@ -155,12 +161,18 @@ export class Engine {
     const port: RunStatePort<Execution> = {
       exec: newExecution,
       admit: (node) => void this.#handlerOf(node),
-      record: setup.record,
     };
+    const j = setup.journal;
+    const fresh = (snapshot?: RunStateData) =>
+      snapshot
+        ? RunState.fromData(snapshot, setup.graph, setup.plan, setup.maxSteps, port)
+        : new RunState(setup.runId, setup.graph, setup.plan, setup.maxSteps, port);
+    // A rebuilt state does not record what it replays; events start with the live run.
+    this.#state = j
+      ? replayToContinue(() => new Replay(fresh(j.snapshot)), j.transitions, j.retry).state
+      : fresh(data);
+    this.#state.recordTo(setup.record);
     if (this.#emit) port.note = (type, fields) => this.#note({ type, ...fields } as never);
-    this.#state = data
-      ? RunState.fromData(data, setup.graph, setup.plan, setup.maxSteps, port)
-      : new RunState(setup.runId, setup.graph, setup.plan, setup.maxSteps, port);
     this.#persistence = setup.persistence(this.#port());
     this.#host = this.#contextHost();
   }
@@ -210,6 +222,8 @@ export class Engine {
     this.#note({ type: "run.started", resumed });
     if (!resumed) this.#state.begin(input);
     else if (this.#state.stop) this.#halt(this.#state.stop);
+    // Executions that were running when their run's owner stopped run again.
+    else for (const exec of [...this.#state.running]) this.#start(exec);
     this.#pump();
     return this.promise;
   }

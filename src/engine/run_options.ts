@@ -10,6 +10,7 @@ import type { GroupExecutor } from "../graph/graph.ts";
 import type { ExecutedGraph } from "../graph/executed_graph.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { Clock } from "../time/clock.ts";
+import type { RunStore } from "../store/run_store.ts";
 
 /**
  * Where tasks run when a run has a backend (e.g. `redisBackend(...)` from
@@ -51,6 +52,16 @@ export interface RunOptions {
   keepCheckpoints?: number;
   /** Distributed backend (e.g. `redisBackend(...)`). */
   backend?: Backend;
+  /**
+   * Records the run as it goes (`localRunStore()`, `redisRunStore()`): it can be found, watched,
+   * cancelled, and continued by another process if this one dies. The run's channel and
+   * feedback requests then live in the store too. @default {undefined} (not recorded)
+   */
+  store?: RunStore;
+  /** With a store: a second run with this key (and flow) returns the first run's result. */
+  idempotencyKey?: string;
+  /** With a store: how long this process holds the run without renewing. @default {10000} */
+  leaseMs?: number;
   /** Run id. @default {a random UUID} */
   runId?: string;
   /** Receives every event of the run. */
@@ -95,8 +106,12 @@ export interface RunResult {
   channel: Channel;
   /** Base paths of the checkpoints written by this run. */
   checkpoints: string[];
-  /** When `status` is `"waiting"`: the open feedback request and the checkpoint to resume. */
-  feedback?: { id: string; checkpoint: string };
+  /**
+   * When `status` is `"waiting"`: the open feedback request and the checkpoint to resume (none
+   * for a run recorded in a store without a checkpoint folder: an orchestrator continues it
+   * from its journal once answered).
+   */
+  feedback?: { id: string; checkpoint?: string };
   /** The executed graph, with dynamic tasks and iterations. */
   graph: ExecutedGraph;
 }

@@ -20,6 +20,8 @@ import type { RunCheckpoints } from "./run_checkpoints.ts";
  * @param store Where requests and answers are kept (`undefined`: the run has none).
  * @param checkpoints The run's checkpoint writer (for the waiting checkpoint).
  * @param clock The run's clock (for the timeout).
+ * @param journalOnly The run is recorded in a store and has no checkpoint folder: it waits
+ * without a checkpoint (an orchestrator continues it from its journal once answered).
  * @param attempt The asking attempt.
  * @param request The question.
  * @param n 1-based number of this request among the attempt's requests.
@@ -33,6 +35,7 @@ export async function requestFeedback(
   store: FeedbackStore | undefined,
   checkpoints: RunCheckpoints,
   clock: Clock,
+  journalOnly: boolean,
   attempt: AttemptRef,
   request: FeedbackRequest,
   n: number,
@@ -79,8 +82,10 @@ export async function requestFeedback(
     done.abort();
   }
   // Nobody answered in time: checkpoint (this task re-runs on resume) and end as waiting.
-  const info = await checkpoints.now(attempt, { metadata: { feedbackId: id } });
-  port.wait({ id, checkpoint: info.path });
+  const checkpoint = journalOnly
+    ? undefined
+    : (await checkpoints.now(attempt, { metadata: { feedbackId: id } })).path;
+  port.wait({ id, ...(checkpoint !== undefined ? { checkpoint } : {}) });
   throw new WorkflowError(
     `Task "${taskId}" is waiting for feedback "${id}": no answer within ${request.timeoutMs} ms`,
     { code: "WAITING_FOR_FEEDBACK" },

@@ -16,6 +16,8 @@ export interface PersistenceSettings extends CheckpointSettings {
   feedbackStore?: FeedbackStore;
   /** The run's clock. */
   clock: Clock;
+  /** The run is recorded in a store: waiting for feedback needs no checkpoint. */
+  durable: boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export function runPersistence(
           settings.feedbackStore,
           checkpoints,
           settings.clock,
+          settings.durable && settings.checkpointDir === undefined,
           attempt,
           request,
           n,

@@ -6,7 +6,12 @@
  * @module
  */
 import { join } from "node:path";
-import { Engine } from "../engine/engine.ts";
+import { Engine, type EngineSetup } from "../engine/engine.ts";
+import { graphShape } from "../graph/graph_version.ts";
+import { toJsonTree } from "../channels/codec.ts";
+import type { Lease } from "../store/run_store.ts";
+import { RunRecorder } from "./run_recorder.ts";
+import { finalPatch, keyedRunId, recordedResult } from "./recorded_run.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
 import type { Graph } from "../graph/graph.ts";
@@ -18,28 +23,49 @@ import { directHandler, type TaskHandler } from "../handlers/task_handler.ts";
 import { defaultWorkerPool } from "../handlers/default_worker_pool.ts";
 import { FileFeedbackStore } from "../checkpoint/file_feedback_store.ts";
 import { systemClock } from "../time/clock.ts";
+import type { WorkflowError } from "../errors.ts";
 import { runPersistence } from "./run_persistence.ts";
 
 /** What a run needs of its flow. */
 export interface Runnable {
   /** The flow's graph. */
   readonly graph: Graph;
+  /** Its name, when registered. */
+  readonly name?: string;
+  /** Its graph version. */
+  readonly version?: string;
   /** Its plan for a set of start nodes. */
   plan(start?: string | string[]): Plan;
 }
 
 /** @internal How a run continues from saved state. */
 export interface ContinueFrom {
-  /** The state. */
-  state: RunStateData;
+  /** The state (from a checkpoint). */
+  state?: RunStateData;
   /** Its channel. */
   channel?: Channel;
+  /** A recorded run continued from its journal, with the lease taken on it. */
+  journal?: EngineSetup["journal"] & { lease: Lease; seq: number; runId: string };
 }
+
+/** Default lease of a recorded run. */
+export const DEFAULT_LEASE_MS = 10_000;
 
 /** Folder of the default feedback store under the checkpoint directory. */
 export const FEEDBACK_DIR = "feedback";
 
 const RUN_ID = /^(?!\.{1,2}$)[A-Za-z0-9_.:-]{1,128}$/;
+
+/** This process, as the owner of the runs it drives. */
+export const OWNER = `${safeHost()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+
+function safeHost(): string {
+  try {
+    return Deno.hostname().replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "host";
+  } catch {
+    return "host";
+  }
+}
 
 /** The built-in handlers every run has, created when first used. */
 function builtinHandlers(): Map<string, TaskHandler> {
@@ -50,7 +76,23 @@ function builtinHandlers(): Map<string, TaskHandler> {
 }
 
 function validate(options: RunOptions): void {
-  const { maxSteps, runId, handlers, keepCheckpoints, executor } = options;
+  const { maxSteps, runId, handlers, keepCheckpoints, executor, leaseMs, idempotencyKey } = options;
+  if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 100)) {
+    throw new RangeError(`Cannot run flow: leaseMs must be a whole number >= 100, got ${leaseMs}`);
+  }
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== "string" || idempotencyKey === "" || idempotencyKey.length > 512)
+  ) {
+    throw new TypeError(
+      `Cannot run flow: idempotencyKey must be a string of 1-512 characters, got ${
+        JSON.stringify(idempotencyKey)?.slice(0, 80)
+      }`,
+    );
+  }
+  if (idempotencyKey !== undefined && !options.store) {
+    throw new TypeError("Cannot run flow: idempotencyKey needs run({ store })");
+  }
   if (maxSteps !== undefined && (!Number.isInteger(maxSteps) || maxSteps < 1)) {
     throw new RangeError(`Cannot run flow: maxSteps must be a whole number >= 1, got ${maxSteps}`);
   }
@@ -94,13 +136,25 @@ export class WorkflowRun implements AsyncDisposable {
 
   /** @internal Use `flow.start()`. */
   constructor(flow: Runnable, options: RunOptions, from?: ContinueFrom) {
-    this.runId = options.runId ?? from?.state.runId ?? crypto.randomUUID();
+    this.runId = options.runId ?? from?.journal?.runId ?? from?.state?.runId ??
+      (options.store && options.idempotencyKey
+        ? keyedRunId(flow.name ?? "flow", options.idempotencyKey)
+        : crypto.randomUUID());
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#abort.signal])
       : this.#abort.signal;
     const opts: RunOptions = { ...options, runId: this.runId, signal };
-    this.#engine = this.#create(flow, opts, from);
-    const result = this.#engine.then((engine) => engine.begin(opts.input, from !== undefined));
+    let engineReady!: (e: Engine) => void;
+    let engineFailed!: (e: unknown) => void;
+    this.#engine = new Promise((resolve, reject) => {
+      engineReady = resolve;
+      engineFailed = reject;
+    });
+    this.#engine.catch(() => {});
+    const result = this.#start(flow, opts, from, engineReady).catch((error) => {
+      engineFailed(error);
+      throw error;
+    });
     // The backend drops the run's bookkeeping once the run settled (never fails the run).
     const backend = opts.backend;
     this.result = backend?.runFinished
@@ -109,16 +163,103 @@ export class WorkflowRun implements AsyncDisposable {
     this.result.catch(() => {}); // the caller observes it; avoid unhandled rejections here
   }
 
-  async #create(flow: Runnable, o: RunOptions, from?: ContinueFrom): Promise<Engine> {
+  async #start(
+    flow: Runnable,
+    o: RunOptions,
+    from: ContinueFrom | undefined,
+    ready: (e: Engine) => void,
+  ): Promise<RunResult> {
     validate(o);
+    const store = o.store;
+    let lease = from?.journal?.lease;
+    if (store && !from?.journal) {
+      const created = await store.create({
+        runId: this.runId,
+        flow: flow.name ?? "",
+        version: flow.version ?? "",
+        graph: graphShape(flow.graph),
+        input: toJsonTree(o.input, "run input"),
+        status: "running",
+        owner: OWNER,
+        leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS,
+        ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
+      });
+      if (!created.created) {
+        // The key's run exists (here or in another process): its result is this call's.
+        return recordedResult(
+          store,
+          created.record.runId,
+          flow.graph,
+          flow.plan(o.start),
+          o.signal,
+        );
+      }
+      lease = created.lease;
+    }
+    let cancelled = false;
+    let engine: Engine | undefined;
+    const recorder = store && lease
+      ? new RunRecorder({
+        store,
+        runId: this.runId,
+        lease,
+        leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS,
+        clock: o.clock ?? systemClock,
+        seq: from?.journal?.seq ?? 0,
+        flushMs: 10,
+        snapshotEvery: 5000,
+        journalData: () => engine!.journalData(),
+        stop: (error, byCancel) => {
+          cancelled ||= byCancel;
+          this.#abort.abort(error);
+        },
+      })
+      : undefined;
+    try {
+      engine = await this.#create(flow, o, from, recorder);
+    } catch (error) {
+      recorder?.close();
+      throw error;
+    }
+    ready(engine);
+    try {
+      const j = from?.journal;
+      const resumed = from?.state !== undefined ||
+        (j !== undefined && (j.transitions.length > 0 || j.snapshot !== undefined));
+      const result = await engine.begin(o.input, resumed);
+      await recorder?.finish(finalPatch({ ok: true, result }, false, new Date().toISOString()));
+      if (result.status === "waiting" && recorder) await store!.release(this.runId, recorder.lease);
+      return result;
+    } catch (error) {
+      if ((error as WorkflowError)?.code === "LEASE_LOST") recorder?.close();
+      else {
+        await recorder?.finish(
+          finalPatch(
+            { ok: false, error, steps: engine.snapshot().steps },
+            cancelled,
+            new Date().toISOString(),
+          ),
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #create(
+    flow: Runnable,
+    o: RunOptions,
+    from: ContinueFrom | undefined,
+    recorder: RunRecorder | undefined,
+  ): Promise<Engine> {
     const handlers = builtinHandlers();
     if (o.backend) handlers.set(o.backend.name, o.backend.handler);
     for (const [name, h] of Object.entries(o.handlers ?? {})) handlers.set(name, h);
     const plan = flow.plan(o.start);
     const channel = o.channel ?? from?.channel ??
-      (await o.backend?.channel?.(this.runId)) ?? new MemoryChannel();
+      (await o.backend?.channel?.(this.runId)) ?? o.store?.channel(this.runId) ??
+      new MemoryChannel();
     const clock = o.clock ?? systemClock;
-    const feedbackStore = o.feedbackStore ?? o.backend?.feedbackStore?.() ??
+    const feedbackStore = o.feedbackStore ?? o.backend?.feedbackStore?.() ?? o.store?.feedback ??
       (o.checkpointDir ? new FileFeedbackStore(join(o.checkpointDir, FEEDBACK_DIR)) : undefined);
     return new Engine({
       runId: this.runId,
@@ -131,12 +272,15 @@ export class WorkflowRun implements AsyncDisposable {
       signal: o.signal,
       clock,
       onEvent: o.onEvent,
+      record: recorder?.record,
+      journal: from?.journal,
       persistence: runPersistence({
         checkpointDir: o.checkpointDir,
         keepCheckpoints: o.keepCheckpoints,
         maxSteps: o.maxSteps,
         executor: o.executor,
         feedbackStore,
+        durable: recorder !== undefined,
         clock,
       }),
     }, from?.state);
@@ -158,6 +302,11 @@ export class WorkflowRun implements AsyncDisposable {
    */
   async snapshot(): Promise<RunStateData> {
     return (await this.#engine).snapshot();
+  }
+
+  /** @internal The engine, once it exists. */
+  engine(): Promise<Engine> {
+    return this.#engine;
   }
 
   /**

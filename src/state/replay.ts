@@ -87,3 +87,41 @@ export class Replay<E extends ExecState> {
     }
   }
 }
+
+/**
+ * Rebuilds a run from its journal to continue it in another process: applies every
+ * transition, except the stop that ended the run as waiting for feedback (the asking task runs
+ * again and finds the answer), or, to retry a failed run, the transition that failed it and the
+ * failures and stops after it (those tasks run again; completed results are kept).
+ *
+ * @param make Makes a new replay onto the state the journal starts from (called twice to retry:
+ * once to find the failure, once to rebuild without it).
+ * @param transitions The journal after that state, in order.
+ * @param retry Continue a failed run from its failed tasks.
+ * @returns The replay onto the state to continue.
+ */
+export function replayToContinue<E extends ExecState>(
+  make: () => Replay<E>,
+  transitions: Transition[],
+  retry: boolean,
+): Replay<E> {
+  const keep = (tr: Transition) => !(tr.t === "halt" && tr.stop.kind === "waiting");
+  let failedAt = -1;
+  if (retry) {
+    const probe = make();
+    for (let i = 0; i < transitions.length && failedAt < 0; i++) {
+      if (!keep(transitions[i])) continue;
+      probe.apply(transitions[i]);
+      if (probe.state.stop?.kind === "failed") failedAt = i;
+    }
+  }
+  const replay = make();
+  transitions.forEach((tr, i) => {
+    if (!keep(tr)) return;
+    if (failedAt >= 0 && i >= failedAt && (tr.t === "fail" || tr.t === "halt" || i === failedAt)) {
+      return;
+    }
+    replay.apply(tr);
+  });
+  return replay;
+}

@@ -84,7 +84,7 @@ export class RunState<E extends ExecState = ExecState> {
   readonly #checkpoints: string[] = [];
   #stop: Stop | undefined;
   readonly #port: RunStatePort<E>;
-  readonly #record: ((t: Transition) => void) | undefined;
+  #record: ((t: Transition) => void) | undefined;
   readonly #directivePort: DirectivePort;
   /** Transitions in progress: only the outermost is recorded (replay derives the others). */
   #depth = 0;
@@ -117,9 +117,9 @@ export class RunState<E extends ExecState = ExecState> {
           this.#lastTask = fork.id;
         },
         fail: (error) => this.halt({ kind: "failed", error }),
-        note: port.note,
+        note: (type, fields) => this.#port.note?.(type, fields),
       }),
-      note: port.note,
+      note: (type, fields) => this.#port.note?.(type, fields),
     };
   }
 
@@ -207,6 +207,15 @@ export class RunState<E extends ExecState = ExecState> {
   }
 
   // Transitions ----------------------------------------------------------------------------
+
+  /**
+   * Sends every transition from now on to `record` (after a state was rebuilt from a journal).
+   *
+   * @param record The recorder.
+   */
+  recordTo(record: ((t: Transition) => void) | undefined): void {
+    this.#record = record;
+  }
 
   /**
    * Starts the run: activates the plan's start nodes with `input`.

@@ -12,6 +12,7 @@
  */
 import type { ErrorRecord } from "../errors.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
+import type { Channel } from "../channels/channel.ts";
 
 /** The states of a recorded run. */
 export type RunRecordStatus =
@@ -175,6 +176,8 @@ export interface RunStore extends AsyncDisposable {
    * @returns The record, and whether this call created it (false: the key's existing run).
    */
   create(run: NewRun): Promise<{ record: RunRecord; created: boolean; lease?: Lease }>;
+  /** The channel of a recorded run, kept in the store (it outlives the run's owner). */
+  channel(runId: string): Channel;
   /** A run record. */
   get(runId: string): Promise<RunRecord | undefined>;
   /** The flow graph JSON a run started with. */
@@ -206,6 +209,8 @@ export interface RunStore extends AsyncDisposable {
   snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void>;
   /** The newest snapshot and the entries after it. */
   journal(runId: string): Promise<{ snapshot?: JournalSnapshot; entries: JournalEntry[] }>;
+  /** Every journal entry of a run after a position, from the first (history, timings). */
+  entries(runId: string, afterSeq?: number): Promise<JournalEntry[]>;
   /**
    * Changes a run's record as its owner (status, output, error, steps, checkpoints, feedback).
    *

@@ -9,3 +9,9 @@ export type { WorkerHealth } from "./worker_health.ts";
 export type { RunWorkerOptions, WorkerEvent } from "./worker_options.ts";
 export { DURATION_BUCKETS, WorkerMetrics } from "./worker_metrics.ts";
 export type { RedisConnectionOptions, RedisTlsOptions } from "../redis/connection.ts";
+export {
+  Orchestrator,
+  type OrchestratorEvent,
+  type OrchestratorOptions,
+  runOrchestrator,
+} from "./orchestrator.ts";

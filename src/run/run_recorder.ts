@@ -1,0 +1,187 @@
+/**
+ * Records a run in a `RunStore` as it goes: every transition of its state is encoded at once and
+ * appended to the run's journal in batches (at most `flushMs` after it happened), with a
+ * snapshot every `snapshotEvery` entries; the run's lease is renewed while it runs, and a lost
+ * lease or a cancel request stops the run. What a crash costs: transitions not yet flushed
+ * (at most `flushMs` of work) — their tasks run again when another process continues the run.
+ *
+ * @module
+ */
+import { WorkflowError } from "../errors.ts";
+import type { RunStateData, Transition } from "../state/run_state_data.ts";
+import { encodeStateData, encodeTransition } from "../state/state_codec.ts";
+import type { JournalEntry, Lease, RunPatch, RunRecord, RunStore } from "../store/run_store.ts";
+import type { Clock } from "../time/clock.ts";
+
+/** Options of {@linkcode RunRecorder}. */
+export interface RecorderOptions {
+  /** The store. */
+  store: RunStore;
+  /** The run. */
+  runId: string;
+  /** The lease held on it. */
+  lease: Lease;
+  /** Lease length. */
+  leaseMs: number;
+  /** The run's clock (entry times). */
+  clock: Clock;
+  /** The last journal position already stored. */
+  seq: number;
+  /** Longest delay before a transition is written. */
+  flushMs: number;
+  /** Entries between snapshots. */
+  snapshotEvery: number;
+  /** The run state as journal snapshot data, now. */
+  journalData(): RunStateData;
+  /** Stops the run: the lease was lost, recording failed, or a cancel was requested. */
+  stop(error: unknown, cancelled: boolean): void;
+}
+
+/** The journal writer and lease keeper of one run. */
+export class RunRecorder {
+  readonly #o: RecorderOptions;
+  #seq: number;
+  #buffer: JournalEntry[] = [];
+  #snapshot: { seq: number; data: unknown } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #renewer: ReturnType<typeof setInterval> | undefined;
+  #failed: unknown;
+  #closed = false;
+
+  /**
+   * Starts recording (and renewing the lease).
+   *
+   * @param options Store, run, lease, timings, the state, how to stop the run.
+   */
+  constructor(options: RecorderOptions) {
+    this.#o = options;
+    this.#seq = options.seq;
+    this.#renewer = setInterval(() => this.#renew(), Math.max(50, options.leaseMs / 3));
+  }
+
+  /** The lease held. */
+  get lease(): Lease {
+    return this.#o.lease;
+  }
+
+  /**
+   * Receives a transition (the run state's recorder): encodes it now, writes it soon.
+   *
+   * @param tr The transition.
+   */
+  readonly record = (tr: Transition): void => {
+    if (this.#failed !== undefined || this.#closed) return;
+    let encoded: unknown;
+    try {
+      encoded = encodeTransition(tr);
+    } catch (error) {
+      this.#fail(
+        new WorkflowError(
+          `Cannot record run "${this.#o.runId}": ${(error as Error).message}`,
+          { code: "RECORD_FAILED", cause: error },
+        ),
+      );
+      return;
+    }
+    const seq = ++this.#seq;
+    this.#buffer.push({ seq, at: this.#o.clock.now(), tr: encoded });
+    if (seq % this.#o.snapshotEvery === 0) {
+      try {
+        this.#snapshot = { seq, data: encodeStateData(this.#o.journalData(), "snapshot") };
+      } catch { /* the journal alone still rebuilds the run */ }
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.#o.flushMs);
+  };
+
+  #fail(error: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error;
+    queueMicrotask(() => this.#o.stop(error, false));
+  }
+
+  /**
+   * Writes what is buffered (one flush at a time, in order).
+   *
+   * @returns When it is written.
+   */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const entries = this.#buffer;
+    const snapshot = this.#snapshot;
+    this.#buffer = [];
+    this.#snapshot = undefined;
+    if (!entries.length && !snapshot) return this.#flushing;
+    const { store, runId, lease } = this.#o;
+    this.#flushing = this.#flushing.then(async () => {
+      if (this.#failed !== undefined) return;
+      try {
+        await store.append(runId, lease, entries);
+        if (snapshot) await store.snapshot(runId, lease, snapshot);
+      } catch (error) {
+        this.#fail(error);
+      }
+    });
+    return this.#flushing;
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closed || this.#failed !== undefined) return;
+    let record: RunRecord | undefined;
+    try {
+      record = await this.#o.store.renew(this.#o.runId, this.#o.lease, this.#o.leaseMs);
+    } catch {
+      return; // the store is unreachable: try again at the next tick; the lease may expire
+    }
+    if (this.#closed) return;
+    if (!record) {
+      this.#fail(
+        new WorkflowError(
+          `Run "${this.#o.runId}" stopped here: this process lost its lease (another process continues it)`,
+          { code: "LEASE_LOST" },
+        ),
+      );
+    } else if (record.cancelRequested) {
+      this.#o.stop(
+        new WorkflowError(`Run "${this.#o.runId}" was cancelled`, { code: "RUN_CANCELLED" }),
+        true,
+      );
+    }
+  }
+
+  /**
+   * Writes the rest of the journal and the run's final record, then stops renewing.
+   *
+   * @param patch The record's final fields.
+   * @returns The record, or `undefined` when the lease was lost meanwhile.
+   */
+  async finish(patch: RunPatch): Promise<RunRecord | undefined> {
+    await this.flush();
+    this.#stopTimers();
+    if (this.#failed !== undefined && (this.#failed as WorkflowError).code !== "RECORD_FAILED") {
+      return undefined;
+    }
+    try {
+      return await this.#o.store.update(this.#o.runId, this.#o.lease, patch);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stops renewing without writing (the run is given up here). */
+  close(): void {
+    this.#closed = true;
+    this.#stopTimers();
+  }
+
+  #stopTimers(): void {
+    if (this.#renewer !== undefined) clearInterval(this.#renewer);
+    this.#renewer = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
