@@ -217,3 +217,32 @@ Deno.test("parseFlags: booleans and lists from environment variables, flags firs
   assert.deepEqual(parseFlags("t", flags, [], env({ X_MODULES: "" })), {}, "empty is unset");
   assert.equal(parseFlags("t", flags, ["-h"], env({})), "help");
 });
+
+Deno.test("deno install -g from a checkout, as README.md shows, gives a working graflow", async () => {
+  const root = await Deno.makeTempDir({ prefix: "graflow_install_" });
+  try {
+    const config = new URL("deno.json", ROOT).pathname;
+    const install = await new Deno.Command(Deno.execPath(), {
+      args: ["install", "-g", "-A", "-n", "graflow", "--root", root, "--config", config, CLI],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command(`${root}/bin/graflow`, { args, cwd: root }).output();
+      return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+    };
+    assert.deepEqual(await run("--version"), {
+      code: 0,
+      stdout: `graflow ${CONFIG.version} (deno ${Deno.version.deno})\n`,
+    });
+    const help = await run("worker", "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^graflow worker: /);
+    assert.equal((await run("serve")).code, EXIT.UNAVAILABLE);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

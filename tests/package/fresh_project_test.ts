@@ -9,8 +9,8 @@
  * @module
  */
 import assert from "assert";
-import { containerTest, IMAGE } from "../docker/engine.ts";
-import { NO_REDIS, randomPrefix, RedisServer } from "../redis/redis_server.ts";
+import { containerTest } from "../docker/engine.ts";
+import { NO_REDIS, RedisServer } from "../redis/redis_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const README = await Deno.readTextFile(`${ROOT}/README.md`);
@@ -24,57 +24,17 @@ function readmeConfig(): Record<string, unknown> {
   return JSON.parse(block.split("\n").filter((l) => !l.trim().startsWith("//")).join("\n"));
 }
 
-const TASKS = `import { task } from "@graflow/graflow";
+/** The README's `<!-- file: NAME -->` blocks: the project's files. */
+function readmeFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const m of README.matchAll(/<!-- file: (\S+) -->\s*```ts\n([\s\S]*?)\n```/g)) {
+    files[m[1]] = `${m[2]}\n`;
+  }
+  return files;
+}
 
-export const sum = task("user_sum", (xs: number[]) => xs.reduce((a, b) => a + b, 0));
-export const square = task("user_square", (n: number) => n * n);
-export const where = task("user_where", (n: number) => ({ n: n * 2, pid: Deno.pid }));
-export const onWorker = task("user_on_worker", (n: number) => ({
-  n,
-  worker: typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function",
-}), { handler: "worker" });
-export const sandboxed = task("user_sandboxed", async (n: number) => ({
-  n: n + 1,
-  net: (await Deno.permissions.query({ name: "net" })).state === "granted",
-}), { handler: "worker", permissions: "none" });
-export const boxed = task("user_boxed", async (n: number, ctx) => {
-  await ctx.channel.increment("boxed");
-  return { n: n * 10, uid: Deno.uid() };
-}, { handler: "docker" });
-`;
-
-const APP = `import { flow } from "@graflow/graflow";
-import { onWorker, sandboxed, square, sum } from "./tasks.ts";
-
-const local = await flow\`\${sum} >> \${square}\`.run({ input: [1, 2, 3] });
-const pooled = await flow\`\${onWorker} | \${sandboxed}\`.run({ input: 4 });
-const { user_on_worker, user_sandboxed } = pooled.results;
-console.log(JSON.stringify({ local: local.output, pooled: { user_on_worker, user_sandboxed } }));
-`;
-
-const DOCKER_APP = `import { flow } from "jsr:@graflow/graflow";
-import { dockerHandler } from "jsr:@graflow/graflow/docker";
-import { boxed, square } from "./tasks.ts";
-
-await using docker = dockerHandler({
-  image: Deno.env.get("IMAGE")!,
-  socketPath: Deno.env.get("DOCKER_SOCKET")!,
-});
-const result = await flow\`\${square} >> \${boxed}\`.run({ input: 3, handlers: { docker } });
-console.log(JSON.stringify({ output: result.output, boxed: await result.channel.get("boxed") }));
-`;
-
-const PRODUCER = `import { flow } from "@graflow/graflow";
-import { redisBackend } from "@graflow/graflow/redis";
-import { sum, where } from "./tasks.ts";
-
-await using backend = redisBackend({
-  url: Deno.env.get("REDIS_URL"),
-  prefix: Deno.env.get("PREFIX"),
-});
-const result = await flow\`\${sum} >> \${where}\`.run({ backend, input: [1, 2, 3, 4] });
-console.log(JSON.stringify(result.output));
-`;
+/** Files this test runs (tests/examples/readme_test.ts checks that README.md has no others). */
+const PROJECT_FILES = ["tasks.ts", "main.ts", "docker.ts", "producer.ts"];
 
 /** Makes a project folder with the README's deno.json (changed by `edit`) and the files. */
 async function makeProject(edit: (config: Record<string, unknown>) => void = () => {}) {
@@ -85,11 +45,11 @@ async function makeProject(edit: (config: Record<string, unknown>) => void = () 
   config.links = [ROOT];
   edit(config);
   await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify(config, null, 2));
-  for (const [name, text] of Object.entries({ "tasks.ts": TASKS, "app.ts": APP })) {
+  const files = readmeFiles();
+  assert.deepEqual(Object.keys(files).sort(), [...PROJECT_FILES].sort());
+  for (const [name, text] of Object.entries(files)) {
     await Deno.writeTextFile(`${dir}/${name}`, text);
   }
-  await Deno.writeTextFile(`${dir}/docker_app.ts`, DOCKER_APP);
-  await Deno.writeTextFile(`${dir}/producer.ts`, PRODUCER);
   return {
     dir,
     async [Symbol.asyncDispose]() {
@@ -152,44 +112,39 @@ Deno.test("README's project config: the JSR import and links to a checkout", () 
 
 Deno.test("a fresh project type-checks and runs a flow in-process and on the Web Worker pool", async () => {
   await using project = await makeProject();
-  const check = await deno(["check", "app.ts", "producer.ts", "docker_app.ts"], project.dir);
+  const check = await deno(["check", ...PROJECT_FILES], project.dir);
   assert.equal(check.code, 0, check.stderr);
-  const r = await deno(["run", "-A", "app.ts"], project.dir);
+  const r = await deno(["run", "-A", "main.ts"], project.dir);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), {
-    local: 36,
-    pooled: { user_on_worker: { n: 4, worker: true }, user_sandboxed: { n: 5, net: false } },
-  });
+  assert.equal(r.stdout, "30 16\n");
+  assert.equal(r.stderr, "");
 });
 
 Deno.test("a project without the worker-options feature gets a clear error, not Deno's exit 70", async () => {
   await using project = await makeProject((c) => delete c.unstable);
-  const r = await deno(["run", "-A", "app.ts"], project.dir);
+  const r = await deno(["run", "-A", "main.ts"], project.dir);
   assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);
+  assert.match(r.stderr, /"largest"[^]*Cannot start Web Worker: a task with its own permissions/);
+  const where = `${project.dir}/deno.json`.replaceAll("/", "\\/");
   assert.match(
     r.stderr,
-    /"user_sandboxed"[^]*Cannot start Web Worker: a task with its own permissions needs/,
-  );
-  assert.match(
-    r.stderr,
-    new RegExp(
-      `add "unstable": \\["worker-options"\\] to your deno.json \\(${project.dir}/deno.json\\)`,
-    ),
+    new RegExp(`add "unstable": \\["worker-options"\\] to your deno.json \\(${where}\\)`),
   );
   // The flag works as well as the config.
-  const flagged = await deno(["run", "-A", "--unstable-worker-options", "app.ts"], project.dir);
+  const flagged = await deno(["run", "-A", "--unstable-worker-options", "main.ts"], project.dir);
   assert.equal(flagged.code, 0, flagged.stderr);
+  assert.equal(flagged.stdout, "30 16\n");
 });
 
 containerTest(
-  "a fresh project runs a task in a container; a fresh DENO_DIR prints nothing on stderr",
+  "a fresh project runs a task in a container; with a fresh DENO_DIR nothing goes to stderr",
   async (socketPath) => {
     await using project = await makeProject();
     await using denoDir = await freshDenoDir();
-    const env = { DENO_DIR: denoDir.path, IMAGE, DOCKER_SOCKET: socketPath };
-    const r = await deno(["run", "-A", "docker_app.ts"], project.dir, env);
+    const env = { DENO_DIR: denoDir.path, DOCKER_HOST: `unix://${socketPath}` };
+    const r = await deno(["run", "-A", "docker.ts"], project.dir, env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), { output: { n: 90, uid: 65534 }, boxed: 1 });
+    assert.equal(r.stdout, "{ count: 3, uid: 65534 }\n");
     assert.equal(r.stderr, "", "loading and using @graflow/graflow/docker printed something");
   },
 );
@@ -201,12 +156,12 @@ containerTest(
     // dockerode) ship install scripts that Deno does not run, and says so once per project.
     await using project = await makeProject((c) => delete c.allowScripts);
     await using denoDir = await freshDenoDir();
-    const env = { DENO_DIR: denoDir.path, IMAGE, DOCKER_SOCKET: socketPath };
-    const r = await deno(["run", "-A", "docker_app.ts"], project.dir, env);
+    const env = { DENO_DIR: denoDir.path, DOCKER_HOST: `unix://${socketPath}` };
+    const r = await deno(["run", "-A", "docker.ts"], project.dir, env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Ignored build scripts for packages:/);
     for (const name of ["ssh2", "cpu-features", "protobufjs"]) {
-      assert.match(r.stderr, new RegExp(name));
+      assert.match(r.stderr, new RegExp(`npm:${name}@`));
     }
     assert.doesNotMatch(r.stderr, /msgpackr|bullmq|langchain/, "benchmark packages leaked in");
   },
@@ -218,20 +173,12 @@ Deno.test({
   async fn() {
     await using project = await makeProject();
     await using server = await RedisServer.start();
-    const prefix = randomPrefix();
+    const env = { NO_COLOR: "1", GRAFLOW_REDIS_URL: server.url() };
     const worker = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "jsr:@graflow/graflow/cli",
-        "worker",
-        "--module",
-        "./tasks.ts",
-        "--concurrency",
-        "2",
-      ],
+      // As README.md runs it: the command from the package, the task module from the project.
+      args: ["run", "-A", "jsr:@graflow/graflow/cli", "worker", "--module", "./tasks.ts"],
       cwd: project.dir,
-      env: { NO_COLOR: "1", GRAFLOW_REDIS_URL: server.url(), GRAFLOW_PREFIX: prefix },
+      env,
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -248,12 +195,10 @@ Deno.test({
         assert.ok(Date.now() < deadline, `the worker did not start: ${lines.join("\n")}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      const r = await deno(["run", "-A", "producer.ts"], project.dir, {
-        REDIS_URL: server.url(),
-        PREFIX: prefix,
-      });
+      // The producer has no worker of its own: the run completes only if the worker ran the tasks.
+      const r = await deno(["run", "-A", "producer.ts"], project.dir, env);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout), { n: 20, pid: worker.pid });
+      assert.equal(r.stdout, "30\n");
     } finally {
       worker.kill("SIGTERM");
     }
@@ -261,7 +206,7 @@ Deno.test({
     await reading;
     assert.equal(status.code, 0, await stderr);
     assert.equal(await stderr, "");
-    const stopped = lines.map((l) => JSON.parse(l)).find((e) => e.type === "stopped");
-    assert.ok(stopped, `no "stopped" event in\n${lines.join("\n")}`);
+    const events = lines.map((l) => JSON.parse(l).type);
+    assert.deepEqual([events[0], events.at(-1)], ["started", "stopped"], lines.join("\n"));
   },
 });
