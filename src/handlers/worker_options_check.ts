@@ -54,7 +54,15 @@ function ancestors(dir: string): string[] {
  * @returns The state, and the nearest config file seen (for the message).
  */
 export function workerOptionsFeature(): { state: FeatureState; config?: string } {
-  return cached ??= detect();
+  if (!cached) {
+    try {
+      cached = detect();
+    } catch {
+      // e.g. Deno.cwd() without read permission: cannot tell.
+      cached = { state: undefined };
+    }
+  }
+  return cached;
 }
 
 function detect(): { state: FeatureState; config?: string } {

@@ -130,10 +130,18 @@ Deno.test("a project without the worker-options feature gets a clear error, not 
     r.stderr,
     new RegExp(`add "unstable": \\["worker-options"\\] to your deno.json \\(${where}\\)`),
   );
-  // The flag works as well as the config.
+  // The flag works as well as the config, and so does a config given with --config.
   const flagged = await deno(["run", "-A", "--unstable-worker-options", "main.ts"], project.dir);
   assert.equal(flagged.code, 0, flagged.stderr);
   assert.equal(flagged.stdout, "30 16\n");
+  const other = { ...readmeConfig(), links: [ROOT] };
+  await Deno.writeTextFile(`${project.dir}/other.jsonc`, `// mine\n${JSON.stringify(other)}`);
+  const configured = await deno(["run", "-A", "--config", "other.jsonc", "main.ts"], project.dir);
+  assert.equal(configured.code, 0, configured.stderr);
+  // Without read permission the pool cannot tell, starts the worker, and Deno ends the process.
+  const blind = await deno(["run", "--allow-env", "main.ts"], project.dir);
+  assert.equal(blind.code, 70, blind.stderr);
+  assert.match(blind.stderr, /The `--unstable-worker-options` flag must be provided/);
 });
 
 containerTest(
