@@ -1,14 +1,14 @@
 /**
- * The part of ioredis 5's API that Graflow's Redis modules and tests use, declared as ioredis declares it
- * (callbacks left out); see `ioredis.ts` for why it is declared here.
+ * The part of ioredis 5's API that Graflow's Redis modules and tests use, declared as ioredis
+ * declares it (callbacks left out); see `ioredis.ts` for why it is declared here.
  *
  * @module
  */
 
-/** A key or field. */
-type Key = string | Uint8Array;
+/** A key, field or channel name. */
+export type RedisKey = string | Uint8Array;
 /** A command argument. */
-type Arg = string | number | Uint8Array;
+export type RedisArg = string | number | Uint8Array;
 
 /** Connection states. */
 export type RedisStatus =
@@ -22,67 +22,118 @@ export type RedisStatus =
 
 /** The connection options Graflow sets (ioredis accepts many more). */
 export interface RedisOptions {
+  /** Host of the server. */
   host?: string;
+  /** Port of the server. */
   port?: number;
   /** Node's `tls.connect` options (passed through). */
   tls?: unknown;
+  /** Name shown by `CLIENT LIST`. */
   connectionName?: string;
+  /** Reconnection attempts a command waits for before it fails. */
   maxRetriesPerRequest?: number | null;
+  /** Delay before reconnection attempt `times`. */
   retryStrategy?: (times: number) => number | void | null;
+  /** Connect on the first command rather than at once. */
   lazyConnect?: boolean;
+  /** Send commands issued in the same tick as one pipeline. */
   enableAutoPipelining?: boolean;
 }
 
-/** Commands queued by `multi()`. */
+/** Commands queued by `multi()`, sent with `exec()`. */
 export interface ChainableCommander {
-  hset(key: Key, ...fieldValues: Arg[]): ChainableCommander;
-  pexpire(key: Key, milliseconds: number | string): ChainableCommander;
-  publish(channel: Key, message: Key): ChainableCommander;
+  /** `HSET key field value [field value ...]`. */
+  hset(key: RedisKey, ...fieldValues: RedisArg[]): ChainableCommander;
+  /** `PEXPIRE key milliseconds`. */
+  pexpire(key: RedisKey, milliseconds: number | string): ChainableCommander;
+  /** `PUBLISH channel message`. */
+  publish(channel: RedisKey, message: RedisKey): ChainableCommander;
+  /** Runs the queued commands in a transaction; each result with its error. */
   exec(): Promise<[error: Error | null, result: unknown][] | null>;
 }
 
-/** A connection to Redis. */
+/** A connection to Redis (ioredis's `Redis` class). */
 export declare class Redis {
+  /**
+   * Opens a connection.
+   *
+   * @param url `redis://…` or `rediss://…`.
+   * @param options Connection options.
+   */
   constructor(url: string, options?: RedisOptions);
+  /**
+   * Opens a connection.
+   *
+   * @param options Connection options.
+   */
   constructor(options?: RedisOptions);
+  /** The options it was opened with. */
   options: RedisOptions;
+  /** The connection's state. */
   status: RedisStatus;
 
-  /** `"error"` passes an `Error`, `"message"` a channel and a message, a status nothing. */
+  /** Listens: `"error"` passes an `Error`, `"message"` a channel and a message, a status nothing. */
   // deno-lint-ignore no-explicit-any
   on(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Stops listening. */
   // deno-lint-ignore no-explicit-any
   off(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** A new connection with the same options (for blocking reads and subscriptions). */
   duplicate(override?: Partial<RedisOptions>): Redis;
+  /** Closes the connection at once. */
   disconnect(reconnect?: boolean): void;
+  /** Closes the connection after the replies to commands sent. */
   quit(): Promise<"OK">;
+  /** Starts a transaction. */
   multi(): ChainableCommander;
 
-  call(command: string, ...args: Arg[]): Promise<unknown>;
-  eval(script: Key, numkeys: number | string, ...keysAndArgs: Arg[]): Promise<unknown>;
-  evalsha(sha1: Key, numkeys: number | string, ...keysAndArgs: Arg[]): Promise<unknown>;
+  /** Any command: `call("XREADGROUP", ...args)`. */
+  call(command: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `EVAL script numkeys key... arg...`. */
+  eval(script: RedisKey, numkeys: number | string, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `EVALSHA sha1 numkeys key... arg...`. */
+  evalsha(sha1: RedisKey, numkeys: number | string, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `PING`. */
   ping(): Promise<"PONG">;
-  del(...keys: Key[]): Promise<number>;
-  exists(...keys: Key[]): Promise<number>;
-  pexpire(key: Key, milliseconds: number | string): Promise<number>;
-  publish(channel: Key, message: Key): Promise<number>;
-  subscribe(...channels: Key[]): Promise<unknown>;
-  unsubscribe(...channels: Key[]): Promise<unknown>;
-  hget(key: Key, field: Key): Promise<string | null>;
-  hmget(key: Key, ...fields: Key[]): Promise<(string | null)[]>;
-  hgetall(key: Key): Promise<Record<string, string>>;
-  hset(key: Key, ...fieldValues: Arg[]): Promise<number>;
-  hsetnx(key: Key, field: Key, value: Arg): Promise<number>;
-  hdel(key: Key, ...fields: Key[]): Promise<number>;
-  xadd(key: Key, ...args: Arg[]): Promise<string | null>;
-  xlen(key: Key): Promise<number>;
+  /** `DEL key...`. */
+  del(...keys: RedisKey[]): Promise<number>;
+  /** `EXISTS key...`. */
+  exists(...keys: RedisKey[]): Promise<number>;
+  /** `PEXPIRE key milliseconds`. */
+  pexpire(key: RedisKey, milliseconds: number | string): Promise<number>;
+  /** `PUBLISH channel message`. */
+  publish(channel: RedisKey, message: RedisKey): Promise<number>;
+  /** `SUBSCRIBE channel...`. */
+  subscribe(...channels: RedisKey[]): Promise<unknown>;
+  /** `UNSUBSCRIBE channel...`. */
+  unsubscribe(...channels: RedisKey[]): Promise<unknown>;
+  /** `HGET key field`. */
+  hget(key: RedisKey, field: RedisKey): Promise<string | null>;
+  /** `HMGET key field...`. */
+  hmget(key: RedisKey, ...fields: RedisKey[]): Promise<(string | null)[]>;
+  /** `HGETALL key`. */
+  hgetall(key: RedisKey): Promise<Record<string, string>>;
+  /** `HSET key field value [field value ...]`. */
+  hset(key: RedisKey, ...fieldValues: RedisArg[]): Promise<number>;
+  /** `HSETNX key field value`. */
+  hsetnx(key: RedisKey, field: RedisKey, value: RedisArg): Promise<number>;
+  /** `HDEL key field...`. */
+  hdel(key: RedisKey, ...fields: RedisKey[]): Promise<number>;
+  /** `XADD key id field value...`. */
+  xadd(key: RedisKey, ...args: RedisArg[]): Promise<string | null>;
+  /** `XLEN key`. */
+  xlen(key: RedisKey): Promise<number>;
+  /** `XRANGE key start end [COUNT n]`. */
   xrange(
-    key: Key,
-    start: Arg,
-    end: Arg,
-    ...count: Arg[]
+    key: RedisKey,
+    start: RedisArg,
+    end: RedisArg,
+    ...count: RedisArg[]
   ): Promise<[id: string, fields: string[]][]>;
-  xgroup(subcommand: string, ...args: Arg[]): Promise<unknown>;
-  xinfo(subcommand: string, ...args: Arg[]): Promise<unknown>;
-  xpending(key: Key, group: Key, ...args: Arg[]): Promise<unknown[]>;
+  /** `XGROUP subcommand ...`. */
+  xgroup(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `XINFO subcommand ...`. */
+  xinfo(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `XPENDING key group ...`. */
+  xpending(key: RedisKey, group: RedisKey, ...args: RedisArg[]): Promise<unknown[]>;
 }

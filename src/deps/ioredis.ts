@@ -14,4 +14,10 @@
  */
 // @ts-types="./ioredis.d.ts"
 export { Redis } from "npm:ioredis@5.9.3";
-export type { RedisOptions, RedisStatus } from "./ioredis.d.ts";
+export type {
+  ChainableCommander,
+  RedisArg,
+  RedisKey,
+  RedisOptions,
+  RedisStatus,
+} from "./ioredis.d.ts";
