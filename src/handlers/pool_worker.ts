@@ -7,6 +7,7 @@
 import { fromErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task, WorkerPermissions } from "../graph/task.ts";
 import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
+import { workerOptionsProblem } from "./worker_options_check.ts";
 import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";
 
 /** What a worker is started with. */
@@ -83,6 +84,12 @@ export class PoolWorker<J> {
       name,
     };
     if (spec.permissions !== undefined) options.deno = { permissions: spec.permissions };
+    const problem = spec.permissions === undefined ? undefined : workerOptionsProblem();
+    if (problem) {
+      throw new WorkflowError(`Cannot start Web Worker: ${problem}`, {
+        code: "WORKER_START_FAILED",
+      });
+    }
     try {
       this.#worker = new Worker(spec.entry, options);
     } catch (error) {

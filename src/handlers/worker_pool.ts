@@ -1,6 +1,78 @@
 /**
  * `WorkerPool`: runs tasks on Deno Web Workers, for real parallelism on one machine.
  *
+ * In-process groups only interleave async work; CPU-bound tasks need threads. `handler: "worker"`
+ * (per task), `parallel([...], { executor: "workers" })` (per group) and
+ * `run({ executor: "workers" })` (every group of a run) run tasks on a pool of Deno Web Workers.
+ *
+ * - **Where tasks run.** A worker imports the module that defined the task (`task.module`, found from
+ *   the call stack, or `task(..., { module: import.meta.url })`) and looks the task up by name. Only
+ *   structured data crosses: the input, the result, `ctx` calls and errors (values as in channels:
+ *   JSON plus `Date`, `Map`, `Set`, `BigInt`, `Uint8Array`; anything else is a `TypeError` naming
+ *   where it was found). A module that defines worker tasks must not start runs when imported: guard
+ *   the demo code with `if (import.meta.main)`.
+ * - **`ctx` in a worker.** `ctx.channel`, `ctx.result`, `ctx.next`, `ctx.nextIteration`,
+ *   `ctx.terminate`, `ctx.cancel`, `ctx.checkpoint` (deferred and `{ deferred: false }`) and
+ *   `ctx.requestFeedback` are proxied to the run. Errors arrive with their class (built-in, engine, or
+ *   registered with `registerErrorClass`), message, stack, `code` and cause.
+ * - **The pool.** `handler: "worker"` and `executor: "workers"` use a process-wide pool
+ *   (`defaultWorkerPool()`) of `navigator.hardwareConcurrency` workers, started on first use, reused
+ *   across groups and runs, and terminated after 1 s without work so that the process can exit (idle
+ *   Web Workers keep a Deno process alive). Your own pool replaces it for a run:
+ *
+ *   ```ts ignore
+ *   import { WorkerPool } from "@graflow/graflow";
+ *   await using pool = new WorkerPool({ size: 4, terminateGraceMs: 500 });
+ *   await etl.run({ executor: "workers", handlers: { worker: pool } });
+ *   pool.stats(); // { size, workers, busy, queued, prefetched, started, crashed, killed }
+ *   ```
+ *
+ *   | option             | default                                 | meaning                                                                        |
+ *   | ------------------ | --------------------------------------- | ------------------------------------------------------------------------------ |
+ *   | `size`             | `navigator.hardwareConcurrency`         | most workers alive at once (over all permission sets)                          |
+ *   | `terminateGraceMs` | `1000`                                  | how long an aborted task may keep running before its worker is terminated      |
+ *   | `idleTimeoutMs`    | `Infinity` (`1000` for the shared pool) | terminate all workers after this long without work                             |
+ *   | `prefetch`         | `16`                                    | most short tasks sent ahead to a busy worker (in one message)                  |
+ *   | `prefetchBudgetMs` | `2`                                     | send ahead only while the expected work queued in that worker stays under this |
+ *   | `name`             | `"graflow-worker"`                      | worker name prefix (`self.name` in the worker, shown in stacks)                |
+ *
+ *   Each worker runs one task at a time. Tasks whose recent durations are short are sent ahead to a
+ *   busy worker in batches, which saves round trips for many small tasks; tasks never seen, or known
+ *   to be long, wait in the pool for the next free worker, so CPU-bound tasks spread evenly.
+ * - **Cancellation and timeouts.** When a run is canceled (`run({ signal })`), a task times out
+ *   (`timeoutMs`) or the pool closes, the task's `ctx.signal` aborts inside the worker with the same
+ *   reason. A task that ignores it for `terminateGraceMs` gets its worker terminated (`WorkflowError`
+ *   code `"WORKER_TERMINATED"`); the pool starts a replacement when needed. Other tasks are not
+ *   disturbed; tasks that were waiting in that worker go back to the queue. A task's `timeoutMs`
+ *   counts from when the run hands it to the pool, so time spent waiting for a free worker counts.
+ * - **Crashes.** An uncaught error or unhandled rejection in a worker, `self.close()` or `Deno.exit()`
+ *   fails only the task running there, with `WorkflowError` code `"WORKER_CRASHED"` (for example
+ *   `Task "parse" crashed its Web Worker: uncaught error in the worker: TypeError: …`, with the
+ *   original error as `cause`), and the pool replaces the worker. The running task is blamed, even
+ *   when the stray error came from a timer an earlier task left behind.
+ * - **Permissions.** `task(name, fn, { permissions })` takes Deno's worker permission descriptor
+ *   (`"inherit"` by default, `"none"`, or `{ net, read, write, env, run, ffi, sys, import }`), so
+ *   untrusted tasks can run with, for example, no network and read access to one folder only:
+ *
+ *   ```ts ignore
+ *   task("summarize", (path: string) => Deno.readTextFile(path), {
+ *     permissions: { read: ["/srv/uploads"], net: false },
+ *   });
+ *   ```
+ *
+ *   Workers are pooled per distinct permission set (and, for non-`"inherit"` sets, per task module:
+ *   such a worker starts from an entry that imports the task module, because a worker without read
+ *   access cannot import it later). Deno marks worker permissions as unstable: run with
+ *   `--unstable-worker-options` or add `"unstable": ["worker-options"]` to your `deno.json` (this
+ *   repository does). Without it Deno would end the whole process when such a worker starts
+ *   ("Unstable API 'Worker.deno.permissions'", exit code 70, which no `try` catches), so the pool
+ *   first looks for the feature (`worker_options_check.ts`: the command line and the `deno.json`
+ *   files Deno may have used) and, when it is surely off, fails the task with
+ *   `"WORKER_START_FAILED"` saying what to add; when it cannot tell (no `/proc`, no read
+ *   permission, a compiled binary) it starts the worker as before. Tasks without `permissions`
+ *   need no flag. A task that asks for more than the host process has fails with
+ *   `"WORKER_START_FAILED"` (`Cannot start Web Worker: Can't escalate parent thread permissions`).
+ *
  * @module
  */
 import {

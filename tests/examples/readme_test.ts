@@ -4,6 +4,10 @@
  * what they print: a `console.log(...); // text` line must print `text`, and a ```text block
  * right after a snippet lists lines its output must contain, in order.
  *
+ * Every other TypeScript block of README.md is a file of the example project
+ * (`<!-- file: name.ts -->` before it), which `tests/package/fresh_project_test.ts` builds in a
+ * fresh folder and runs; this test checks that no block is left out of both.
+ *
  * @module
  */
 import assert from "assert";
@@ -63,7 +67,7 @@ async function deno(
 }
 
 Deno.test("README.md snippets type-check, run and print what they say", async (t) => {
-  assert.ok(found.length >= 10, `only ${found.length} snippets between the markers`);
+  assert.ok(found.length >= 8, `only ${found.length} snippets between the markers`);
   const dir = await Deno.makeTempDir({ prefix: "graflow_readme_" });
   try {
     const files = await Promise.all(found.map(async (snippet) => {
@@ -96,4 +100,29 @@ Deno.test("README.md snippets type-check, run and print what they say", async (t
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("every other TypeScript block of README.md is a project file that a test runs", async () => {
+  const lines = readme.split("\n");
+  const project = await Deno.readTextFile(
+    new URL("tests/package/fresh_project_test.ts", ROOT),
+  );
+  const listed = project.match(/const PROJECT_FILES = \[([^\]]*)\]/)?.[1];
+  assert.ok(listed, "fresh_project_test.ts has no PROJECT_FILES list");
+  const runByProjectTest = new Set(JSON.parse(`[${listed}]`) as string[]);
+  let inRegion = false;
+  const files: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i].trim();
+    if (l === "<!-- snippets:begin -->") inRegion = true;
+    if (l === "<!-- snippets:end -->") inRegion = false;
+    if (inRegion || !/^```(ts|typescript|js)\b/.test(l)) continue;
+    let j = i - 1;
+    while (j >= 0 && lines[j].trim() === "") j--;
+    const file = lines[j]?.match(/^<!-- file: (\S+) -->$/)?.[1];
+    assert.ok(file, `README.md:${i + 1}: a TypeScript block outside the snippets, not a file`);
+    assert.ok(runByProjectTest.has(file), `README.md:${i + 1}: ${file} is not run by a test`);
+    files.push(file);
+  }
+  assert.deepEqual(files.sort(), [...runByProjectTest].sort());
 });

@@ -1,0 +1,139 @@
+/**
+ * The part of ioredis 5's API that Graflow's Redis modules and tests use, declared as ioredis
+ * declares it (callbacks left out); see `ioredis.ts` for why it is declared here.
+ *
+ * @module
+ */
+
+/** A key, field or channel name. */
+export type RedisKey = string | Uint8Array;
+/** A command argument. */
+export type RedisArg = string | number | Uint8Array;
+
+/** Connection states. */
+export type RedisStatus =
+  | "wait"
+  | "reconnecting"
+  | "connecting"
+  | "connect"
+  | "ready"
+  | "close"
+  | "end";
+
+/** The connection options Graflow sets (ioredis accepts many more). */
+export interface RedisOptions {
+  /** Host of the server. */
+  host?: string;
+  /** Port of the server. */
+  port?: number;
+  /** Node's `tls.connect` options (passed through). */
+  tls?: unknown;
+  /** Name shown by `CLIENT LIST`. */
+  connectionName?: string;
+  /** Reconnection attempts a command waits for before it fails. */
+  maxRetriesPerRequest?: number | null;
+  /** Delay before reconnection attempt `times`. */
+  retryStrategy?: (times: number) => number | void | null;
+  /** Connect on the first command rather than at once. */
+  lazyConnect?: boolean;
+  /** Send commands issued in the same tick as one pipeline. */
+  enableAutoPipelining?: boolean;
+}
+
+/** Commands queued by `multi()`, sent with `exec()`. */
+export interface ChainableCommander {
+  /** `HSET key field value [field value ...]`. */
+  hset(key: RedisKey, ...fieldValues: RedisArg[]): ChainableCommander;
+  /** `PEXPIRE key milliseconds`. */
+  pexpire(key: RedisKey, milliseconds: number | string): ChainableCommander;
+  /** `PUBLISH channel message`. */
+  publish(channel: RedisKey, message: RedisKey): ChainableCommander;
+  /** Runs the queued commands in a transaction; each result with its error. */
+  exec(): Promise<[error: Error | null, result: unknown][] | null>;
+}
+
+/** A connection to Redis (ioredis's `Redis` class). */
+export declare class Redis {
+  /**
+   * Opens a connection.
+   *
+   * @param url `redis://…` or `rediss://…`.
+   * @param options Connection options.
+   */
+  constructor(url: string, options?: RedisOptions);
+  /**
+   * Opens a connection.
+   *
+   * @param options Connection options.
+   */
+  constructor(options?: RedisOptions);
+  /** The options it was opened with. */
+  options: RedisOptions;
+  /** The connection's state. */
+  status: RedisStatus;
+
+  /** Listens: `"error"` passes an `Error`, `"message"` a channel and a message, a status nothing. */
+  // deno-lint-ignore no-explicit-any
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Stops listening. */
+  // deno-lint-ignore no-explicit-any
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** A new connection with the same options (for blocking reads and subscriptions). */
+  duplicate(override?: Partial<RedisOptions>): Redis;
+  /** Closes the connection at once. */
+  disconnect(reconnect?: boolean): void;
+  /** Closes the connection after the replies to commands sent. */
+  quit(): Promise<"OK">;
+  /** Starts a transaction. */
+  multi(): ChainableCommander;
+
+  /** Any command: `call("XREADGROUP", ...args)`. */
+  call(command: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `EVAL script numkeys key... arg...`. */
+  eval(script: RedisKey, numkeys: number | string, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `EVALSHA sha1 numkeys key... arg...`. */
+  evalsha(sha1: RedisKey, numkeys: number | string, ...keysAndArgs: RedisArg[]): Promise<unknown>;
+  /** `PING`. */
+  ping(): Promise<"PONG">;
+  /** `DEL key...`. */
+  del(...keys: RedisKey[]): Promise<number>;
+  /** `EXISTS key...`. */
+  exists(...keys: RedisKey[]): Promise<number>;
+  /** `PEXPIRE key milliseconds`. */
+  pexpire(key: RedisKey, milliseconds: number | string): Promise<number>;
+  /** `PUBLISH channel message`. */
+  publish(channel: RedisKey, message: RedisKey): Promise<number>;
+  /** `SUBSCRIBE channel...`. */
+  subscribe(...channels: RedisKey[]): Promise<unknown>;
+  /** `UNSUBSCRIBE channel...`. */
+  unsubscribe(...channels: RedisKey[]): Promise<unknown>;
+  /** `HGET key field`. */
+  hget(key: RedisKey, field: RedisKey): Promise<string | null>;
+  /** `HMGET key field...`. */
+  hmget(key: RedisKey, ...fields: RedisKey[]): Promise<(string | null)[]>;
+  /** `HGETALL key`. */
+  hgetall(key: RedisKey): Promise<Record<string, string>>;
+  /** `HSET key field value [field value ...]`. */
+  hset(key: RedisKey, ...fieldValues: RedisArg[]): Promise<number>;
+  /** `HSETNX key field value`. */
+  hsetnx(key: RedisKey, field: RedisKey, value: RedisArg): Promise<number>;
+  /** `HDEL key field...`. */
+  hdel(key: RedisKey, ...fields: RedisKey[]): Promise<number>;
+  /** `XADD key id field value...`. */
+  xadd(key: RedisKey, ...args: RedisArg[]): Promise<string | null>;
+  /** `XLEN key`. */
+  xlen(key: RedisKey): Promise<number>;
+  /** `XRANGE key start end [COUNT n]`. */
+  xrange(
+    key: RedisKey,
+    start: RedisArg,
+    end: RedisArg,
+    ...count: RedisArg[]
+  ): Promise<[id: string, fields: string[]][]>;
+  /** `XGROUP subcommand ...`. */
+  xgroup(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `XINFO subcommand ...`. */
+  xinfo(subcommand: string, ...args: RedisArg[]): Promise<unknown>;
+  /** `XPENDING key group ...`. */
+  xpending(key: RedisKey, group: RedisKey, ...args: RedisArg[]): Promise<unknown[]>;
+}
