@@ -117,6 +117,12 @@ export declare class Redis {
   hset(key: RedisKey, ...fieldValues: RedisArg[]): Promise<number>;
   /** `HSETNX key field value`. */
   hsetnx(key: RedisKey, field: RedisKey, value: RedisArg): Promise<number>;
+  /** `ZADD key score member [score member ...]`. */
+  zadd(key: RedisKey, ...scoreMembers: RedisArg[]): Promise<number>;
+  /** `ZREM key member...`. */
+  zrem(key: RedisKey, ...members: RedisArg[]): Promise<number>;
+  /** `ZREVRANGE key start stop`. */
+  zrevrange(key: RedisKey, start: number, stop: number): Promise<string[]>;
   /** `HDEL key field...`. */
   hdel(key: RedisKey, ...fields: RedisKey[]): Promise<number>;
   /** `XADD key id field value...`. */

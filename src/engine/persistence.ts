@@ -67,7 +67,7 @@ export interface EnginePort {
    *
    * @param feedback The open request and the checkpoint to resume from.
    */
-  wait(feedback: { id: string; checkpoint?: string }): void;
+  wait(feedback: { id: string; checkpoint: string }): void;
   /**
    * Stops the run with an error.
    *

@@ -107,11 +107,11 @@ export interface RunResult {
   /** Base paths of the checkpoints written by this run. */
   checkpoints: string[];
   /**
-   * When `status` is `"waiting"`: the open feedback request and the checkpoint to resume (none
+   * When `status` is `"waiting"`: the open feedback request and the checkpoint to resume (`""`
    * for a run recorded in a store without a checkpoint folder: an orchestrator continues it
    * from its journal once answered).
    */
-  feedback?: { id: string; checkpoint?: string };
+  feedback?: { id: string; checkpoint: string };
   /** The executed graph, with dynamic tasks and iterations. */
   graph: ExecutedGraph;
 }

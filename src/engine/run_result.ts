@@ -21,7 +21,7 @@ export function makeRunResult<E extends ExecState>(
   state: RunState<E>,
   channel: Channel,
   status: RunStatus,
-  feedback?: { id: string; checkpoint?: string },
+  feedback?: { id: string; checkpoint: string },
 ): RunResult {
   const result = {
     runId: state.runId,

@@ -85,7 +85,7 @@ export async function requestFeedback(
   const checkpoint = journalOnly
     ? undefined
     : (await checkpoints.now(attempt, { metadata: { feedbackId: id } })).path;
-  port.wait({ id, ...(checkpoint !== undefined ? { checkpoint } : {}) });
+  port.wait({ id, checkpoint: checkpoint ?? "" });
   throw new WorkflowError(
     `Task "${taskId}" is waiting for feedback "${id}": no answer within ${request.timeoutMs} ms`,
     { code: "WAITING_FOR_FEEDBACK" },

@@ -127,4 +127,4 @@ export type Transition =
 export type Stop =
   | { kind: "failed"; error: unknown }
   | { kind: "terminated" }
-  | { kind: "waiting"; feedback: { id: string; checkpoint?: string } };
+  | { kind: "waiting"; feedback: { id: string; checkpoint: string } };

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "../deps/sqlite.ts";
 import {
   type ChannelSnapshot,
   checkIncrement,

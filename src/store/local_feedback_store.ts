@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "../deps/sqlite.ts";
 import type { FeedbackResponse } from "../context/task_context.ts";
 import {
   type FeedbackCancellation,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync } from "../deps/sqlite.ts";
 import { join } from "node:path";
 import { WorkflowError } from "../errors.ts";
 import { type Clock, systemClock } from "../time/clock.ts";

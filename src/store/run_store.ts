@@ -69,7 +69,7 @@ export interface RunRecord {
   /** Base paths of its checkpoints, oldest first. */
   checkpoints: string[];
   /** The open feedback request, while `waiting`. */
-  feedback?: { id: string; checkpoint?: string };
+  feedback?: { id: string; checkpoint: string };
   /** Set when someone asked to cancel it; its owner stops it. */
   cancelRequested?: boolean;
   /** Set when a failed run is to be continued from its failed tasks. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync } from "../deps/sqlite.ts";
 import type { RunRecord, RunRecordStatus } from "./run_store.ts";
 
 /** Durability of a commit: survives a killed process, or also a power loss (fsync). */

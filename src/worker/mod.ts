@@ -15,3 +15,4 @@ export {
   type OrchestratorOptions,
   runOrchestrator,
 } from "./orchestrator.ts";
+export type { ContinueOptions } from "../run/continue_run.ts";
