@@ -280,7 +280,7 @@ export class LocalRunStore implements RunStore {
 
   async claimable(limit = 100): Promise<Claimable[]> {
     const now = this.#now();
-    return this.#db.prepare(
+    const rows = this.#db.prepare(
       `SELECT run_id AS runId, CASE
          WHEN status = 'queued' THEN 'queued'
          WHEN status = 'running' THEN 'expired'
@@ -294,6 +294,7 @@ export class LocalRunStore implements RunStore {
              AND f.settlement IS NOT NULL))
        ORDER BY created_ms LIMIT ?`,
     ).all(now, now, now, limit) as unknown as Claimable[];
+    return rows.map((r) => ({ runId: r.runId, reason: r.reason }));
   }
 
   async append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void> {
