@@ -1,0 +1,162 @@
+/**
+ * Runs outlive the process that started them: owners SIGKILLed at random points of a flow with
+ * a group, a loop, a task added at run time and the channel — in-process, and with the Redis
+ * backend on 2 worker processes — are continued by an orchestrator process within 1 s of their
+ * lease expiring, to the same output, results and completed tasks as an uninterrupted run, each
+ * task execution's result recorded once.
+ *
+ * @module
+ */
+import assert from "assert";
+import { join } from "node:path";
+import { localRunStore, type RunRecord } from "../../mod.ts";
+import { rebuildState } from "../../src/run/recorded_run.ts";
+import { durable } from "./fixtures/durable_flow.ts";
+import { Prng } from "../dsl/prng.ts";
+import { runAndKill, tempDir } from "../checkpoint/helpers.ts";
+import { NO_REDIS, randomPrefix, RedisServer } from "../redis/redis_server.ts";
+import { killAll, WorkerProcess } from "../redis/workers.ts";
+
+const FLOW = new URL("./fixtures/durable_flow.ts", import.meta.url);
+const ORCHESTRATE = new URL("./fixtures/orchestrate.ts", import.meta.url);
+const KILLS = 20;
+
+/** Progress lines of an uninterrupted run, and its result. */
+async function uninterrupted(dir: string, extra: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", FLOW.href, dir, "plain", ...extra],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const progress = text.split("\n").filter((l) => l.startsWith("progress ")).length;
+  const result = JSON.parse(text.split("\n").find((l) => l.startsWith("result "))!.slice(7));
+  return { progress, result };
+}
+
+/** An orchestrator child that reports its events. */
+function orchestrator(dir: string, extra: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", ORCHESTRATE.href, dir, ...extra],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const events: { type: string; runId?: string; at: number; fence?: number }[] = [];
+  const reading = (async () => {
+    let rest = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const lines = rest.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line.startsWith("{")) events.push(JSON.parse(line));
+    }
+  })();
+  return {
+    events,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await reading;
+    },
+  };
+}
+
+async function takeover(extra: string[]) {
+  await using dir = await tempDir();
+  const plain = await uninterrupted(dir.path, extra);
+  assert.equal(plain.progress, 9, "fetch, left, right, refine ×4, publish, audit");
+  const rng = new Prng(extra.length ? 7 : 3);
+  const points = Array.from({ length: KILLS }, () => 1 + rng.int(plain.progress - 1));
+  // 20 owners at once, each SIGKILLed after a random number of finished tasks.
+  const killed = await Promise.all(points.map((k, i) =>
+    runAndKill(
+      FLOW,
+      [dir.path, `kill-${i}`, ...extra],
+      (lines) => lines.filter((l) => l.startsWith("progress ")).length >= k,
+    )
+  ));
+  for (const [i, k] of killed.entries()) {
+    assert.equal(k.status.signal, "SIGKILL", `run kill-${i} was killed, it did not finish`);
+  }
+  await using store = localRunStore({ dir: dir.path, pollMs: 20 });
+  const atDeath = new Map<string, RunRecord>();
+  for (let i = 0; i < KILLS; i++) atDeath.set(`kill-${i}`, (await store.get(`kill-${i}`))!);
+  for (const r of atDeath.values()) assert.equal(r.status, "running", "left running by its dead owner");
+  const orch = orchestrator(dir.path, extra);
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { runs } = await store.list({ limit: 100 });
+      const open = runs.filter((r) => r.runId.startsWith("kill-") && r.status !== "completed");
+      if (!open.length) break;
+      assert.ok(Date.now() < deadline, `still open: ${open.map((r) => `${r.runId} ${r.status}`)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await orch.stop();
+  }
+  const lateness: number[] = [];
+  for (let i = 0; i < KILLS; i++) {
+    const runId = `kill-${i}`;
+    const record = (await store.get(runId))!;
+    assert.deepEqual(record.output, plain.result.output, `${runId}: output`);
+    // Continued once, within 1 s of the dead owner's lease expiring.
+    const continued = orch.events.filter((e) => e.type === "continued" && e.runId === runId);
+    assert.equal(continued.length, 1, `${runId} continued once`);
+    const late = continued[0].at - atDeath.get(runId)!.leaseUntil!;
+    lateness.push(late);
+    assert.ok(late <= 1000, `${runId} continued ${late} ms after its lease expired`);
+    // The journal rebuilds the uninterrupted run's state.
+    const state = await rebuildState(store, runId, durable.graph, durable.plan());
+    assert.deepEqual([...state.completed].sort(), [...plain.result.completed].sort(), runId);
+    assert.deepEqual(state.output, plain.result.output);
+    const oks = (await store.entries(runId)).map((e) => e.tr as { t: string; step?: number })
+      .filter((t) => t.t === "ok").map((t) => t.step);
+    assert.equal(new Set(oks).size, oks.length, `${runId}: a result recorded twice`);
+    assert.equal(oks.length, plain.result.completed.length, `${runId}: every result recorded`);
+  }
+  return lateness;
+}
+
+Deno.test({
+  name: "owners SIGKILLed at 20 random points are continued by an orchestrator process (in-process tasks)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const lateness = await takeover([]);
+    console.log(`takeover after lease expiry, in-process: max ${Math.max(...lateness)} ms`);
+  },
+});
+
+Deno.test({
+  name: "owners SIGKILLed at 20 random points are continued by an orchestrator process (Redis backend, 2 workers)",
+  ignore: NO_REDIS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using server = await RedisServer.start();
+    const prefix = randomPrefix();
+    const workers = [0, 1].map(() =>
+      new WorkerProcess([
+        "--redis",
+        server.url(),
+        "--prefix",
+        prefix,
+        "--module",
+        FLOW.href,
+        "--concurrency",
+        "50",
+      ])
+    );
+    try {
+      await Promise.all(workers.map((w) => w.started()));
+      const lateness = await takeover([server.url(), prefix]);
+      console.log(`takeover after lease expiry, Redis: max ${Math.max(...lateness)} ms`);
+    } finally {
+      await killAll(workers);
+    }
+  },
+});
