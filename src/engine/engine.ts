@@ -10,7 +10,7 @@ import type { Plan, PlanNode } from "../graph/plan.ts";
 import { retryDelay, type Task } from "../graph/task.ts";
 import {
   CycleLimitExceededError,
-  NonErrorThrownError,
+  asError,
   RetryLimitExceededError,
   TaskFailedError,
   TaskTimeoutError,
@@ -454,7 +454,7 @@ export class Engine {
   #attemptFailed(exec: Execution, attempt: number, raw: unknown): void {
     if (exec.settled || exec.attempt !== attempt) return;
     if (exec.timer !== undefined) clearTimeout(exec.timer);
-    const error = raw instanceof Error ? raw : new NonErrorThrownError(raw);
+    const error = asError(raw);
     const t = exec.task;
     this.note("task.failed", { taskId: t.name, attempt, cycle: exec.cycle, error });
     if (!this.stop && attempt <= t.retry.maxRetries) {
