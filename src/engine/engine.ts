@@ -9,8 +9,8 @@ import type { Graph, GraphNode } from "../graph/graph.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
 import { retryDelay, type Task } from "../graph/task.ts";
 import {
-  CycleLimitExceededError,
   asError,
+  CycleLimitExceededError,
   RetryLimitExceededError,
   TaskFailedError,
   TaskTimeoutError,

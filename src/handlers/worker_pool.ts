@@ -14,9 +14,10 @@ import type { TaskContext } from "../context/task_context.ts";
 import { toErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskHandler } from "./task_handler.ts";
-import { type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
+import { type DeathCode, type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
 import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
 import { WorkerSet } from "./worker_set.ts";
+import { randomNonce } from "./nonce.ts";
 import { TaskDurations } from "./task_durations.ts";
 import {
   normalizePoolOptions,
@@ -26,6 +27,8 @@ import {
 
 interface Job {
   readonly id: number;
+  /** Random; the worker's outcome and calls for this job must echo it. */
+  readonly nonce: string;
   readonly taskId: string;
   readonly ctx: TaskContext;
   readonly message: RemoteTaskMessage;
@@ -98,7 +101,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#workers = new WorkerSet<Job>(o.name, {
       outcome: (w, m) => this.#onOutcome(w, m),
       call: (w, m) => this.#onCall(w, m),
-      died: (w, reason, cause) => this.#onDied(w, reason, cause),
+      died: (w, reason, cause, code) => this.#onDied(w, reason, cause, code),
     });
   }
 
@@ -122,6 +125,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     const outcome = await new Promise<RemoteOutcome>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
+        nonce: randomNonce(),
         taskId: task.name,
         ctx,
         message,
@@ -230,7 +234,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       sends ??= new Map();
       let runs = sends.get(worker);
       if (!runs) sends.set(worker, runs = []);
-      runs.push({ type: "run", id: job.id, message: job.message });
+      runs.push({ type: "run", id: job.id, nonce: job.nonce, message: job.message });
     }
     for (const [worker, runs] of sends ?? []) {
       worker.send(runs.length === 1 ? runs[0] : { type: "batch", runs });
@@ -264,6 +268,9 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     for (const w of this.#workers) {
       const n = w.jobs.length;
       if (w.key !== job.spec.key || n === 0 || n > this.#prefetch) continue;
+      // Only behind jobs of the same run: code of one run never shares a worker's queue with
+      // another run's jobs (their inputs and nonces).
+      if (w.jobs[0].ctx.runId !== job.ctx.runId) continue;
       let work = own;
       for (let i = 0; i < n && work <= bestWork; i++) {
         work += this.#durations.estimate(w.jobs[i].taskId) ?? Infinity;
@@ -353,18 +360,19 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
 
   #onOutcome(worker: PoolWorker<Job>, m: OutcomeMessage): void {
     const jobs = worker.jobs;
-    const i = jobs[0]?.id === m.id ? 0 : jobs.findIndex((j) => j.id === m.id);
-    if (i < 0) return;
-    const job = jobs.splice(i, 1)[0];
+    const job = jobs[0];
+    // A worker runs its jobs in order: only the one it runs now can finish, with its nonce.
+    if (!job || job.id !== m.id || job.nonce !== m.nonce) {
+      return worker.refuse(`an outcome for job ${m.id}, which it is not running`);
+    }
+    jobs.shift();
     if (job.grace !== undefined) clearTimeout(job.grace);
     job.grace = undefined;
     const now = performance.now();
-    if (i === 0 && !job.done && !worker.fresh) {
-      this.#durations.record(job.taskId, now - job.started);
-    }
+    if (!job.done && !worker.fresh) this.#durations.record(job.taskId, now - job.started);
     worker.fresh = false;
     const next = jobs[0];
-    if (next && i === 0) {
+    if (next) {
       next.started = now;
       if (next.signal.aborted) this.#armGrace(next);
     }
@@ -376,8 +384,16 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   }
 
   #onCall(worker: PoolWorker<Job>, m: CallMessage): void {
-    const job = worker.jobs.find((j) => j.id === m.id);
-    if (!job) {
+    const job = worker.jobs[0];
+    if (
+      job?.id === m.id && job.nonce !== m.nonce ||
+      worker.jobs.some((j, i) => i > 0 && j.id === m.id)
+    ) {
+      return worker.refuse(`a ctx call for job ${m.id}, which it is not running`);
+    }
+    if (job?.id !== m.id) {
+      // A call of a task that already finished (e.g. from a timer it left behind): answered,
+      // never served.
       const error = new WorkflowError(
         `Cannot serve a ctx call from a Web Worker: its task is no longer running`,
         { code: "TASK_NOT_RUNNING" },
@@ -392,13 +408,18 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     );
   }
 
-  #onDied(worker: PoolWorker<Job>, reason: string, cause?: Error): void {
+  #onDied(
+    worker: PoolWorker<Job>,
+    reason: string,
+    cause?: Error,
+    code: DeathCode = "WORKER_CRASHED",
+  ): void {
     this.#crashed++;
     this.#lose(
       worker,
       (job) =>
         new WorkflowError(`Task "${job.taskId}" crashed its Web Worker: ${reason}`, {
-          code: "WORKER_CRASHED",
+          code,
           cause,
         }),
     );
