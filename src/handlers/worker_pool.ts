@@ -18,6 +18,7 @@ import { type DeathCode, type PoolWorker, type WorkerSpec, workerSpec } from "./
 import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
 import { WorkerSet } from "./worker_set.ts";
 import { randomNonce } from "./nonce.ts";
+import { setLongTimer, type Timer } from "../time/clock.ts";
 import { TaskDurations } from "./task_durations.ts";
 import {
   normalizePoolOptions,
@@ -39,7 +40,7 @@ interface Job {
   onAbort?: () => void;
   done: boolean;
   worker?: PoolWorker<Job>;
-  grace?: ReturnType<typeof setTimeout>;
+  grace?: Timer;
   /** When it became the running job of its worker (`performance.now()`). */
   started: number;
 }
@@ -82,7 +83,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   #nextId = 1;
   #crashed = 0;
   #killed = 0;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: Timer | undefined;
   #closed = false;
 
   /**
@@ -179,7 +180,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#idleTimer !== undefined) this.#idleTimer.clear();
     this.#idleTimer = undefined;
     const pending = this.#queue.slice(this.#head);
     for (const worker of this.#workers) pending.push(...worker.jobs.splice(0));
@@ -187,7 +188,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#head = 0;
     this.#queued = 0;
     for (const job of pending) {
-      if (job.grace !== undefined) clearTimeout(job.grace);
+      if (job.grace !== undefined) job.grace.clear();
       if (!job.done) this.#fail(job, this.#closedError(job.taskId));
     }
     const errors = this.#workers.terminateAll();
@@ -285,13 +286,13 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
 
   #armIdleTimer(): void {
     if (this.#workers.busy > 0 || this.#queued > 0) {
-      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+      if (this.#idleTimer !== undefined) this.#idleTimer.clear();
       this.#idleTimer = undefined;
       return;
     }
     if (this.#idleTimer !== undefined || !Number.isFinite(this.#idleMs)) return;
     if (this.#workers.size === 0) return;
-    this.#idleTimer = setTimeout(() => {
+    this.#idleTimer = setLongTimer(() => {
       this.#idleTimer = undefined;
       if (this.#workers.busy > 0 || this.#queued > 0) return;
       this.#workers.terminateAll();
@@ -327,7 +328,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   /** A running job whose signal aborted gets `terminateGraceMs`, then loses its worker. */
   #armGrace(job: Job): void {
     if (job.grace !== undefined) return;
-    job.grace = setTimeout(() => {
+    job.grace = setLongTimer(() => {
       job.grace = undefined;
       const worker = job.worker;
       if (!worker?.alive || worker.jobs[0] !== job) return;
@@ -346,7 +347,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     worker.terminate();
     const jobs = worker.jobs.splice(0);
     for (const j of jobs) {
-      if (j.grace !== undefined) clearTimeout(j.grace);
+      if (j.grace !== undefined) j.grace.clear();
       j.grace = undefined;
     }
     const head = jobs.shift();
@@ -366,7 +367,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       return worker.refuse(`an outcome for job ${m.id}, which it is not running`);
     }
     jobs.shift();
-    if (job.grace !== undefined) clearTimeout(job.grace);
+    if (job.grace !== undefined) job.grace.clear();
     job.grace = undefined;
     const now = performance.now();
     if (!job.done && !worker.fresh) this.#durations.record(job.taskId, now - job.started);

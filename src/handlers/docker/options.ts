@@ -177,7 +177,7 @@ export function normalizeDockerOptions(options: DockerHandlerOptions): Normalize
     !(typeof o.timeoutMs === "number" && Number.isFinite(o.timeoutMs) && o.timeoutMs > 0)
   ) {
     // Any finite value is honoured (long timers are chained); Infinity means "omit it".
-    range("timeoutMs must be a finite number > 0 (omit it for no limit)", o.timeoutMs);
+    range("timeoutMs must be a positive number (finite; omit it for no limit)", o.timeoutMs);
   }
   if (o.socketPath !== undefined) absolute(o.socketPath, "socketPath");
   const maxOutputBytes = o.maxOutputBytes ?? 16 * 2 ** 20;
