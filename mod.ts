@@ -117,6 +117,12 @@ export { MemoryChannel, type MemoryChannelOptions } from "./src/channels/memory_
 export { decodeValue, encodeValue } from "./src/channels/codec.ts";
 export { directHandler, type TaskHandler } from "./src/handlers/task_handler.ts";
 export { WorkerPool } from "./src/handlers/worker_pool.ts";
+export {
+  type ProcessOutputLine,
+  ProcessPool,
+  type ProcessPoolOptions,
+  type ProcessPoolStats,
+} from "./src/handlers/process/process_pool.ts";
 export type { WorkerPoolOptions, WorkerPoolStats } from "./src/handlers/worker_pool_options.ts";
 export {
   closeDefaultWorkerPool,

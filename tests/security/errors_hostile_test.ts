@@ -10,16 +10,14 @@
 import assert from "assert";
 import {
   type ErrorRecord,
-  flow,
   fromErrorRecord,
-  type RunOptions,
   type TaskContext,
-  TaskFailedError,
   toErrorRecord,
   WorkerPool,
   WorkflowError,
 } from "../../mod.ts";
 import { hostile, HOSTILE_KINDS, type HostileKind } from "./fixtures/hostile_tasks.ts";
+import { assertReadable, assertSettles } from "./helpers.ts";
 
 /** What `sec_hostile` throws or returns for `kind`, caught. */
 function hostileValue(kind: HostileKind): unknown {
@@ -27,44 +25,6 @@ function hostileValue(kind: HostileKind): unknown {
     return hostile.invoke(kind, {} as TaskContext);
   } catch (error) {
     return error;
-  }
-}
-
-/** Checks that an error can be read and serialized in every way a program would. */
-export function assertReadable(error: unknown): void {
-  assert.ok(error instanceof Error);
-  assert.equal(typeof error.name, "string");
-  assert.equal(typeof error.message, "string");
-  assert.ok(error.message.length < 20_000, `message of ${error.message.length} characters`);
-  void String(error), String(error.stack);
-  const record = toErrorRecord(error);
-  assert.ok(JSON.stringify(record).length < 1_000_000);
-}
-
-/**
- * Runs `sec_hostile` with `kind` and checks that the run settles (within 30 s) with a clear
- * `TaskFailedError`.
- */
-export async function assertSettles(kind: HostileKind, options: RunOptions = {}): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the run of "${kind}" did not settle`)), 30_000);
-  });
-  try {
-    const outcome = await Promise.race([
-      flow`${hostile}`.run({ ...options, input: kind }).then(
-        (r) => ({ ok: true as const, value: r.output }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ),
-      hang,
-    ]);
-    assert.ok(!outcome.ok, `${kind}: the run succeeded`);
-    assert.ok(outcome.error instanceof TaskFailedError, `${kind}: ${outcome.error}`);
-    assert.equal(outcome.error.taskId, "sec_hostile");
-    assertReadable(outcome.error);
-    assert.ok(outcome.error.cause !== undefined);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -65,25 +65,33 @@ export function parseFrame(
   throw error(taskId, `unknown frame type ${JSON.stringify(frame.t)?.slice(0, 50)}`);
 }
 
-function pathRefused(taskId: string): WorkflowError {
+function pathRefused(taskId: string, where: Sandbox): WorkflowError {
   return new WorkflowError(
-    `Cannot checkpoint from the container of task "${taskId}": a checkpoint path chosen in a ` +
-      "container is not accepted (the host picks the path)",
+    `Cannot checkpoint from the ${where} of task "${taskId}": a checkpoint path chosen in a ` +
+      `${where} is not accepted (the host picks the path)`,
     { code: "CHECKPOINT_PATH_REFUSED" },
   );
 }
+
+/** Where a task runs, for messages. */
+export type Sandbox = "container" | "subprocess";
 
 /**
  * Checks a call before the host serves it.
  *
  * @param taskId The task.
  * @param call The call.
+ * @param where Where the task runs. @default {"container"}
  * @returns The call.
  * @throws {WorkflowError} `CHECKPOINT_PATH_REFUSED` for a checkpoint with a path.
  */
-export function checkCall(taskId: string, call: ContextCall): ContextCall {
+export function checkCall(
+  taskId: string,
+  call: ContextCall,
+  where: Sandbox = "container",
+): ContextCall {
   if (call.op === "checkpoint" && (!isObject(call.options) || call.options.path !== undefined)) {
-    throw pathRefused(taskId);
+    throw pathRefused(taskId, where);
   }
   return call;
 }
@@ -94,11 +102,18 @@ export function checkCall(taskId: string, call: ContextCall): ContextCall {
  *
  * @param taskId The task.
  * @param outcome The outcome.
+ * @param where Where the task runs. @default {"container"}
  * @returns The outcome to apply.
  * @throws {WorkflowError} `CHECKPOINT_PATH_REFUSED`.
  */
-export function checkOutcome(taskId: string, outcome: RemoteOutcome): RemoteOutcome {
+export function checkOutcome(
+  taskId: string,
+  outcome: RemoteOutcome,
+  where: Sandbox = "container",
+): RemoteOutcome {
   if (!outcome.ok || !outcome.directives) return outcome;
-  if (outcome.directives.checkpoints?.some((c) => c.path !== undefined)) throw pathRefused(taskId);
+  if (outcome.directives.checkpoints?.some((c) => c.path !== undefined)) {
+    throw pathRefused(taskId, where);
+  }
   return outcome;
 }
