@@ -85,6 +85,10 @@ export function treeProblem(tree: unknown): string | undefined {
     if (typeof t !== "object") return `a value holds a ${typeof t}`;
     if (depth >= MAX_TREE_DEPTH) return `a value is nested more than ${MAX_TREE_DEPTH} levels deep`;
     if (Array.isArray(t)) {
+      // Structured clone keeps extra own properties of arrays (even "constructor"), and holes.
+      if (Object.keys(t).length !== t.length) {
+        return "a value holds an array with holes or extra keys";
+      }
       for (const item of t) stack.push([item, depth + 1]);
       continue;
     }
