@@ -114,3 +114,47 @@ Deno.test("setLongTimer chains past 2^31−1 ms: it re-arms instead of firing", 
     Date.now = realNow;
   }
 });
+
+// The two timers below are armed by the engine core (src/engine/engine.ts: `setTimeout` for
+// `timeoutMs`; src/checkpoint/feedback.ts: `AbortSignal.timeout` for feedback), which is being
+// redesigned to arm every timer through the Clock (issue 10). Both fire at once past 2^31−1 ms
+// today; un-ignore these tests when the engine uses the Clock.
+const ENGINE_TIMERS_CHAINED = Deno.env.get("GRAFLOW_ENGINE_TIMERS_CHAINED") === "1";
+
+Deno.test({
+  name: "an in-process timeoutMs of 3e9 does not fire at once",
+  ignore: !ENGINE_TIMERS_CHAINED,
+  async fn() {
+    const slow = task("sec_timer_slow", async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return "finished";
+    }, { timeoutMs: 3e9 });
+    assert.equal((await flow`${slow}`.run()).output, "finished");
+  },
+});
+
+Deno.test({
+  name: "a feedback timeoutMs of 3e9 does not fire at once",
+  ignore: !ENGINE_TIMERS_CHAINED,
+  // The unanswered request keeps waiting after the task returned.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const ask = task("sec_timer_ask", async (_: unknown, ctx) => {
+        const answer = ctx.requestFeedback({ type: "approval", prompt: "ok?", timeoutMs: 3e9 });
+        answer.catch(() => {});
+        return await Promise.race([
+          answer.then(() => "answered", () => "gave up"),
+          new Promise((r) => setTimeout(() => r("still waiting"), 300)),
+        ]);
+      });
+      const result = await flow`${ask}`.run({ checkpointDir: dir });
+      assert.equal(result.status, "completed");
+      assert.equal(result.output, "still waiting");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
