@@ -58,6 +58,11 @@ interface Job {
  * to finish before its worker is terminated; a worker that crashes fails only its task
  * (`WorkflowError` code `"WORKER_CRASHED"`). Either way the pool starts a replacement when needed.
  *
+ * Messages from a worker are checked and bound to the job it runs (a random nonce per job); a
+ * malformed or forged one fails that job (`WORKER_PROTOCOL`) and retires the worker. Workers
+ * share the host's process (a task that exhausts the heap aborts it) and task code shares the
+ * worker's global scope with the runtime: for code you do not trust, use `ProcessPool`.
+ *
  * Modules that define worker tasks must not start runs at import time: guard with
  * `if (import.meta.main)`.
  *

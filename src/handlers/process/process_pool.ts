@@ -25,7 +25,7 @@ import {
   type ProcessPoolStats,
 } from "./process_options.ts";
 import { type ProcessSpec, processSpec } from "./process_spec.ts";
-import { ProcessWorker } from "./process_worker.ts";
+import { crashError, ProcessWorker, protocolError } from "./process_worker.ts";
 
 export type { ProcessOutputLine, ProcessPoolOptions, ProcessPoolStats } from "./process_options.ts";
 
@@ -375,32 +375,4 @@ export class ProcessPool implements TaskHandler, AsyncDisposable {
     this.#finish(job);
     job.reject(error);
   }
-}
-
-function protocolError(taskId: string, why: string): WorkflowError {
-  return new WorkflowError(`Cannot read the subprocess of task "${taskId}": ${why}`, {
-    code: "PROCESS_PROTOCOL",
-  });
-}
-
-/** The error of a task whose process ended without sending its outcome. */
-function crashError(
-  taskId: string,
-  status: Deno.CommandStatus,
-  lines: string[],
-  maxHeapMb: number,
-): WorkflowError {
-  const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
-  const output = lines.length ? `; last output:\n  ${lines.join("\n  ")}` : "; it printed nothing";
-  if (lines.some((l) => /out of memory|heap limit/i.test(l))) {
-    return new WorkflowError(
-      `Task "${taskId}" ran out of memory in its subprocess (maxHeapMb: ${maxHeapMb}): the ` +
-        `process ${how}; other tasks are not affected${output}`,
-      { code: "OUT_OF_MEMORY" },
-    );
-  }
-  return new WorkflowError(
-    `Task "${taskId}" crashed its subprocess: it ${how} without sending a result${output}`,
-    { code: "PROCESS_CRASHED" },
-  );
 }

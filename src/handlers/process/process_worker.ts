@@ -152,3 +152,47 @@ export class ProcessWorker<J> {
     }
   }
 }
+
+/**
+ * The error for a subprocess that broke the protocol.
+ *
+ * @param taskId The task.
+ * @param why What was wrong.
+ * @returns A `WorkflowError` with code `PROCESS_PROTOCOL`.
+ */
+export function protocolError(taskId: string, why: string): WorkflowError {
+  return new WorkflowError(`Cannot read the subprocess of task "${taskId}": ${why}`, {
+    code: "PROCESS_PROTOCOL",
+  });
+}
+
+/**
+ * The error of a task whose process ended without sending its outcome: `OUT_OF_MEMORY` when its
+ * last output says the heap ran out, else `PROCESS_CRASHED`.
+ *
+ * @param taskId The task.
+ * @param status How the process ended.
+ * @param lines Its last output lines.
+ * @param maxHeapMb The heap limit, for the message.
+ * @returns The error.
+ */
+export function crashError(
+  taskId: string,
+  status: Deno.CommandStatus,
+  lines: string[],
+  maxHeapMb: number,
+): WorkflowError {
+  const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+  const output = lines.length ? `; last output:\n  ${lines.join("\n  ")}` : "; it printed nothing";
+  if (lines.some((l) => /out of memory|heap limit/i.test(l))) {
+    return new WorkflowError(
+      `Task "${taskId}" ran out of memory in its subprocess (maxHeapMb: ${maxHeapMb}): the ` +
+        `process ${how}; other tasks are not affected${output}`,
+      { code: "OUT_OF_MEMORY" },
+    );
+  }
+  return new WorkflowError(
+    `Task "${taskId}" crashed its subprocess: it ${how} without sending a result${output}`,
+    { code: "PROCESS_CRASHED" },
+  );
+}
