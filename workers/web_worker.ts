@@ -12,9 +12,10 @@
  * reach as far as one realm allows: it is the first module evaluated and its message listener
  * is the first one registered, and it stops the host's messages there, so a listener a task
  * adds never sees them (other jobs' inputs and nonces); it keeps its own references to
- * `postMessage` and `stopImmediatePropagation`. The host does not rely on this: it accepts an
- * outcome or a call only for the job the worker runs now, with that job's nonce, and checks
- * every message's shape.
+ * `postMessage`, `stopImmediatePropagation` and the `isTrusted` getter, and ignores message
+ * events that task code dispatched itself (a synthetic "run" naming a module is never run). The
+ * host does not rely on this: it accepts an outcome or a call only for the job the worker runs
+ * now, with that job's nonce, and checks every message's shape.
  *
  * @module
  */
@@ -37,6 +38,8 @@ const scope = globalThis as unknown as WorkerScope;
 // Own references, taken before any task module runs (a task may replace the globals).
 const postRaw = scope.postMessage.bind(scope);
 const stopImmediate = Event.prototype.stopImmediatePropagation;
+// The prototype's getter reads the event's internal flag (an own property can shadow the name).
+const isTrusted = Object.getOwnPropertyDescriptor(Event.prototype, "isTrusted")!.get!;
 const apply = Reflect.apply;
 const aborts = new Map<number, AbortController>();
 const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
@@ -107,6 +110,8 @@ async function run(m: RunMessage): Promise<void> {
 scope.addEventListener("message", (event) => {
   // The host's messages are for the runtime only: listeners added by task code never see them.
   apply(stopImmediate, event, []);
+  // Only the host's messages: a task could dispatch a MessageEvent of its own ("run this module").
+  if (!apply(isTrusted, event, [])) return;
   const m = event.data; // an own property of the event: not reachable through a prototype
   switch (m?.type) {
     case "run":
