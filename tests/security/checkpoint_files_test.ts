@@ -108,6 +108,7 @@ Deno.test("50 kill -9 during overwrites at one base path: the old or the new che
   const left = (await names(fx.dir)).filter((n) => n.startsWith("fixed"));
   assert.deepEqual(left, ["fixed.channel", "fixed.meta.json", "fixed.state.json"]);
   assert.ok(midWrite >= 5, `only ${midWrite} of 50 kills landed during a write`);
+  // deno-lint-ignore no-console
   console.log(
     `kill -9 during checkpoint overwrites: ${midWrite} of 50 kills left a write in progress; every one loaded`,
   );
