@@ -133,6 +133,12 @@ export { MemoryChannel, type MemoryChannelOptions } from "./src/channels/memory_
 // Handlers
 export { directHandler, notifyRun, type TaskHandler } from "./src/handlers/task_handler.ts";
 export { WorkerPool } from "./src/handlers/worker_pool.ts";
+export {
+  type ProcessOutputLine,
+  ProcessPool,
+  type ProcessPoolOptions,
+  type ProcessPoolStats,
+} from "./src/handlers/process/process_pool.ts";
 export type { WorkerPoolOptions, WorkerPoolStats } from "./src/handlers/worker_pool_options.ts";
 export { closeDefaultWorkerPool, defaultWorkerPool } from "./src/handlers/default_worker_pool.ts";
 // Events and rendering

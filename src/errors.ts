@@ -8,6 +8,10 @@
  *
  * @module
  */
+import { preview, safeString, truncate } from "./safe_text.ts";
+import { decodeError, encodeError, type ErrorRecord, jsonSafe } from "./error_wire.ts";
+
+export type { ErrorRecord };
 
 /** Options shared by every {@linkcode WorkflowError} constructor. */
 export interface WorkflowErrorOptions {
@@ -236,48 +240,34 @@ export class NonErrorThrownError extends WorkflowError {
  * @returns An error whose `name`, `message` and `stack` can be read.
  */
 export function asError(raw: unknown): Error {
+  let isError: boolean;
   try {
-    if (raw instanceof Error) {
-      // Reading these must work: the engine and the wire format read them later.
-      void String(raw.name), String(raw.message), raw.stack;
-      return raw;
-    }
+    isError = raw instanceof Error;
   } catch {
-    return new NonErrorThrownError("(an error whose properties cannot be read)");
+    return new NonErrorThrownError("(a value that cannot be inspected, e.g. a revoked Proxy)");
   }
-  return new NonErrorThrownError(raw);
+  if (!isError) return new NonErrorThrownError(raw);
+  try {
+    // Reading these must work: the engine and the wire format read them later.
+    void String((raw as Error).name), String((raw as Error).message), (raw as Error).stack;
+    return raw as Error;
+  } catch {
+    return new NonErrorThrownError("(an Error whose name, message or stack cannot be read)");
+  }
 }
+
+const MAX_CAUSE_TEXT = 2_000;
 
 function describeCause(cause: unknown): string {
-  if (cause instanceof Error) return cause.message || cause.name;
-  return `threw a non-Error value: ${preview(cause)}`;
-}
-
-function preview(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === "string" ? JSON.stringify(value) : String(value);
-    if (typeof value === "object" && value !== null) text = JSON.stringify(value) ?? text;
+    text = cause instanceof Error
+      ? safeString(cause.message || cause.name, MAX_CAUSE_TEXT)
+      : `threw a non-Error value: ${preview(cause)}`;
   } catch {
-    text = Object.prototype.toString.call(value);
+    text = "threw a value whose properties cannot be read";
   }
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
-
-/** An error as plain JSON data, safe to send across a process boundary. */
-export interface ErrorRecord {
-  /** `error.name`, used to pick the class on the other side. */
-  name: string;
-  /** `error.message`. */
-  message: string;
-  /** `error.stack`, if any. */
-  stack?: string;
-  /** `error.code`, if any. */
-  code?: string;
-  /** The cause, recursively. */
-  cause?: ErrorRecord;
-  /** Other own enumerable data properties (taskId, groupId, …) that are JSON. */
-  props?: Record<string, unknown>;
+  return truncate(text, MAX_CAUSE_TEXT);
 }
 
 type ErrorClass = new (...args: never[]) => Error;
@@ -321,93 +311,44 @@ export function registerErrorClass(errorClass: new (...args: never[]) => Error):
 }
 
 /**
- * Converts any thrown value into an {@linkcode ErrorRecord}.
+ * Converts any thrown value into an {@linkcode ErrorRecord}. Never throws: a revoked `Proxy`,
+ * throwing getters, cyclic causes and huge messages give a record that says what could be read
+ * (messages and stacks are cut to bounded lengths).
  *
  * @param error What was thrown.
+ * @param depth How deep in a cause chain this error is (causes past 8 levels are dropped). @default {0}
  * @returns Its JSON form.
  */
 export function toErrorRecord(error: unknown, depth = 0): ErrorRecord {
-  if (!(error instanceof Error)) {
-    return toErrorRecord(new NonErrorThrownError(jsonSafe(error)), depth);
-  }
-  const record: ErrorRecord = { name: error.name, message: error.message };
-  if (error.stack) record.stack = error.stack;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") record.code = code;
-  if (error.cause !== undefined && depth < 8) record.cause = toErrorRecord(error.cause, depth + 1);
-  const props: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(error)) {
-    if (key === "code" || key === "name" || key === "message" || key === "stack") continue;
-    if (key === "cause") continue;
-    props[key] = key === "failed" && Array.isArray(value)
-      ? value.map((f: GroupFailure) => ({ taskId: f.taskId, error: toErrorRecord(f.error) }))
-      : jsonSafe(value);
-  }
-  if (Object.keys(props).length) record.props = props;
-  return record;
+  return encodeError(error, depth, wireHooks);
 }
 
 /**
  * Rebuilds an error from an {@linkcode ErrorRecord}: the same class when it is known (built-in,
  * engine or registered with {@linkcode registerErrorClass}), else an `Error` with the same `name`.
+ * Never throws, whatever it is given: malformed fields are replaced, keys such as `__proto__`
+ * or `constructor` are not copied, causes are followed 8 levels deep and texts are cut to
+ * bounded lengths; something that is not a record at all gives a `WorkflowError` with code
+ * `"BAD_ERROR_RECORD"`.
  *
  * @param record The JSON form.
  * @returns The error.
  */
 export function fromErrorRecord(record: ErrorRecord): Error {
-  const Class = errorClasses.get(record.name) ?? Error;
-  const error = Object.create(Class.prototype) as Error;
-  Object.defineProperty(error, "message", {
-    value: record.message,
-    writable: true,
-    configurable: true,
-  });
-  // Engine errors set `name` on the instance, so the prototype's name ("Error") is not theirs.
-  if (error.name !== record.name) {
-    Object.defineProperty(error, "name", {
-      value: record.name,
-      writable: true,
-      configurable: true,
-    });
-  }
-  Object.defineProperty(error, "stack", {
-    value: record.stack ?? `${record.name}: ${record.message}`,
-    writable: true,
-    configurable: true,
-  });
-  if (record.code !== undefined) {
-    Object.defineProperty(error, "code", { value: record.code, enumerable: true, writable: true });
-  }
-  if (record.cause) {
-    Object.defineProperty(error, "cause", {
-      value: fromErrorRecord(record.cause),
-      writable: true,
-      configurable: true,
-    });
-  }
-  for (const [key, value] of Object.entries(record.props ?? {})) {
-    const restored = key === "failed" && Array.isArray(value)
-      ? value.map((f: { taskId: string; error: ErrorRecord }) => ({
-        taskId: f.taskId,
-        error: fromErrorRecord(f.error),
-      }))
-      : value;
-    Object.defineProperty(error, key, {
-      value: restored,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return error;
+  return decodeError(record, wireHooks);
 }
 
-function jsonSafe(value: unknown): unknown {
-  if (value === undefined) return undefined;
-  try {
-    const text = JSON.stringify(value);
-    return text === undefined ? String(value) : JSON.parse(text);
-  } catch {
-    return String(value);
-  }
-}
+const wireHooks = {
+  nonError(value: unknown): Error {
+    return new NonErrorThrownError(jsonSafe(value));
+  },
+  unreadable(): Error {
+    return new NonErrorThrownError("(a value that cannot be inspected, e.g. a revoked Proxy)");
+  },
+  classOf(name: string): ErrorClass {
+    return errorClasses.get(name) ?? Error;
+  },
+  bad(why: string): Error {
+    return new WorkflowError(`Cannot read an error record: ${why}`, { code: "BAD_ERROR_RECORD" });
+  },
+};

@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
 
+  const nonce = String(line.nonce);
   const controller = new AbortController();
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   let nextId = 1;
@@ -89,13 +90,14 @@ async function main(): Promise<void> {
       if (controller.signal.aborted) return reject(controller.signal.reason);
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      writeFrame({ t: "call", id, call: c });
+      writeFrame({ t: "call", nonce, id, call: c });
     });
 
   (async () => {
     for await (const text of lines) {
       if (!text) continue;
       const answer = JSON.parse(text) as AnswerLine;
+      if (answer?.t !== "answer") continue;
       const p = pending.get(answer.id);
       if (!p) continue;
       pending.delete(answer.id);
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
   });
 
   const outcome = await runRemoteTask(line.message, { call, signal: controller.signal });
-  writeFrame({ t: "outcome", outcome });
+  writeFrame({ t: "outcome", nonce, outcome });
   Deno.exit(0);
 }
 

@@ -4,8 +4,18 @@
  * Runs tasks one at a time, in the order they arrive, with `runRemoteTask`: imports the module
  * that defined the task and finds it by name, proxies its `ctx` calls to the host, aborts its
  * `ctx.signal` when the host asks (a task aborted before it started is skipped), and reports the
- * outcome of each task before starting the next. It also reports what escapes a task (uncaught errors, unhandled rejections, `self.close()`,
- * `Deno.exit()`) so the host can fail that task and replace the worker.
+ * outcome of each task before starting the next. It also reports what escapes a task (uncaught
+ * errors, unhandled rejections, `self.close()`, `Deno.exit()`) so the host can fail that task and
+ * replace the worker.
+ *
+ * Task code shares this worker's global scope, so the runtime keeps what it needs out of its
+ * reach as far as one realm allows: it is the first module evaluated and its message listener
+ * is the first one registered, and it stops the host's messages there, so a listener a task
+ * adds never sees them (other jobs' inputs and nonces); it keeps its own references to
+ * `postMessage`, `stopImmediatePropagation` and the `isTrusted` getter, and ignores message
+ * events that task code dispatched itself (a synthetic "run" naming a module is never run). The
+ * host does not rely on this: it accepts an outcome or a call only for the job the worker runs
+ * now, with that job's nonce, and checks every message's shape.
  *
  * @module
  */
@@ -25,12 +35,18 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+// Own references, taken before any task module runs (a task may replace the globals).
+const postRaw = scope.postMessage.bind(scope);
+const stopImmediate = Event.prototype.stopImmediatePropagation;
+// The prototype's getter reads the event's internal flag (an own property can shadow the name).
+const isTrusted = Object.getOwnPropertyDescriptor(Event.prototype, "isTrusted")!.get!;
+const apply = Reflect.apply;
 const aborts = new Map<number, AbortController>();
 const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
 let nextCall = 1;
 
 function post(message: WorkerMessage): void {
-  scope.postMessage(message);
+  postRaw(message);
 }
 
 scope.addEventListener("error", (event) => {
@@ -55,11 +71,11 @@ denoNs.exit = (code?: number): never => {
   return realExit(code);
 };
 
-function call(id: number, request: ContextCall): Promise<unknown> {
+function call(id: number, nonce: string, request: ContextCall): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const callId = nextCall++;
     pending.set(callId, { resolve, reject });
-    post({ type: "call", id, callId, call: request });
+    post({ type: "call", id, nonce, callId, call: request });
   });
 }
 
@@ -84,16 +100,20 @@ async function run(m: RunMessage): Promise<void> {
     ? { ok: false as const, error: toErrorRecord(controller.signal.reason) }
     : await runRemoteTask(m.message, {
       signal: controller.signal,
-      call: (request) => call(m.id, request),
+      call: (request) => call(m.id, m.nonce, request),
     });
   aborts.delete(m.id);
-  post({ type: "outcome", id: m.id, outcome });
+  post({ type: "outcome", id: m.id, nonce: m.nonce, outcome });
 }
 
 // A listener, not `onmessage`: a task module that sets `self.onmessage` does not cut us off.
 scope.addEventListener("message", (event) => {
-  const m = event.data;
-  switch (m.type) {
+  // The host's messages are for the runtime only: listeners added by task code never see them.
+  apply(stopImmediate, event, []);
+  // Only the host's messages: a task could dispatch a MessageEvent of its own ("run this module").
+  if (!apply(isTrusted, event, [])) return;
+  const m = event.data; // an own property of the event: not reachable through a prototype
+  switch (m?.type) {
     case "run":
       enqueue(m);
       return;

@@ -4,6 +4,7 @@
  * @module
  */
 import { WorkflowError } from "../errors.ts";
+import { checkDelay } from "../time/clock.ts";
 import type { FeedbackRequest, FeedbackResponse } from "../context/task_context.ts";
 import type { FeedbackRecord } from "./feedback_store.ts";
 
@@ -15,7 +16,7 @@ const TYPES = ["approval", "text", "selection"];
  * @param request The request.
  * @param taskId The asking task, for messages.
  * @throws {TypeError} When a field is missing or malformed.
- * @throws {RangeError} When `timeoutMs` is not positive.
+ * @throws {RangeError} When `timeoutMs` is not a finite number > 0.
  */
 export function checkRequest(request: FeedbackRequest, taskId: string): void {
   const where = `Cannot request feedback in task "${taskId}"`;
@@ -38,8 +39,15 @@ export function checkRequest(request: FeedbackRequest, taskId: string): void {
       throw new TypeError(`${where}: a selection needs options, a non-empty array of strings`);
     }
   }
-  if (typeof request.timeoutMs !== "number" || !(request.timeoutMs > 0)) {
-    throw new RangeError(`${where}: timeoutMs must be a positive number, got ${request.timeoutMs}`);
+  try {
+    // Any finite value is honoured (long timers are chained); Infinity and NaN are refused.
+    checkDelay(request.timeoutMs, "timeoutMs", false);
+  } catch {
+    const t = request.timeoutMs as unknown;
+    throw new RangeError(
+      `${where}: timeoutMs must be a positive number, got ${String(t)}` +
+        (typeof t === "number" && t > 0 ? " (any finite value is honoured)" : ""),
+    );
   }
 }
 

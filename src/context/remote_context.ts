@@ -5,14 +5,23 @@
  * `cancel` and deferred checkpoints are recorded and shipped back with the outcome; `channel`,
  * `result`, immediate checkpoints and feedback requests are calls answered by the host with
  * {@linkcode serveContextCall}. Only JSON data crosses: values as codec trees, errors as
- * {@linkcode ErrorRecord}s, tasks by name and module URL.
+ * {@linkcode ErrorRecord}s.
+ *
+ * Code is chosen by the host only. Host → remote, a task travels with the URL of the module
+ * that defines it (the operator's choice: the remote side imports exactly that). Remote → host,
+ * tasks travel by name only: {@linkcode settleOutcome} resolves every name a directive carries
+ * in the host's own registry and never imports anything because a message said so; an unknown
+ * name fails the task with `TASK_NOT_FOUND`. Every outcome and call is checked for shape
+ * (`remote_check.ts`) before the host uses it.
  *
  * @module
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import type { Channel, SetOptions } from "../channels/channel.ts";
 import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../errors.ts";
-import { resolveTask, type Task } from "../graph/task.ts";
+import { getTask, resolveTask, type Task } from "../graph/task.ts";
+import { WorkflowError } from "../errors.ts";
+import { callProblem, outcomeProblem } from "./remote_check.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
@@ -39,10 +48,10 @@ export interface RemoteTaskMessage {
   cycle: number;
 }
 
-/** Directives as JSON: tasks by name and module. */
+/** Directives as JSON: tasks by name only (the host resolves names in its own registry). */
 export interface RemoteDirectives {
   /** `ctx.next` calls. */
-  next?: { task: string; module?: string; input?: unknown; hasInput: boolean; goto?: boolean }[];
+  next?: { task: string; input?: unknown; hasInput: boolean; goto?: boolean }[];
   /** `ctx.nextIteration`. */
   iterate?: { input?: unknown; hasInput: boolean };
   /** `ctx.terminate`. */
@@ -76,17 +85,6 @@ export type ChannelMethod =
   | "append"
   | "increment";
 
-const CHANNEL_METHODS = new Set<string>([
-  "get",
-  "set",
-  "delete",
-  "has",
-  "keys",
-  "clear",
-  "append",
-  "increment",
-]);
-
 /** Sends a {@linkcode ContextCall} to the host and resolves with its (codec tree) answer. */
 export type CallTransport = (call: ContextCall) => Promise<unknown>;
 
@@ -116,68 +114,83 @@ export function toRemoteMessage(task: Task, input: unknown, ctx: TaskContext): R
  * @param ctx The host context of the attempt.
  * @param call The call.
  * @returns The answer as a codec tree.
- * @throws {TypeError} When the call is malformed.
+ * @throws {TypeError} When the call is malformed (unknown op or method, malformed values).
  */
 export async function serveContextCall(ctx: TaskContext, call: ContextCall): Promise<unknown> {
-  switch (call?.op) {
+  const problem = callProblem(call);
+  if (problem) throw new TypeError(`Cannot serve a ctx call of task "${ctx.taskId}": ${problem}`);
+  switch (call.op) {
     case "channel": {
-      if (!CHANNEL_METHODS.has(call.method) || !Array.isArray(call.args)) {
-        throw new TypeError(
-          `Cannot serve channel call: unknown method ${JSON.stringify(call.method)}`,
-        );
-      }
       const args = call.args.map((a) => fromJsonTree(a));
       const fn = ctx.channel[call.method] as (...a: unknown[]) => Promise<unknown>;
       return toJsonTree(await fn.apply(ctx.channel, args));
     }
     case "result":
-      return toJsonTree(await ctx.result(String(call.taskId)));
+      return toJsonTree(await ctx.result(call.taskId));
     case "checkpoint":
       return toJsonTree(await ctx.checkpoint({ ...call.options, deferred: false }));
     case "requestFeedback":
       return toJsonTree(await ctx.requestFeedback(call.request));
-    default:
-      throw new TypeError(
-        `Cannot serve context call: unknown op ${JSON.stringify((call as { op?: unknown })?.op)}`,
-      );
   }
 }
 
 /**
  * Host side: applies a remote outcome to the host `ctx` (directives) and returns the task's
- * value, or throws its error (rebuilt with class, message, stack and code).
+ * value, or throws its error (rebuilt with class, message, stack and code). The outcome is
+ * checked first, and every task a `next` directive names is looked up in this process's
+ * registry before anything is applied: nothing is imported, and a malformed outcome or an
+ * unknown name fails the task without applying any directive.
  *
  * @param ctx The host context.
- * @param outcome The outcome.
+ * @param outcome The outcome, as received (any value).
  * @returns The task's result.
+ * @throws {WorkflowError} `REMOTE_PROTOCOL` for a malformed outcome, `TASK_NOT_FOUND` for a
+ * `next` directive naming a task this process does not have; or what the task threw.
  */
 export async function settleOutcome(ctx: TaskContext, outcome: RemoteOutcome): Promise<unknown> {
+  const problem = outcomeProblem(outcome);
+  if (problem) {
+    throw new WorkflowError(`Cannot accept the outcome of task "${ctx.taskId}": ${problem}`, {
+      code: "REMOTE_PROTOCOL",
+    });
+  }
   if (!outcome.ok) throw fromErrorRecord(outcome.error);
   const d = outcome.directives;
-  if (d) {
-    for (const n of d.next ?? []) {
-      const t = await resolveTask(n.task, n.module);
-      const options = n.goto === undefined ? undefined : { goto: n.goto };
-      if (n.hasInput) ctx.next(t, fromJsonTree(n.input), options);
-      else if (ctx instanceof DirectiveRecorder) {
-        // Keep "no input given" (the engine then passes the caller's result).
-        ((ctx.directives ??= {}).next ??= []).push({
-          task: t,
-          input: undefined,
-          hasInput: false,
-          goto: n.goto,
-        });
-      } else ctx.next(t);
-    }
-    if (d.iterate) {
-      if (d.iterate.hasInput) ctx.nextIteration(fromJsonTree(d.iterate.input));
-      else ctx.nextIteration();
-    }
-    if (d.terminate) ctx.terminate(d.terminate.reason);
-    if (d.cancel) ctx.cancel(d.cancel.reason);
-    for (const c of d.checkpoints ?? []) await ctx.checkpoint(c);
+  const value = fromJsonTree(outcome.value);
+  if (!d) return value;
+  const next = (d.next ?? []).map((n) => ({ ...n, task: registeredTask(ctx.taskId, n.task) }));
+  for (const n of next) {
+    if (n.hasInput) ctx.next(n.task, fromJsonTree(n.input), { goto: n.goto });
+    else if (ctx instanceof DirectiveRecorder) {
+      // Keep "no input given" (the engine then passes the caller's result).
+      ((ctx.directives ??= {}).next ??= []).push({
+        task: n.task,
+        input: undefined,
+        hasInput: false,
+        goto: n.goto,
+      });
+    } else ctx.next(n.task);
   }
-  return fromJsonTree(outcome.value);
+  if (d.iterate) {
+    if (d.iterate.hasInput) ctx.nextIteration(fromJsonTree(d.iterate.input));
+    else ctx.nextIteration();
+  }
+  if (d.terminate) ctx.terminate(d.terminate.reason);
+  if (d.cancel) ctx.cancel(d.cancel.reason);
+  for (const c of d.checkpoints ?? []) await ctx.checkpoint(c);
+  return value;
+}
+
+/** The task registered in this process under `name`; never imports. */
+function registeredTask(caller: string, name: string): Task {
+  const t = getTask(name);
+  if (t) return t;
+  throw new WorkflowError(
+    `Cannot apply ctx.next() of task "${caller}": task "${name}" is not registered in this ` +
+      "process (tasks from a remote task travel by name only, and the host never imports a " +
+      "module because a message names it: import the module that defines it before the run)",
+    { code: "TASK_NOT_FOUND" },
+  );
 }
 
 function directivesToJson(d: Directives | undefined): RemoteDirectives | undefined {

@@ -5,6 +5,7 @@
  */
 import type { TaskContext } from "../context/task_context.ts";
 import { WorkflowError } from "../errors.ts";
+import { checkDelay } from "../time/clock.ts";
 
 /** Backoff between retries: delay before retry k (0-based) is `min(initialDelayMs * factor ** k, maxDelayMs)`. */
 export interface RetryPolicy {
@@ -26,9 +27,13 @@ export interface TaskOptions {
   handler?: string;
   /** Retries on failure: a count (1 s, 2 s, 4 s… backoff) or a {@linkcode RetryPolicy}. @default {0} */
   retries?: number | RetryPolicy;
-  /** Per-attempt time limit; aborts `ctx.signal` and fails the attempt. @default {undefined} (none) */
+  /**
+   * Per-attempt time limit; aborts `ctx.signal` and fails the attempt. Any finite value above 0
+   * is honoured; `Infinity`, NaN and values <= 0 are a `RangeError` (omit it for no limit).
+   * @default {undefined} (none)
+   */
   timeoutMs?: number;
-  /** How often this task may run in one run (loops, iterations). @default {100} */
+  /** How often this task may run in one run (loops, iterations): a whole number >= 1, or `Infinity`. @default {100} */
   maxCycles?: number;
   /** URL of the module that defines the task (found from the call stack when omitted). */
   module?: string;
@@ -158,10 +163,10 @@ export function task<I = unknown, O = unknown>(
   const module = options.module ?? callerModule();
   const existing = registry.get(name);
   if (existing) {
-    // The same function defined again by the same module (a module evaluated twice) is the same task.
-    if (
-      existing.fn === (fn as unknown) || (existing.module === module && sameSource(existing, fn))
-    ) {
+    // Only the very same function, with the same options, is the same task again (a module
+    // evaluated twice); two functions are two tasks, even with the same source text: their
+    // closures may differ (`task("mult", (x) => x * k)` for two values of k).
+    if (existing.fn === (fn as unknown) && sameOptions(existing.options, options)) {
       return existing as unknown as Task<I, O>;
     }
     throw new TypeError(
@@ -174,8 +179,16 @@ export function task<I = unknown, O = unknown>(
   return t;
 }
 
-function sameSource(existing: Task<never, unknown>, fn: unknown): boolean {
-  return String(existing.fn) === String(fn);
+/** Whether two option objects hold the same values (JSON data compared by content). */
+function sameOptions(a: Readonly<TaskOptions>, b: TaskOptions): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof TaskOptions>;
+  for (const key of keys) {
+    const x = a[key], y = b[key];
+    if (Object.is(x, y)) continue;
+    if (typeof x !== "object" || typeof y !== "object" || x === null || y === null) return false;
+    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
 
 /**
@@ -230,17 +243,21 @@ export async function resolveTask(name: string, module?: string): Promise<Task> 
 }
 
 function validateOptions(name: string, o: TaskOptions): void {
+  if (typeof o !== "object" || o === null) {
+    throw new TypeError(`Cannot define task "${name}": options must be an object, got ${o}`);
+  }
   if (o.handler !== undefined && (typeof o.handler !== "string" || o.handler === "")) {
     throw new TypeError(`Cannot define task "${name}": handler must be a non-empty string`);
   }
-  if (o.timeoutMs !== undefined && !(o.timeoutMs > 0)) {
-    throw new RangeError(
-      `Cannot define task "${name}": timeoutMs must be a positive number, got ${o.timeoutMs}`,
-    );
-  }
+  if (o.timeoutMs !== undefined) checkDuration(name, "timeoutMs", o.timeoutMs, false);
   if (o.maxCycles !== undefined && !(o.maxCycles >= 1)) {
     throw new RangeError(
       `Cannot define task "${name}": maxCycles must be at least 1, got ${o.maxCycles}`,
+    );
+  }
+  if (o.maxCycles !== undefined && !Number.isInteger(o.maxCycles) && o.maxCycles !== Infinity) {
+    throw new RangeError(
+      `Cannot define task "${name}": maxCycles must be a whole number or Infinity, got ${o.maxCycles}`,
     );
   }
   if (o.module !== undefined) {
@@ -249,6 +266,26 @@ function validateOptions(name: string, o: TaskOptions): void {
     } catch {
       throw new TypeError(`Cannot define task "${name}": module must be a URL, got "${o.module}"`);
     }
+  }
+}
+
+/**
+ * Checks a duration option with `checkDelay`: any finite value is honoured (timers past
+ * 2^31−1 ms are chained), so only non-finite, negative (or, without `allowZero`, zero) values
+ * are refused.
+ */
+function checkDuration(name: string, key: string, value: unknown, allowZero: boolean): void {
+  try {
+    checkDelay(value, key, allowZero);
+  } catch {
+    throw new RangeError(
+      `Cannot define task "${name}": ${key} must be a ${
+        allowZero ? "finite number >= 0" : "positive number"
+      }, got ${String(value)}` +
+        (typeof value === "number" && !Number.isFinite(value)
+          ? " (any finite value is honoured; omit it for no limit)"
+          : ""),
+    );
   }
 }
 
@@ -268,12 +305,15 @@ function normalizeRetry(name: string, retries: TaskOptions["retries"]): Normaliz
       `Cannot define task "${name}": retries must be a whole number >= 0, got ${r.maxRetries}`,
     );
   }
-  for (const key of ["initialDelayMs", "factor", "maxDelayMs"] as const) {
-    if (!(r[key] >= 0) || !Number.isFinite(r[key])) {
-      throw new RangeError(
-        `Cannot define task "${name}": retries.${key} must be a finite number >= 0, got ${r[key]}`,
-      );
-    }
+  if (!(typeof r.factor === "number" && Number.isFinite(r.factor) && r.factor >= 0)) {
+    throw new RangeError(
+      `Cannot define task "${name}": retries.factor must be a finite number >= 0, got ${r.factor}`,
+    );
+  }
+  checkDuration(name, "retries.initialDelayMs", r.initialDelayMs, true);
+  checkDuration(name, "retries.maxDelayMs", r.maxDelayMs, true);
+  if (typeof r.jitter !== "boolean") {
+    throw new TypeError(`Cannot define task "${name}": retries.jitter must be a boolean`);
   }
   return r;
 }
@@ -299,7 +339,8 @@ function callerModule(): string | undefined {
     const m = line.match(/((?:file|https?|jsr|data):[^\s)]+?):\d+:\d+\)?\s*$/);
     if (!m) continue;
     const url = m[1];
-    if (url.startsWith(OWN_DIR) && !url.startsWith(OWN_DIR + "../examples/")) continue;
+    // Frames of the engine itself (src/) are skipped: the first other frame defined the task.
+    if (url.startsWith(OWN_DIR)) continue;
     return url;
   }
   return undefined;

@@ -4,6 +4,7 @@
  * @module
  */
 import { WorkerPool } from "./worker_pool.ts";
+import { ProcessPool } from "./process/process_pool.ts";
 
 /** Idle time after which the shared pool terminates its workers (so that scripts can exit). */
 export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 1000;
@@ -51,6 +52,25 @@ export function defaultWorkerPool(): WorkerPool {
  */
 export async function closeDefaultWorkerPool(): Promise<void> {
   const pool = shared;
+  const processes = sharedProcesses;
   shared = undefined;
+  sharedProcesses = undefined;
   await pool?.close();
+  await processes?.close();
+}
+
+let sharedProcesses: ProcessPool | undefined;
+
+/**
+ * The process-wide pool behind the built-in `"process"` handler (a subprocess per task, with
+ * the task's permissions and the default heap limit), created on first use. Pass
+ * `run({ handlers: { process: new ProcessPool({...}) } })` to choose its limits.
+ *
+ * @returns The shared process pool.
+ */
+export function defaultProcessPool(): ProcessPool {
+  if (!sharedProcesses || sharedProcesses.closed) {
+    sharedProcesses = new ProcessPool({ idleTimeoutMs: DEFAULT_POOL_IDLE_TIMEOUT_MS });
+  }
+  return sharedProcesses;
 }

@@ -8,7 +8,13 @@ import { fromErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task, WorkerPermissions } from "../graph/task.ts";
 import { permissionKey, permissionsFromKey } from "./worker_permissions.ts";
 import { workerOptionsProblem } from "./worker_options_check.ts";
-import type { CallMessage, HostMessage, OutcomeMessage, WorkerMessage } from "./worker_protocol.ts";
+import {
+  type CallMessage,
+  decodeWorkerMessage,
+  type HostMessage,
+  type OutcomeMessage,
+  type WorkerMessage,
+} from "./worker_protocol.ts";
 
 /** What a worker is started with. */
 export interface WorkerSpec {
@@ -46,14 +52,21 @@ export function workerSpec(task: Task): WorkerSpec {
   };
 }
 
+/** Why a worker's running task failed when it died. */
+export type DeathCode = "WORKER_CRASHED" | "WORKER_PROTOCOL";
+
 /** Callbacks of a {@linkcode PoolWorker}. */
 export interface PoolWorkerHooks<J> {
   /** A job finished. */
   outcome(worker: PoolWorker<J>, message: OutcomeMessage): void;
   /** A job made a `ctx` call. */
   call(worker: PoolWorker<J>, message: CallMessage): void;
-  /** The worker died (it is already terminated); `reason` completes "crashed its Web Worker: …". */
-  died(worker: PoolWorker<J>, reason: string, cause?: Error): void;
+  /**
+   * The worker died or was retired (it is already terminated); `reason` completes "crashed its
+   * Web Worker: …"; `code` is `"WORKER_CRASHED"`, or `"WORKER_PROTOCOL"` when it sent a message
+   * the host refused.
+   */
+  died(worker: PoolWorker<J>, reason: string, cause?: Error, code?: DeathCode): void;
 }
 
 /** @internal A started Web Worker and the jobs sent to it. */
@@ -100,7 +113,7 @@ export class PoolWorker<J> {
         cause: error,
       });
     }
-    this.#worker.onmessage = (e: MessageEvent<WorkerMessage>) => this.#receive(e.data);
+    this.#worker.onmessage = (e: MessageEvent<unknown>) => this.#receive(e.data);
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       const cause = e.error instanceof Error ? e.error : undefined;
@@ -130,9 +143,15 @@ export class PoolWorker<J> {
     this.#worker.terminate();
   }
 
-  #receive(m: WorkerMessage): void {
+  #receive(data: unknown): void {
     if (!this.#alive) return;
-    switch (m?.type) {
+    let m: WorkerMessage;
+    try {
+      m = decodeWorkerMessage(data);
+    } catch (error) {
+      return this.refuse(`it sent a malformed message: ${(error as Error).message}`);
+    }
+    switch (m.type) {
       case "outcome":
         this.#hooks.outcome(this, m);
         return;
@@ -145,16 +164,23 @@ export class PoolWorker<J> {
         return;
       }
       case "exit":
-        this.#die(`the worker ended itself (${m.how})`);
-        return;
-      default:
-        this.#die(`the worker sent an unknown message ${JSON.stringify(m)?.slice(0, 100)}`);
+        this.#die(`the worker ended itself (${m.how.slice(0, 200)})`);
     }
   }
 
-  #die(reason: string, cause?: Error): void {
+  /**
+   * Retires the worker because of a message the host refused (malformed, or about a job it is
+   * not running): its running task fails with `WORKER_PROTOCOL`.
+   *
+   * @param why What was wrong.
+   */
+  refuse(why: string): void {
+    this.#die(`the host refused a message from the worker: ${why}`, undefined, "WORKER_PROTOCOL");
+  }
+
+  #die(reason: string, cause?: Error, code: DeathCode = "WORKER_CRASHED"): void {
     if (!this.#alive) return;
     this.terminate();
-    this.#hooks.died(this, reason, cause);
+    this.#hooks.died(this, reason, cause, code);
   }
 }

@@ -5,7 +5,18 @@
  */
 import type { WorkerPermissions } from "../graph/task.ts";
 
-const KINDS = new Set(["env", "net", "ffi", "read", "run", "sys", "write", "import"]);
+/** The kinds of Deno permissions. */
+export const PERMISSION_KINDS: ReadonlySet<string> = new Set([
+  "env",
+  "net",
+  "ffi",
+  "read",
+  "run",
+  "sys",
+  "write",
+  "import",
+]);
+const KINDS = PERMISSION_KINDS;
 
 /**
  * Checks a task's `permissions` option and returns a key that is equal for equal sets
@@ -13,13 +24,18 @@ const KINDS = new Set(["env", "net", "ffi", "read", "run", "sys", "write", "impo
  *
  * @param taskName The task (for messages).
  * @param permissions The option. @default {"inherit"}
+ * @param executor Where the task runs, for messages. @default {"a Web Worker"}
  * @returns `"inherit"`, `"none"` or a canonical JSON text of the set.
  * @throws {TypeError} When the value is not a Deno worker permission descriptor.
  */
-export function permissionKey(taskName: string, permissions: unknown): string {
+export function permissionKey(
+  taskName: string,
+  permissions: unknown,
+  executor = "a Web Worker",
+): string {
   if (permissions === undefined || permissions === "inherit") return "inherit";
   if (permissions === "none") return "none";
-  const where = `Cannot run task "${taskName}" in a Web Worker`;
+  const where = `Cannot run task "${taskName}" in ${executor}`;
   if (typeof permissions !== "object" || permissions === null || Array.isArray(permissions)) {
     throw new TypeError(
       `${where}: permissions must be "inherit", "none" or an object, got ${

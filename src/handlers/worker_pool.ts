@@ -86,9 +86,11 @@ import type { TaskContext } from "../context/task_context.ts";
 import { toErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskHandler } from "./task_handler.ts";
-import { type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
+import { type DeathCode, type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
 import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
 import { WorkerSet } from "./worker_set.ts";
+import { randomNonce } from "./nonce.ts";
+import { setLongTimer, type Timer } from "../time/clock.ts";
 import { TaskDurations } from "./task_durations.ts";
 import {
   normalizePoolOptions,
@@ -98,6 +100,8 @@ import {
 
 interface Job {
   readonly id: number;
+  /** Random; the worker's outcome and calls for this job must echo it. */
+  readonly nonce: string;
   readonly taskId: string;
   readonly ctx: TaskContext;
   readonly message: RemoteTaskMessage;
@@ -108,7 +112,7 @@ interface Job {
   onAbort?: () => void;
   done: boolean;
   worker?: PoolWorker<Job>;
-  grace?: ReturnType<typeof setTimeout>;
+  grace?: Timer;
   /** When it became the running job of its worker (`performance.now()`). */
   started: number;
 }
@@ -125,6 +129,11 @@ interface Job {
  * permission set (`TaskOptions.permissions`). A task whose signal aborts gets `terminateGraceMs`
  * to finish before its worker is terminated; a worker that crashes fails only its task
  * (`WorkflowError` code `"WORKER_CRASHED"`). Either way the pool starts a replacement when needed.
+ *
+ * Messages from a worker are checked and bound to the job it runs (a random nonce per job); a
+ * malformed or forged one fails that job (`WORKER_PROTOCOL`) and retires the worker. Workers
+ * share the host's process (a task that exhausts the heap aborts it) and task code shares the
+ * worker's global scope with the runtime: for code you do not trust, use `ProcessPool`.
  *
  * Modules that define worker tasks must not start runs at import time: guard with
  * `if (import.meta.main)`.
@@ -151,7 +160,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   #nextId = 1;
   #crashed = 0;
   #killed = 0;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: Timer | undefined;
   #closed = false;
 
   /**
@@ -170,7 +179,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#workers = new WorkerSet<Job>(o.name, {
       outcome: (w, m) => this.#onOutcome(w, m),
       call: (w, m) => this.#onCall(w, m),
-      died: (w, reason, cause) => this.#onDied(w, reason, cause),
+      died: (w, reason, cause, code) => this.#onDied(w, reason, cause, code),
     });
   }
 
@@ -194,6 +203,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     const outcome = await new Promise<RemoteOutcome>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
+        nonce: randomNonce(),
         taskId: task.name,
         ctx,
         message,
@@ -247,7 +257,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#idleTimer !== undefined) this.#idleTimer.clear();
     this.#idleTimer = undefined;
     const pending = this.#queue.slice(this.#head);
     for (const worker of this.#workers) pending.push(...worker.jobs.splice(0));
@@ -255,7 +265,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#head = 0;
     this.#queued = 0;
     for (const job of pending) {
-      if (job.grace !== undefined) clearTimeout(job.grace);
+      if (job.grace !== undefined) job.grace.clear();
       if (!job.done) this.#fail(job, this.#closedError(job.taskId));
     }
     const errors = this.#workers.terminateAll();
@@ -302,7 +312,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       sends ??= new Map();
       let runs = sends.get(worker);
       if (!runs) sends.set(worker, runs = []);
-      runs.push({ type: "run", id: job.id, message: job.message });
+      runs.push({ type: "run", id: job.id, nonce: job.nonce, message: job.message });
     }
     for (const [worker, runs] of sends ?? []) {
       worker.send(runs.length === 1 ? runs[0] : { type: "batch", runs });
@@ -336,6 +346,9 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     for (const w of this.#workers) {
       const n = w.jobs.length;
       if (w.key !== job.spec.key || n === 0 || n > this.#prefetch) continue;
+      // Only behind jobs of the same run: code of one run never shares a worker's queue with
+      // another run's jobs (their inputs and nonces).
+      if (w.jobs[0].ctx.runId !== job.ctx.runId) continue;
       let work = own;
       for (let i = 0; i < n && work <= bestWork; i++) {
         work += this.#durations.estimate(w.jobs[i].taskId) ?? Infinity;
@@ -350,13 +363,13 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
 
   #armIdleTimer(): void {
     if (this.#workers.busy > 0 || this.#queued > 0) {
-      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+      if (this.#idleTimer !== undefined) this.#idleTimer.clear();
       this.#idleTimer = undefined;
       return;
     }
     if (this.#idleTimer !== undefined || !Number.isFinite(this.#idleMs)) return;
     if (this.#workers.size === 0) return;
-    this.#idleTimer = setTimeout(() => {
+    this.#idleTimer = setLongTimer(() => {
       this.#idleTimer = undefined;
       if (this.#workers.busy > 0 || this.#queued > 0) return;
       this.#workers.terminateAll();
@@ -392,7 +405,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   /** A running job whose signal aborted gets `terminateGraceMs`, then loses its worker. */
   #armGrace(job: Job): void {
     if (job.grace !== undefined) return;
-    job.grace = setTimeout(() => {
+    job.grace = setLongTimer(() => {
       job.grace = undefined;
       const worker = job.worker;
       if (!worker?.alive || worker.jobs[0] !== job) return;
@@ -411,7 +424,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     worker.terminate();
     const jobs = worker.jobs.splice(0);
     for (const j of jobs) {
-      if (j.grace !== undefined) clearTimeout(j.grace);
+      if (j.grace !== undefined) j.grace.clear();
       j.grace = undefined;
     }
     const head = jobs.shift();
@@ -425,18 +438,19 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
 
   #onOutcome(worker: PoolWorker<Job>, m: OutcomeMessage): void {
     const jobs = worker.jobs;
-    const i = jobs[0]?.id === m.id ? 0 : jobs.findIndex((j) => j.id === m.id);
-    if (i < 0) return;
-    const job = jobs.splice(i, 1)[0];
-    if (job.grace !== undefined) clearTimeout(job.grace);
+    const job = jobs[0];
+    // A worker runs its jobs in order: only the one it runs now can finish, with its nonce.
+    if (!job || job.id !== m.id || job.nonce !== m.nonce) {
+      return worker.refuse(`an outcome for job ${m.id}, which it is not running`);
+    }
+    jobs.shift();
+    if (job.grace !== undefined) job.grace.clear();
     job.grace = undefined;
     const now = performance.now();
-    if (i === 0 && !job.done && !worker.fresh) {
-      this.#durations.record(job.taskId, now - job.started);
-    }
+    if (!job.done && !worker.fresh) this.#durations.record(job.taskId, now - job.started);
     worker.fresh = false;
     const next = jobs[0];
-    if (next && i === 0) {
+    if (next) {
       next.started = now;
       if (next.signal.aborted) this.#armGrace(next);
     }
@@ -448,8 +462,16 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   }
 
   #onCall(worker: PoolWorker<Job>, m: CallMessage): void {
-    const job = worker.jobs.find((j) => j.id === m.id);
-    if (!job) {
+    const job = worker.jobs[0];
+    if (
+      job?.id === m.id && job.nonce !== m.nonce ||
+      worker.jobs.some((j, i) => i > 0 && j.id === m.id)
+    ) {
+      return worker.refuse(`a ctx call for job ${m.id}, which it is not running`);
+    }
+    if (job?.id !== m.id) {
+      // A call of a task that already finished (e.g. from a timer it left behind): answered,
+      // never served.
       const error = new WorkflowError(
         `Cannot serve a ctx call from a Web Worker: its task is no longer running`,
         { code: "TASK_NOT_RUNNING" },
@@ -464,13 +486,18 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     );
   }
 
-  #onDied(worker: PoolWorker<Job>, reason: string, cause?: Error): void {
+  #onDied(
+    worker: PoolWorker<Job>,
+    reason: string,
+    cause?: Error,
+    code: DeathCode = "WORKER_CRASHED",
+  ): void {
     this.#crashed++;
     this.#lose(
       worker,
       (job) =>
         new WorkflowError(`Task "${job.taskId}" crashed its Web Worker: ${reason}`, {
-          code: "WORKER_CRASHED",
+          code,
           cause,
         }),
     );

@@ -10,13 +10,13 @@ export interface WorkerPoolOptions {
   size?: number;
   /**
    * How long a task whose `ctx.signal` was aborted (run canceled, timeout, pool shutdown) may keep
-   * running before its worker is terminated and replaced. @default {1000}
+   * running before its worker is terminated and replaced (any finite value). @default {1000}
    */
   terminateGraceMs?: number;
   /**
    * Terminate every worker once the pool has been idle this long (workers start again on the next
-   * task). Idle Web Workers keep a Deno process alive, so a finite value lets scripts exit.
-   * @default {Infinity}
+   * task). Idle Web Workers keep a Deno process alive, so a finite value lets scripts exit;
+   * `Infinity` keeps them. @default {Infinity}
    */
   idleTimeoutMs?: number;
   /** Prefix of the workers' names. @default {"graflow-worker"} */
@@ -76,14 +76,19 @@ function checked(
   name: string,
   value: number | undefined,
   fallback: number,
-  kind: "count" | "whole" | "ms",
+  kind: "count" | "whole" | "ms" | "ms or Infinity",
 ): number {
   if (value === undefined) return fallback;
   const min = kind === "count" ? 1 : 0;
   const ok = typeof value === "number" && value >= min &&
-    (kind === "ms" || Number.isInteger(value));
+    (kind === "ms or Infinity" || Number.isFinite(value)) &&
+    (kind.startsWith("ms") || Number.isInteger(value));
   if (!ok) {
-    const want = kind === "ms" ? "a number >= 0" : `a whole number >= ${min}`;
+    const want = kind === "ms"
+      ? "a finite number >= 0"
+      : kind === "ms or Infinity"
+      ? "a number >= 0 or Infinity"
+      : `a whole number >= ${min}`;
     throw new RangeError(`Cannot create worker pool: ${name} must be ${want}, got ${value}`);
   }
   return value;
@@ -106,7 +111,7 @@ export function normalizePoolOptions(options: WorkerPoolOptions): NormalizedPool
   return {
     size: checked("size", options.size, navigator.hardwareConcurrency || 1, "count"),
     terminateGraceMs: checked("terminateGraceMs", options.terminateGraceMs, 1000, "ms"),
-    idleTimeoutMs: checked("idleTimeoutMs", options.idleTimeoutMs, Infinity, "ms"),
+    idleTimeoutMs: checked("idleTimeoutMs", options.idleTimeoutMs, Infinity, "ms or Infinity"),
     name: options.name ?? "graflow-worker",
     prefetch: checked("prefetch", options.prefetch, 16, "whole"),
     prefetchBudgetMs: checked("prefetchBudgetMs", options.prefetchBudgetMs, 2, "ms"),

@@ -6,9 +6,19 @@
  * and `ctx` calls in between are {@linkcode ContextCall}s answered by `serveContextCall`. Only
  * structured data crosses; errors travel as {@linkcode ErrorRecord}s.
  *
+ * A worker runs code the host does not vouch for, so the host checks every message with
+ * {@linkcode decodeWorkerMessage} before it uses it, and accepts an outcome or a call only for
+ * the job that worker is running now, with the random nonce the host sent with that job.
+ *
  * @module
  */
 import type { ContextCall, RemoteOutcome, RemoteTaskMessage } from "../context/remote_context.ts";
+import {
+  callProblem,
+  errorRecordProblem,
+  isObject,
+  outcomeProblem,
+} from "../context/remote_check.ts";
 import type { ErrorRecord } from "../errors.ts";
 
 /** Host → worker: run a task (job `id` is unique per pool). */
@@ -17,6 +27,8 @@ export interface RunMessage {
   type: "run";
   /** Job id. */
   id: number;
+  /** Random per job; the worker echoes it with the job's outcome and calls. */
+  nonce: string;
   /** The task, its input and identity. */
   message: RemoteTaskMessage;
 }
@@ -53,6 +65,8 @@ export interface OutcomeMessage {
   type: "outcome";
   /** Job id. */
   id: number;
+  /** The job's nonce. */
+  nonce: string;
   /** Value (codec tree) and directives, or the error. */
   outcome: RemoteOutcome;
 }
@@ -63,6 +77,8 @@ export interface CallMessage {
   type: "call";
   /** Job id. */
   id: number;
+  /** The job's nonce. */
+  nonce: string;
   /** Call id, echoed by the reply. */
   callId: number;
   /** The call. */
@@ -89,3 +105,41 @@ export interface ExitMessage {
 
 /** Everything a worker sends. */
 export type WorkerMessage = OutcomeMessage | CallMessage | CrashMessage | ExitMessage;
+
+/**
+ * Checks a message from a worker before the host uses it.
+ *
+ * @param data What the worker posted (any value).
+ * @returns The message.
+ * @throws {TypeError} Naming what is wrong, when it is not a well-formed worker message.
+ */
+export function decodeWorkerMessage(data: unknown): WorkerMessage {
+  const problem = workerMessageProblem(data);
+  if (problem) throw new TypeError(problem);
+  return data as WorkerMessage;
+}
+
+function workerMessageProblem(m: unknown): string | undefined {
+  if (!isObject(m)) return "the message is not an object";
+  switch (m.type) {
+    case "outcome":
+      return jobProblem(m) ?? outcomeProblem(m.outcome);
+    case "call":
+      if (!Number.isSafeInteger(m.callId)) return "a call has no numeric call id";
+      return jobProblem(m) ?? callProblem(m.call);
+    case "crash":
+      if (m.kind !== "uncaught error" && m.kind !== "unhandled rejection") {
+        return "a crash report has an unknown kind";
+      }
+      return errorRecordProblem(m.error);
+    case "exit":
+      return typeof m.how === "string" ? undefined : "an exit report has no string how";
+    default:
+      return `unknown message type ${JSON.stringify(m.type)?.slice(0, 50)}`;
+  }
+}
+
+function jobProblem(m: Record<string, unknown>): string | undefined {
+  if (!Number.isSafeInteger(m.id)) return `${m.type} has no numeric job id`;
+  return typeof m.nonce === "string" ? undefined : `${m.type} has no nonce`;
+}

@@ -20,7 +20,7 @@ import { MemoryChannel } from "../channels/memory_channel.ts";
 import type { Channel } from "../channels/channel.ts";
 import type { CheckpointInfo } from "../context/task_context.ts";
 import { directHandler, type TaskHandler } from "../handlers/task_handler.ts";
-import { defaultWorkerPool } from "../handlers/default_worker_pool.ts";
+import { defaultProcessPool, defaultWorkerPool } from "../handlers/default_worker_pool.ts";
 import { FileFeedbackStore } from "../checkpoint/file_feedback_store.ts";
 import { systemClock } from "../time/clock.ts";
 import type { WorkflowError } from "../errors.ts";
@@ -72,6 +72,7 @@ function builtinHandlers(): Map<string, TaskHandler> {
   return new Map<string, TaskHandler>([
     ["direct", directHandler],
     ["worker", { execute: (t, input, ctx) => defaultWorkerPool().execute(t, input, ctx) }],
+    ["process", { execute: (t, input, ctx) => defaultProcessPool().execute(t, input, ctx) }],
   ]);
 }
 

@@ -116,39 +116,43 @@ export class Orchestrator implements AsyncDisposable {
     const { store } = this.#o;
     const room = (this.#o.concurrency ?? 100) - this.#runs.size;
     if (room <= 0) return;
-    for (const c of await store.claimable(room)) {
-      if (this.#stop.signal.aborted || this.#runs.has(c.runId)) continue;
-      const lease = await store.acquire(c.runId, this.owner, this.#o.leaseMs ?? DEFAULT_LEASE_MS);
-      if (!lease) continue; // another orchestrator was faster
-      const record = await store.get(c.runId);
-      if (!record) continue;
-      const {
-        store: _s,
-        modules: _m,
-        owner: _o,
-        intervalMs: _i,
-        concurrency: _c,
-        signal: _g,
-        onOrchestratorEvent: _e,
-        ...runOptions
-      } = this.#o;
-      const run = await continueRun(store, record, lease, getFlow(record.flow), runOptions);
-      if (!run) {
-        const refused = await store.get(c.runId);
-        this.#emit({ type: "refused", runId: c.runId, error: refused?.error?.message ?? "" });
-        continue;
-      }
-      this.#emit({ type: "continued", runId: c.runId, reason: c.reason, fence: lease.fence });
-      this.#runs.set(c.runId, run);
-      run.result.then(
-        (r) => this.#emit({ type: "finished", runId: c.runId, status: r.status }),
-        (e) =>
-          this.#emit({ type: "finished", runId: c.runId, status: `failed: ${e?.message ?? e}` }),
-      ).finally(() => {
-        this.#runs.delete(c.runId);
-        this.#wake?.();
-      });
+    const found = (await store.claimable(room)).filter((c) => !this.#runs.has(c.runId));
+    // Each run is taken on its own: one slow continuation does not delay the others.
+    await Promise.all(found.map((c) => this.#take(c.runId, c.reason)));
+  }
+
+  async #take(runId: string, reason: string): Promise<void> {
+    const { store } = this.#o;
+    if (this.#stop.signal.aborted || this.#runs.has(runId)) return;
+    const lease = await store.acquire(runId, this.owner, this.#o.leaseMs ?? DEFAULT_LEASE_MS);
+    if (!lease) return; // another orchestrator was faster
+    const record = await store.get(runId);
+    if (!record) return;
+    const {
+      store: _s,
+      modules: _m,
+      owner: _o,
+      intervalMs: _i,
+      concurrency: _c,
+      signal: _g,
+      onOrchestratorEvent: _e,
+      ...runOptions
+    } = this.#o;
+    const run = await continueRun(store, record, lease, getFlow(record.flow), runOptions);
+    if (!run) {
+      const refused = await store.get(runId);
+      this.#emit({ type: "refused", runId, error: refused?.error?.message ?? "" });
+      return;
     }
+    this.#emit({ type: "continued", runId, reason, fence: lease.fence });
+    this.#runs.set(runId, run);
+    run.result.then(
+      (r) => this.#emit({ type: "finished", runId, status: r.status }),
+      (e) => this.#emit({ type: "finished", runId, status: `failed: ${e?.message ?? e}` }),
+    ).finally(() => {
+      this.#runs.delete(runId);
+      this.#wake?.();
+    });
   }
 
   /**

@@ -202,9 +202,13 @@ containerTest("the host never acts on a forged or malformed frame", async (socke
     /^Cannot read the container of task "dk_forge": a frame is not JSON/,
   );
 
+  const forged = await rejection(flow`${forger}`.run({ input: "forged", handlers: { docker } }));
+  assert.equal(forged.cause.code, "CONTAINER_PROTOCOL");
+  assert.match(forged.cause.message, /a frame does not carry the task's nonce/);
+
   const hostile = await rejection(flow`${forger}`.run({ input: "next", handlers: { docker } }));
   assert.equal(hostile.cause.code, "TASK_NOT_FOUND");
-  assert.match(hostile.cause.message, /task "dk_never_defined" is not registered on the host/);
+  assert.match(hostile.cause.message, /task "dk_never_defined" is not registered in this process/);
   assert.equal((globalThis as { pwned?: number }).pwned, undefined, "the data: module never ran");
 
   const path = await flow`${pathPicker}`.run({ handlers: { docker } });

@@ -230,7 +230,7 @@ Deno.test("WorkerPool refuses bad options with the value in the message", () => 
   assert.throws(() => new WorkerPool({ size: 1.5 }), RangeError);
   assert.throws(() => new WorkerPool({ terminateGraceMs: -1 }), {
     name: "RangeError",
-    message: "Cannot create worker pool: terminateGraceMs must be a number >= 0, got -1",
+    message: "Cannot create worker pool: terminateGraceMs must be a finite number >= 0, got -1",
   });
   assert.throws(() => new WorkerPool({ idleTimeoutMs: Number.NaN }), RangeError);
   assert.throws(() => new WorkerPool({ prefetch: -1 }), {

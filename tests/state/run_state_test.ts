@@ -85,8 +85,16 @@ function makeTasks(seed: number, rng: Prng, n: number): Task[] {
   });
 }
 
+const flows = new Map<number, Flow>();
+
 /** A random flow: a chain whose links are tasks or parallel groups of tasks or chains. */
 function makeFlow(seed: number): Flow {
+  let f = flows.get(seed);
+  if (!f) flows.set(seed, f = buildFlow(seed));
+  return f;
+}
+
+function buildFlow(seed: number): Flow {
   const rng = new Prng(seed);
   const tasks = makeTasks(seed, rng, 6 + rng.int(8));
   let next = 0;

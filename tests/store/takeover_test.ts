@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 /**
  * Runs outlive the process that started them: owners SIGKILLed at random points of a flow with
  * a group, a loop, a task added at run time and the channel — in-process, and with the Redis
@@ -8,12 +9,11 @@
  * @module
  */
 import assert from "assert";
-import { join } from "node:path";
-import { localRunStore, type RunRecord } from "../../mod.ts";
+import { localRunStore, type RunRecord, type RunStore } from "../../mod.ts";
 import { rebuildState } from "../../src/run/recorded_run.ts";
 import { durable } from "./fixtures/durable_flow.ts";
 import { Prng } from "../dsl/prng.ts";
-import { runAndKill, tempDir } from "../checkpoint/helpers.ts";
+import { tempDir } from "../checkpoint/helpers.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "../redis/redis_server.ts";
 import { killAll, WorkerProcess } from "../redis/workers.ts";
 
@@ -21,7 +21,7 @@ const FLOW = new URL("./fixtures/durable_flow.ts", import.meta.url);
 const ORCHESTRATE = new URL("./fixtures/orchestrate.ts", import.meta.url);
 const KILLS = 20;
 
-/** Progress lines of an uninterrupted run, and its result. */
+/** An uninterrupted run, and how many task results it records. */
 async function uninterrupted(dir: string, extra: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", FLOW.href, dir, "plain", ...extra],
@@ -31,9 +31,43 @@ async function uninterrupted(dir: string, extra: string[]) {
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const progress = text.split("\n").filter((l) => l.startsWith("progress ")).length;
   const result = JSON.parse(text.split("\n").find((l) => l.startsWith("result "))!.slice(7));
-  return { progress, result };
+  await using store = localRunStore({ dir });
+  return { tasks: await okCount(store, "plain"), result };
+}
+
+/** Task results recorded in a run's journal so far. */
+async function okCount(store: RunStore, runId: string): Promise<number> {
+  return (await store.entries(runId)).filter((e) => (e.tr as { t: string }).t === "ok").length;
+}
+
+/** Starts an owner process and SIGKILLs it once `k` task results are in its journal. */
+async function startAndKill(
+  store: RunStore,
+  dir: string,
+  runId: string,
+  k: number,
+  extra: string[],
+) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", FLOW.href, dir, runId, ...extra],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let done = false;
+  child.status.then(() => (done = true));
+  const ready = async () =>
+    (await store.get(runId)) !== undefined && (await okCount(store, runId)) >= k;
+  while (!done && !(await ready().catch(() => false))) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch { /* it finished first: the caller sees it in the status */ }
+  const status = await child.status;
+  // The dead owner's last lease (nobody may take the run before it expires).
+  return { status, record: (await store.get(runId))! };
 }
 
 /** An orchestrator child that reports its events. */
@@ -67,25 +101,31 @@ function orchestrator(dir: string, extra: string[]) {
 async function takeover(extra: string[]) {
   await using dir = await tempDir();
   const plain = await uninterrupted(dir.path, extra);
-  assert.equal(plain.progress, 9, "fetch, left, right, refine ×4, publish, audit");
-  const rng = new Prng(extra.length ? 7 : 3);
-  const points = Array.from({ length: KILLS }, () => 1 + rng.int(plain.progress - 1));
-  // 20 owners at once, each SIGKILLed after a random number of finished tasks.
-  const killed = await Promise.all(points.map((k, i) =>
-    runAndKill(
-      FLOW,
-      [dir.path, `kill-${i}`, ...extra],
-      (lines) => lines.filter((l) => l.startsWith("progress ")).length >= k,
-    )
-  ));
-  for (const [i, k] of killed.entries()) {
-    assert.equal(k.status.signal, "SIGKILL", `run kill-${i} was killed, it did not finish`);
-  }
+  assert.equal(plain.tasks, 9, "fetch, left, right, refine ×4, publish, audit");
   await using store = localRunStore({ dir: dir.path, pollMs: 20 });
-  const atDeath = new Map<string, RunRecord>();
-  for (let i = 0; i < KILLS; i++) atDeath.set(`kill-${i}`, (await store.get(`kill-${i}`))!);
-  for (const r of atDeath.values()) assert.equal(r.status, "running", "left running by its dead owner");
+  // The orchestrator runs before the owners die, as it would in a deployment.
   const orch = orchestrator(dir.path, extra);
+  const startBy = Date.now() + 30_000;
+  while (!orch.events.some((e) => e.type === "started")) {
+    assert.ok(Date.now() < startBy, "the orchestrator did not start");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const rng = new Prng(extra.length ? 7 : 3);
+  const points = Array.from({ length: KILLS }, () => rng.int(plain.tasks - 1));
+  // 20 owners at once, each SIGKILLed once a random number of task results (0-7) is recorded.
+  const killed = await Promise.all(
+    points.map((k, i) => startAndKill(store, dir.path, `kill-${i}`, k, extra)),
+  );
+  const atDeath = new Map<string, RunRecord>();
+  for (const [i, k] of killed.entries()) {
+    assert.equal(
+      k.status.signal,
+      "SIGKILL",
+      `run kill-${i} (kill after ${points[i]} results) was killed, it did not finish`,
+    );
+    assert.equal(k.record.status, "running", `kill-${i} left running by its dead owner`);
+    atDeath.set(`kill-${i}`, k.record);
+  }
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -122,7 +162,8 @@ async function takeover(extra: string[]) {
 }
 
 Deno.test({
-  name: "owners SIGKILLed at 20 random points are continued by an orchestrator process (in-process tasks)",
+  name:
+    "owners SIGKILLed at 20 random points are continued by an orchestrator process (in-process tasks)",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -132,7 +173,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "owners SIGKILLed at 20 random points are continued by an orchestrator process (Redis backend, 2 workers)",
+  name:
+    "owners SIGKILLed at 20 random points are continued by an orchestrator process (Redis backend, 2 workers)",
   ignore: NO_REDIS,
   sanitizeOps: false,
   sanitizeResources: false,

@@ -51,12 +51,32 @@ function isFile(path: string): boolean {
   }
 }
 
-function configIn(folder: string): string | undefined {
-  return CONFIG_NAMES.map((n) => `${folder === "/" ? "" : folder}/${n}`).find(isFile);
-}
-
 function inside(path: string, folder: string): boolean {
   return folder === "/" || path === folder || path.startsWith(folder + "/");
+}
+
+/**
+ * The project folder of a module: the nearest folder above it that holds a `deno.json` or
+ * `deno.jsonc`, else the module's folder.
+ *
+ * @param modulePath Absolute path of the module.
+ * @returns The folder.
+ */
+export function projectFolder(modulePath: string): string {
+  for (let dir = dirname(modulePath);; dir = dirname(dir)) {
+    if (configIn(dir)) return dir;
+    if (dir === dirname(dir)) return dirname(modulePath);
+  }
+}
+
+/**
+ * The `deno.json` or `deno.jsonc` of a folder, if it has one.
+ *
+ * @param folder The folder.
+ * @returns The file's path, or `undefined`.
+ */
+export function configIn(folder: string): string | undefined {
+  return CONFIG_NAMES.map((n) => `${folder === "/" ? "" : folder}/${n}`).find(isFile);
 }
 
 /**
@@ -86,16 +106,7 @@ export function codeMounts(task: Task, root: string | undefined): CodeMounts {
       throw setupError(task.name, `its module ${modulePath} is not inside root ${root}`);
     }
     project = root;
-  } else {
-    project = dirname(modulePath);
-    for (let dir = project;; dir = dirname(dir)) {
-      if (configIn(dir)) {
-        project = dir;
-        break;
-      }
-      if (dir === dirname(dir)) break;
-    }
-  }
+  } else project = projectFolder(modulePath);
   const folders = inside(own, project) ? [project] : inside(project, own) ? [own] : [own, project];
   return {
     folders,

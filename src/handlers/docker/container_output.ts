@@ -1,7 +1,7 @@
 /**
- * Reads what a container writes: demultiplexes the Docker attach stream (8-byte headers, stdout
- * and stderr), finds protocol frames on stdout, and keeps the last lines of everything else for
- * error messages. Frames larger than the limit are refused before they are buffered whole.
+ * Reads what a container (or a subprocess of the process pool) writes: demultiplexes the Docker
+ * attach stream (8-byte headers, stdout and stderr), finds protocol frames on stdout, and keeps
+ * the last lines of everything else for error messages. Frames larger than the limit are refused before they are buffered whole.
  *
  * @module
  */
@@ -131,6 +131,23 @@ export class ContainerOutput {
       this.#payload(chunk.subarray(i, i + n));
       this.#remaining -= n;
       i += n;
+    }
+  }
+
+  /**
+   * Feeds bytes of one stream that is not multiplexed (a subprocess's stdout or stderr).
+   *
+   * @param stream Which stream they came from.
+   * @param chunk The bytes.
+   * @throws {FrameTooLargeError} When a frame exceeds the limit.
+   */
+  pushStream(stream: OutputStream, chunk: Uint8Array): void {
+    const before = this.#stream;
+    this.#stream = stream;
+    try {
+      this.#payload(chunk);
+    } finally {
+      this.#stream = before;
     }
   }
 

@@ -25,6 +25,8 @@ import { OWNER_LABEL, ownerId, RUN_LABEL, TASK_LABEL } from "./leftovers.ts";
 import type { NormalizedDockerOptions } from "./options.ts";
 import type { AnswerLine, CallFrame, TaskLine } from "./protocol.ts";
 import { sleep } from "../../time/sleep.ts";
+import { setLongTimer, type Timer } from "../../time/clock.ts";
+import { randomNonce } from "../nonce.ts";
 
 /** What one container run needs. */
 export interface ContainerRunInput {
@@ -106,6 +108,8 @@ export function runInContainer(input: ContainerRunInput): Promise<RemoteOutcome>
 class ContainerRun {
   readonly #input: ContainerRunInput;
   readonly #kill = new AbortController();
+  /** Frames of this attempt echo it; anything else is refused. */
+  readonly #nonce = randomNonce();
   readonly #stopped: Promise<never>;
   #created: Promise<DockerContainer> | undefined;
   #container: DockerContainer | undefined;
@@ -139,19 +143,19 @@ class ContainerRun {
     stop.addEventListener("abort", onStop, { once: true });
     if (ctx.signal.aborted) onCtx();
     if (stop.aborted) onStop();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     let succeeded = false;
     try {
       this.#created = docker.createContainer(containerSpec(this.#input));
       const container = this.#container = await this.#until(this.#created);
-      const first: TaskLine = { t: "task", message: this.#input.message };
+      const first: TaskLine = { t: "task", nonce: this.#nonce, message: this.#input.message };
       const stream = this.#stream = await this.#until(
         attach(docker, container.id, JSON.stringify(first) + "\n"),
       );
       const outcome = this.#readOutcome(stream);
       outcome.catch(() => {});
       if (o.timeoutMs !== undefined) {
-        timer = setTimeout(() =>
+        timer = setLongTimer(() =>
           this.#stop(
             new WorkflowError(
               `Cannot finish task "${task.name}" in a container: no result after ${o.timeoutMs} ` +
@@ -188,7 +192,7 @@ class ContainerRun {
       if (this.#kill.signal.aborted) throw this.#kill.signal.reason;
       throw wrap(task.name, error);
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       ctx.signal.removeEventListener("abort", onCtx);
       stop.removeEventListener("abort", onStop);
       this.#stream?.destroy();
@@ -207,7 +211,7 @@ class ContainerRun {
       const output = new ContainerOutput({
         maxFrameBytes: options.maxOutputBytes,
         onFrame: (json) => {
-          const frame = parseFrame(task.name, json);
+          const frame = parseFrame(task.name, json, this.#nonce);
           if (frame.t === "outcome") resolve(frame.outcome);
           else this.#serve(stream, frame);
         },

@@ -48,7 +48,11 @@ export interface DockerHandlerOptions {
   user?: string;
   /** When to pull the image: `"never"`, `"missing"`, or `"always"` (once per handler). @default {"missing"} */
   pull?: PullPolicy;
-  /** Wall-clock limit per container; the container is killed when it is reached. @default {undefined} (none) */
+  /**
+   * Wall-clock limit per container; the container is killed when it is reached. Any finite value
+   * is honoured (past 2^31−1 ms the timer is chained); `Infinity`, NaN and values <= 0 are a
+   * `RangeError`. @default {undefined} (none)
+   */
   timeoutMs?: number;
   /**
    * Unix socket of the Docker API (Docker or `podman system service`). @default {`DOCKER_HOST` when
@@ -97,7 +101,8 @@ function fail(what: string, got: unknown): never {
 }
 
 function range(what: string, got: unknown): never {
-  throw new RangeError(`Cannot create docker handler: ${what}, got ${JSON.stringify(got)}`);
+  const text = typeof got === "number" ? String(got) : JSON.stringify(got);
+  throw new RangeError(`Cannot create docker handler: ${what}, got ${text}`);
 }
 
 /**
@@ -167,8 +172,12 @@ export function normalizeDockerOptions(options: DockerHandlerOptions): Normalize
   if (!["never", "missing", "always"].includes(pull)) {
     fail('pull must be "never", "missing" or "always"', pull);
   }
-  if (o.timeoutMs !== undefined && !(typeof o.timeoutMs === "number" && o.timeoutMs > 0)) {
-    range("timeoutMs must be a positive number", o.timeoutMs);
+  if (
+    o.timeoutMs !== undefined &&
+    !(typeof o.timeoutMs === "number" && Number.isFinite(o.timeoutMs) && o.timeoutMs > 0)
+  ) {
+    // Any finite value is honoured (long timers are chained); Infinity means "omit it".
+    range("timeoutMs must be a positive number (finite; omit it for no limit)", o.timeoutMs);
   }
   if (o.socketPath !== undefined) absolute(o.socketPath, "socketPath");
   const maxOutputBytes = o.maxOutputBytes ?? 16 * 2 ** 20;

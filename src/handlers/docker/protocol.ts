@@ -3,13 +3,16 @@
  * (`workers/container_runner.ts`), over the container's stdin and stdout.
  *
  * - Host → container, on stdin, one JSON document per line: first the task
- *   (`{ t: "task", message }`, a {@linkcode RemoteTaskMessage}), then answers to calls
- *   (`{ t: "answer", id, ok: true, value }` or `{ t: "answer", id, ok: false, error }`).
+ *   (`{ t: "task", nonce, message }`, a {@linkcode RemoteTaskMessage} and a random nonce), then
+ *   answers to calls (`{ t: "answer", id, ok: true, value }` or `{ t: "answer", id, ok: false,
+ *   error }`). The subprocesses of the process pool read the same lines, several tasks one after
+ *   another, plus `{ t: "abort", nonce, reason }`.
  * - Container → host, on stdout, frames: {@linkcode FRAME_MARKER} then one JSON document then
- *   `\n`. A call (`{ t: "call", id, call }`, a {@linkcode ContextCall}) asks the host for a channel
- *   operation, a task result, an immediate checkpoint or feedback; the outcome
- *   (`{ t: "outcome", outcome }`, a {@linkcode RemoteOutcome}) is the last frame. Everything else
- *   the task prints (stdout and stderr) is log output.
+ *   `\n`. A call (`{ t: "call", nonce, id, call }`, a {@linkcode ContextCall}) asks the host for a
+ *   channel operation, a task result, an immediate checkpoint or feedback; the outcome
+ *   (`{ t: "outcome", nonce, outcome }`, a {@linkcode RemoteOutcome}) is the last frame of its
+ *   task. Every frame echoes the nonce of its task: the host refuses frames without it. Everything
+ *   else the task prints (stdout and stderr) is log output.
  *
  * Values are codec trees and errors {@linkcode ErrorRecord}s: JSON only, never code. This module
  * imports nothing heavy: the runner loads it inside the container.
@@ -33,8 +36,20 @@ export const FRAME_MARKER = "\x1egraflow\x1f";
 export interface TaskLine {
   /** Line type. */
   t: "task";
+  /** Random per attempt; every frame about this task echoes it. */
+  nonce: string;
   /** The task, its input and identity. */
   message: RemoteTaskMessage;
+}
+
+/** Aborts the signal of the task with this nonce (process pool only). */
+export interface AbortLine {
+  /** Line type. */
+  t: "abort";
+  /** The task's nonce. */
+  nonce: string;
+  /** The abort reason. */
+  reason: ErrorRecord;
 }
 
 /** The host's answer to a {@linkcode CallFrame}. */
@@ -43,12 +58,14 @@ export type AnswerLine =
   | { t: "answer"; id: number; ok: false; error: ErrorRecord };
 
 /** What the host writes on the container's stdin. */
-export type HostLine = TaskLine | AnswerLine;
+export type HostLine = TaskLine | AnswerLine | AbortLine;
 
 /** A call from the task to its run (`ctx.channel.*`, `ctx.result`, …). */
 export interface CallFrame {
   /** Frame type. */
   t: "call";
+  /** The task's nonce. */
+  nonce: string;
   /** Call id, echoed by the answer. */
   id: number;
   /** The call. */
@@ -59,6 +76,8 @@ export interface CallFrame {
 export interface OutcomeFrame {
   /** Frame type. */
   t: "outcome";
+  /** The task's nonce. */
+  nonce: string;
   /** Value and directives, or the error. */
   outcome: RemoteOutcome;
 }
