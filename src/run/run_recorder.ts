@@ -29,7 +29,10 @@ export interface RecorderOptions {
   seq: number;
   /** Longest delay before a transition is written. */
   flushMs: number;
-  /** Entries between snapshots. */
+  /**
+   * Entries between snapshots, at least; a large state waits longer (twice its size in
+   * items), so that snapshots cost no more than the journal they save replaying.
+   */
   snapshotEvery: number;
   /** The run state as journal snapshot data, now. */
   journalData(): RunStateData;
@@ -46,6 +49,8 @@ export class RunRecorder {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #renewer: ReturnType<typeof setInterval> | undefined;
+  /** The journal position of the next snapshot. */
+  #nextSnapshot: number;
   #failed: unknown;
   #closed = false;
 
@@ -57,6 +62,7 @@ export class RunRecorder {
   constructor(options: RecorderOptions) {
     this.#o = options;
     this.#seq = options.seq;
+    this.#nextSnapshot = options.seq + options.snapshotEvery;
     this.#renewer = setInterval(() => this.#renew(), Math.max(50, options.leaseMs / 3));
   }
 
@@ -86,10 +92,14 @@ export class RunRecorder {
     }
     const seq = ++this.#seq;
     this.#buffer.push({ seq, at: this.#o.clock.now(), tr: encoded });
-    if (seq % this.#o.snapshotEvery === 0) {
+    if (seq >= this.#nextSnapshot) {
       try {
-        this.#snapshot = { seq, data: encodeStateData(this.#o.journalData(), "snapshot") };
-      } catch { /* the journal alone still rebuilds the run */ }
+        const data = this.#o.journalData();
+        this.#snapshot = { seq, data: encodeStateData(data, "snapshot") };
+        this.#nextSnapshot = seq + Math.max(this.#o.snapshotEvery, 2 * stateSize(data));
+      } catch {
+        this.#nextSnapshot = seq + this.#o.snapshotEvery; // the journal alone still rebuilds it
+      }
     }
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
@@ -184,4 +194,11 @@ export class RunRecorder {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** How many items a state holds (results, waiting and running tasks, group members). */
+function stateSize(d: RunStateData): number {
+  let members = 0;
+  for (const g of Object.values(d.groups)) members += Object.keys(g).length;
+  return Object.keys(d.results).length + d.pending.length + (d.running?.length ?? 0) + members;
 }

@@ -208,7 +208,7 @@ export class WorkflowRun implements AsyncDisposable {
         clock: o.clock ?? systemClock,
         seq: from?.journal?.seq ?? 0,
         flushMs: 10,
-        snapshotEvery: 5000,
+        snapshotEvery: 10_000,
         journalData: () => engine!.journalData(),
         stop: (error, byCancel) => {
           cancelled ||= byCancel;

@@ -202,11 +202,15 @@ export class Routing {
   /**
    * Member states of the active groups.
    *
+   * @param copy Deep-copy member results (else they are the live values, for a caller that
+   * encodes them at once). @default {true}
    * @returns Plain data.
    */
-  groupsData(): RunStateData["groups"] {
+  groupsData(copy = true): RunStateData["groups"] {
     const out: RunStateData["groups"] = {};
-    for (const [g, run] of this.#groups) out[g] = structuredClone(run.toJSON());
+    for (const [g, run] of this.#groups) {
+      out[g] = copy ? structuredClone(run.toJSON()) : run.toJSON();
+    }
     return out;
   }
 

@@ -417,15 +417,17 @@ export class RunState<E extends ExecState = ExecState> {
 
   /**
    * The state as plain data for a journal snapshot: running executions stay running (with
-   * their numbers), so that the outcomes recorded after the snapshot apply to them.
+   * their numbers), so that the outcomes recorded after the snapshot apply to them. Values are
+   * the live ones: encode them before the run goes on.
    *
    * @returns The data (values not encoded).
    */
   journalData(): RunStateData {
-    return snapshotState(this.#fields(), undefined, true);
+    return snapshotState(this.#fields(false), undefined, true);
   }
 
-  #fields(): StateFields<E> {
+  /** The fields of a snapshot; `copy` deep-copies group results (see `groupsData`). */
+  #fields(copy = true): StateFields<E> {
     return {
       runId: this.runId,
       steps: this.#steps,
@@ -437,7 +439,7 @@ export class RunState<E extends ExecState = ExecState> {
       output: this.#output,
       lastTask: this.#lastTask,
       arrivals: this.#routing.arrivalsData(),
-      groups: this.#routing.groupsData(),
+      groups: this.#routing.groupsData(copy),
       dynamic: this.#dynamic,
       trace: this.#routing.traceEdges(),
       feedback: this.#feedback,

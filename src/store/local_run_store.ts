@@ -6,7 +6,10 @@
  *
  * @module
  */
-import type { DatabaseSync } from "../deps/sqlite.ts";
+import type { DatabaseSync, StatementSync } from "../deps/sqlite.ts";
+
+/** Journal rows per INSERT statement (SQLite allows 32,766 parameters). */
+const ROWS_PER_INSERT = 200;
 import { join } from "node:path";
 import { WorkflowError } from "../errors.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
@@ -63,6 +66,7 @@ export class LocalRunStore implements RunStore {
   readonly #pollMs: number;
   readonly #clock: Clock;
   readonly #wakers = new Set<() => void>();
+  readonly #inserts = new Map<number, StatementSync>();
   #writes = 0;
   #closed = false;
 
@@ -94,6 +98,20 @@ export class LocalRunStore implements RunStore {
       this.#pollMs,
       () => this.#notify(),
     );
+  }
+
+  /** A prepared insert of `n` journal rows (cached per size). */
+  #insert(n: number): StatementSync {
+    let s = this.#inserts.get(n);
+    if (!s) {
+      s = this.#db.prepare(
+        `INSERT INTO journal (run_id, seq, at, tr) VALUES ${
+          Array(n).fill("(?, ?, ?, ?)").join(", ")
+        }`,
+      );
+      this.#inserts.set(n, s);
+    }
+    return s;
   }
 
   #now(): number {
@@ -301,10 +319,13 @@ export class LocalRunStore implements RunStore {
     if (!entries.length) return;
     this.#tx(() => {
       this.#own(runId, lease);
-      const insert = this.#db.prepare(
-        "INSERT INTO journal (run_id, seq, at, tr) VALUES (?, ?, ?, ?)",
-      );
-      for (const e of entries) insert.run(runId, e.seq, e.at, JSON.stringify(e.tr));
+      // Many rows per statement: a batch of a busy run costs a few statements, not one per row.
+      for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
+        const rows = entries.slice(i, i + ROWS_PER_INSERT);
+        const args: (string | number)[] = [];
+        for (const e of rows) args.push(runId, e.seq, e.at, JSON.stringify(e.tr));
+        this.#insert(rows.length).run(...args);
+      }
       this.#event(runId, "journal", [entries[0].seq, entries[entries.length - 1].seq]);
     });
     this.#notify();

@@ -208,7 +208,7 @@ Deno.test("a run of 100,000 steps is rebuilt from its journal in bounded time", 
   const journal = await store.journal(result.runId);
   assert.ok(journal.snapshot, "snapshots were taken");
   assert.ok(
-    journal.entries.length <= 5_000,
+    journal.entries.length <= 10_000,
     `${journal.entries.length} entries after the snapshot`,
   );
   const t1 = performance.now();
@@ -216,6 +216,6 @@ Deno.test("a run of 100,000 steps is rebuilt from its journal in bounded time", 
   const rebuildMs = performance.now() - t1;
   assert.equal(state.steps, 100_000);
   assert.equal(state.output, 100_000);
-  // Bounded: one snapshot plus at most 5,000 entries, whatever the run's length.
+  // Bounded: one snapshot plus at most 10,000 entries, whatever the run's length.
   assert.ok(rebuildMs < 5_000, `rebuilt in ${rebuildMs} ms (the run took ${runMs} ms)`);
 });
