@@ -11,8 +11,9 @@
  *
  * - `graflow worker`: runs the tasks of distributed runs from a Redis queue (`runWorker()` behind
  *   flags; every flag can also come from a `GRAFLOW_*` environment variable, the flag wins).
- * - `graflow orchestrate`, `graflow serve`, `graflow runs`: reserved; this version says they are
- *   not available and exits with code 3.
+ * - `graflow orchestrate`: continues the recorded runs nobody drives (`runOrchestrator()`).
+ * - `graflow runs list|show|cancel|retry`: finds and steers the runs of a store.
+ * - `graflow serve`: reserved; this version says it is not available and exits with code 3.
  *
  * `graflow --help`, `graflow <command> --help` (or `graflow help <command>`) and
  * `graflow --version` print to stdout and exit 0.
@@ -34,6 +35,8 @@
 import config from "../deno.json" with { type: "json" };
 import { type CliIo, type Command, EXIT, notAvailable, processIo } from "./cli_command.ts";
 import { workerCommand } from "./worker_command.ts";
+import { orchestrateCommand } from "./orchestrate_command.ts";
+import { runsCommand } from "./runs_command.ts";
 
 export type { CliIo, Command } from "./cli_command.ts";
 export { EXIT } from "./cli_command.ts";
@@ -60,9 +63,9 @@ export const VERSION: string = config.version;
  */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   worker: workerCommand(),
-  orchestrate: notAvailable("orchestrate", "continue the runs of processes that died", VERSION),
+  orchestrate: orchestrateCommand(),
   serve: notAvailable("serve", "serve the HTTP API and the web dashboard of runs", VERSION),
-  runs: notAvailable("runs", "list, show, cancel and retry recorded runs", VERSION),
+  runs: runsCommand(),
 };
 
 function help(): string {

@@ -9,7 +9,9 @@
  *
  * @module
  */
-import { runWorker } from "../src/worker/mod.ts";
+import { runOrchestrator, runWorker } from "../src/worker/mod.ts";
+import { redisBackend } from "../src/redis/mod.ts";
+import { openStore } from "./store_option.ts";
 import type { RunWorkerOptions } from "../src/worker/mod.ts";
 import {
   type CliIo,
@@ -22,7 +24,7 @@ import {
   UsageError,
 } from "./cli_command.ts";
 
-type Options = RunWorkerOptions;
+type Options = RunWorkerOptions & { orchestrate?: boolean; store?: string };
 
 /** Sets option `key` to the flag's value. */
 function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
@@ -69,6 +71,8 @@ export const WORKER_FLAGS: readonly Flag<Options>[] = [
   { name: "secret", env: "GRAFLOW_SECRET", kind: "string", arg: "S", apply: to("secret"), help: "HMAC secret shared with the producers; unsigned or tampered messages are dead-lettered" },
   { name: "tls-ca", env: "GRAFLOW_TLS_CA", kind: "string", arg: "FILE", apply: readCa, help: "CA certificate (PEM) for rediss://" },
   { name: "allow-import", env: "GRAFLOW_ALLOW_IMPORT", kind: "list", arg: "P", apply: to("allowImport"), help: "URL prefix of task modules that may be imported on demand; repeatable (default file:)" },
+  { name: "orchestrate", env: "GRAFLOW_ORCHESTRATE", kind: "boolean", apply: to("orchestrate"), help: "also continue the recorded runs nobody drives (as graflow orchestrate), their tasks queued on this Redis; needs --store" },
+  { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "with --orchestrate: the run store, a folder or a redis:// URL" },
   { name: "max-deliveries", env: "GRAFLOW_MAX_DELIVERIES", kind: "number", arg: "N", apply: to("maxDeliveries"), help: "deliveries without an outcome before a task is dead-lettered (default 10)" },
 ];
 
@@ -128,15 +132,22 @@ async function runWorkerCommand(args: string[], io: CliIo, helpText: string): Pr
     io.out(helpText);
     return EXIT.OK;
   }
+  const { orchestrate, store: storeSpec, ...workerOptions } = options;
+  if (orchestrate && !storeSpec) {
+    io.err(
+      'graflow worker: --orchestrate needs --store\nRun "graflow worker --help" for the flags.',
+    );
+    return EXIT.USAGE;
+  }
   const stop = new AbortController();
+  const log = (e: object) => io.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
   let worker;
+  let extra: (() => Promise<void>) | undefined;
   try {
-    worker = await runWorker({
-      ...options,
-      signal: stop.signal,
-      onEvent: (e) => io.out(JSON.stringify({ time: new Date().toISOString(), ...e })),
-    });
+    worker = await runWorker({ ...workerOptions, signal: stop.signal, onEvent: log });
+    if (orchestrate) extra = await startOrchestrator(workerOptions, storeSpec!, stop.signal, log);
   } catch (error) {
+    await worker?.stop().catch(() => {});
     io.err(JSON.stringify({ type: "fatal", error: (error as Error)?.message ?? String(error) }));
     return error instanceof TypeError || error instanceof RangeError ? EXIT.USAGE : EXIT.FAILED;
   }
@@ -145,9 +156,32 @@ async function runWorkerCommand(args: string[], io: CliIo, helpText: string): Pr
   Deno.addSignalListener("SIGINT", onSignal);
   try {
     await worker.finished;
+    await extra?.();
   } finally {
     Deno.removeSignalListener("SIGTERM", onSignal);
     Deno.removeSignalListener("SIGINT", onSignal);
   }
   return EXIT.OK;
+}
+
+/** `--orchestrate`: an orchestrator in this process whose runs queue their tasks on this Redis. */
+async function startOrchestrator(
+  o: RunWorkerOptions,
+  storeSpec: string,
+  signal: AbortSignal,
+  log: (e: object) => void,
+): Promise<() => Promise<void>> {
+  const store = await openStore(storeSpec);
+  const backend = redisBackend({ url: o.url, prefix: o.prefix, secret: o.secret, tls: o.tls });
+  const orchestrator = await runOrchestrator({
+    store,
+    backend,
+    signal,
+    onOrchestratorEvent: log,
+  });
+  return async () => {
+    await orchestrator.finished;
+    await backend.close().catch(() => {});
+    await store.close().catch(() => {});
+  };
 }

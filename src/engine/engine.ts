@@ -388,7 +388,7 @@ export class Engine {
     if (!this.#state.stop && attempt <= t.retry.maxRetries) {
       const delayMs = retryDelay(t.retry, attempt - 1);
       this.#note({ type: "task.retried", taskId: t.name, attempt, delayMs, error });
-      this.#state.retry(exec);
+      this.#state.retry(exec, error);
       clockSleep(this.#setup.clock, delayMs, this.#runAbort.signal).then(() => {
         if (this.#state.stop) return this.#settleFailed(exec, error);
         this.#attempt(exec);

@@ -351,10 +351,16 @@ export class RunState<E extends ExecState = ExecState> {
    * Records that an execution failed and starts its next attempt.
    *
    * @param exec The execution.
+   * @param error What the failed attempt threw (recorded for history only).
    */
-  retry(exec: E): void {
+  retry(exec: E, error?: unknown): void {
     exec.attempt++;
-    this.#record?.({ t: "retry", step: exec.step, attempt: exec.attempt });
+    this.#record?.({
+      t: "retry",
+      step: exec.step,
+      attempt: exec.attempt,
+      ...(error !== undefined ? { error } : {}),
+    });
   }
 
   /**

@@ -114,8 +114,8 @@ export type Transition =
   | { t: "ok"; step: number; result: unknown; directives?: Directives }
   /** Execution `step` failed for good with `error`. */
   | { t: "fail"; step: number; error: unknown }
-  /** Execution `step` failed and starts attempt `attempt`. */
-  | { t: "retry"; step: number; attempt: number }
+  /** Execution `step` failed with `error` and starts attempt `attempt`. */
+  | { t: "retry"; step: number; attempt: number; error?: unknown }
   /** A human-in-the-loop request of execution `step`. */
   | { t: "feedback"; step: number; id: string }
   /** A checkpoint was written. */

@@ -204,6 +204,13 @@ export function encodeTransition(tr: Transition): unknown {
       };
     case "fail":
       return { t: "fail", step: tr.step, error: toErrorRecord(tr.error) };
+    case "retry":
+      return {
+        t: "retry",
+        step: tr.step,
+        attempt: tr.attempt,
+        ...(tr.error !== undefined ? { error: toErrorRecord(tr.error) } : {}),
+      };
     case "halt":
       return { t: "halt", stop: encodeStop(tr.stop) };
     default:
@@ -233,6 +240,13 @@ export function decodeTransition(data: unknown): Transition {
       };
     case "fail":
       return { t: "fail", step: tr.step, error: fromErrorRecord(tr.error as ErrorRecord) };
+    case "retry":
+      return {
+        t: "retry",
+        step: tr.step,
+        attempt: tr.attempt,
+        ...(tr.error !== undefined ? { error: fromErrorRecord(tr.error as ErrorRecord) } : {}),
+      };
     case "halt":
       return { t: "halt", stop: decodeStop(tr.stop) };
     default:

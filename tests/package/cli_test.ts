@@ -15,7 +15,7 @@ const ROOT = new URL("../../", import.meta.url);
 const CLI = new URL("workers/cli.ts", ROOT).pathname;
 const MAIN = new URL("workers/main.ts", ROOT).pathname;
 const CONFIG = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-const RESERVED = ["orchestrate", "serve", "runs"];
+const RESERVED = ["serve"];
 
 interface Result {
   code: number;

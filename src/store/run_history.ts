@@ -1,0 +1,90 @@
+/**
+ * A recorded run's task attempts with their timings, read from its journal (for `graflow runs
+ * show`, the HTTP API and the dashboard): no flow needed, nothing runs.
+ *
+ * @module
+ */
+import type { ErrorRecord } from "../errors.ts";
+import type { JournalEntry } from "./run_store.ts";
+
+/** One attempt of one task execution. */
+export interface TaskAttempt {
+  /** The execution's number in the run. */
+  step: number;
+  /** The task. */
+  taskId: string;
+  /** 1-based attempt. */
+  attempt: number;
+  /** When it started (epoch ms). */
+  startedAt: number;
+  /** When it ended (epoch ms), unless it is still running. */
+  endedAt?: number;
+  /** How it ended. */
+  status: "running" | "succeeded" | "failed" | "retried";
+  /** What it threw, when it failed or was retried. */
+  error?: ErrorRecord;
+}
+
+interface Tr {
+  t: string;
+  step?: number;
+  task?: string;
+  attempt?: number;
+  error?: ErrorRecord;
+}
+
+/**
+ * The attempts of a run, in start order.
+ *
+ * @param entries Its journal entries, in order (all of them, from the first).
+ * @returns The attempts.
+ */
+export function taskAttempts(entries: readonly JournalEntry[]): TaskAttempt[] {
+  const out: TaskAttempt[] = [];
+  const current = new Map<number, TaskAttempt>();
+  for (const e of entries) {
+    const tr = e.tr as Tr;
+    if (typeof tr?.step !== "number" || tr.step <= 0) continue;
+    const open = current.get(tr.step);
+    switch (tr.t) {
+      case "take": {
+        const a: TaskAttempt = {
+          step: tr.step,
+          taskId: String(tr.task ?? "?"),
+          attempt: 1,
+          startedAt: e.at,
+          status: "running",
+        };
+        out.push(a);
+        current.set(tr.step, a);
+        break;
+      }
+      case "retry":
+        if (open) {
+          open.status = "retried";
+          open.endedAt = e.at;
+          if (tr.error) open.error = tr.error;
+          const next: TaskAttempt = {
+            step: tr.step,
+            taskId: open.taskId,
+            attempt: tr.attempt ?? open.attempt + 1,
+            startedAt: e.at,
+            status: "running",
+          };
+          out.push(next);
+          current.set(tr.step, next);
+        }
+        break;
+      case "ok":
+      case "fail":
+        if (open) {
+          open.status = tr.t === "ok" ? "succeeded" : "failed";
+          open.endedAt = e.at;
+          if (tr.error) open.error = tr.error;
+          current.delete(tr.step);
+        }
+        break;
+    }
+  }
+  return out;
+}
