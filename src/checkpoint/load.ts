@@ -26,6 +26,7 @@ export interface CheckpointContents {
  * Reads and verifies a checkpoint without running anything (and without importing anything).
  *
  * @param path Base path (or one of its three file names).
+ * @param options `secret`: refuse a checkpoint that is unsigned or not signed with it.
  * @returns Metadata and state.
  * @throws {CheckpointError} For missing, truncated, tampered, malformed or other-schema files,
  * naming the file and the field.
@@ -37,8 +38,11 @@ export interface CheckpointContents {
  * console.log(metadata.createdAt, state.completed);
  * ```
  */
-export async function loadCheckpoint(path: string): Promise<CheckpointContents> {
-  const cp = await readCheckpoint(path);
+export async function loadCheckpoint(
+  path: string,
+  options: { secret?: string } = {},
+): Promise<CheckpointContents> {
+  const cp = await readCheckpoint(path, options);
   return {
     path: cp.path,
     metadata: cp.metadata,

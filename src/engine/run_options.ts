@@ -48,6 +48,11 @@ export interface RunOptions {
   handlers?: Record<string, TaskHandler>;
   /** Where checkpoints are written. @default {undefined} (checkpoints need it or an explicit path) */
   checkpointDir?: string;
+  /**
+   * Signs checkpoints with HMAC-SHA-256 (`resume` and `loadCheckpoint` with the same secret
+   * refuse unsigned or tampered ones). @default {undefined} (unsigned)
+   */
+  checkpointSecret?: string;
   /** Keep only the newest n checkpoints of this run in `checkpointDir`. @default {undefined} (all) */
   keepCheckpoints?: number;
   /** Distributed backend (e.g. `redisBackend(...)`). */

@@ -42,7 +42,8 @@ function restoreChannel(snapshot: ChannelSnapshot, file: string): MemoryChannel 
  * never makes Graflow import code).
  *
  * @param path Base path of the checkpoint (or one of its files).
- * @param options Run options (checkpointDir, handlers, channel, backend, events, …).
+ * @param options Run options (checkpointDir, handlers, channel, backend, events, …); with
+ * `checkpointSecret`, an unsigned or tampered checkpoint is refused.
  * @returns The run result.
  * @throws {CheckpointError} When the checkpoint is invalid or a task is not registered.
  *
@@ -66,7 +67,10 @@ export async function resume(path: string, options: ResumeOptions = {}): Promise
  * @throws {CheckpointError} When the checkpoint is invalid or a task is not registered.
  */
 export async function startResume(path: string, options: ResumeOptions = {}): Promise<WorkflowRun> {
-  const cp = await readCheckpoint(path);
+  const cp = await readCheckpoint(
+    path,
+    options.checkpointSecret === undefined ? {} : { secret: options.checkpointSecret },
+  );
   const stateFile = cp.path + SUFFIXES.state;
   const graph = graphFromJson(cp.state.flow, stateFile, options.flow?.graph);
   const starts = cp.state.flow.starts;

@@ -26,6 +26,8 @@ export interface CheckpointSettings {
   maxSteps?: number;
   /** Stored so that a resumed run keeps it. */
   executor?: string;
+  /** Signs the checkpoints. */
+  secret?: string;
 }
 
 /** A relative checkpoint name: segments of `[A-Za-z0-9_.-]`, none of them `.` or `..`. */
@@ -182,7 +184,7 @@ export class RunCheckpoints {
         user: options.metadata ?? {},
         schemaVersion: SCHEMA_VERSION,
       },
-    });
+    }, o.secret === undefined ? {} : { secret: o.secret });
     port.checkpointWritten(base, cap.state.steps, taskId);
     if (options.path === undefined && o.keepCheckpoints !== undefined) {
       await prune(this.#folder(taskId), o.keepCheckpoints);

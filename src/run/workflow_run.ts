@@ -280,6 +280,7 @@ export class WorkflowRun implements AsyncDisposable {
         keepCheckpoints: o.keepCheckpoints,
         maxSteps: o.maxSteps,
         executor: o.executor,
+        secret: o.checkpointSecret,
         feedbackStore,
         durable: recorder !== undefined,
         clock,
