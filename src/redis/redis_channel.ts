@@ -14,7 +14,7 @@ import {
   type SetOptions,
   type SnapshotChannel,
 } from "../channels/channel.ts";
-import { decodeValue, encodeValue } from "../channels/codec.ts";
+import { decodeValue, encodeItems, encodeValue } from "../channels/codec.ts";
 import { connectRedis, explainRedisError, type RedisConnectionOptions } from "./connection.ts";
 import type { LuaScript } from "./lua_script.ts";
 import { RedisKeys } from "./keys.ts";
@@ -127,7 +127,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
     const ttl = checkTtl(key, options.ttlMs);
     let args: string[];
     if (Array.isArray(value)) {
-      const list = value.map((item, i) => encodeValue(item, `channel key "${key}"[${i}]`));
+      const list = encodeItems(value, `channel key "${key}"`);
       checkSize(key, list.join(","), this.#max);
       args = [key, "l", ttl === undefined ? "" : String(ttl), ...list];
     } else {
