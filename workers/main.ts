@@ -33,14 +33,20 @@ Flags (environment variable in brackets; the flag wins):
   --grace-ms MS        on SIGTERM/SIGINT, time for in-flight tasks to finish [GRAFLOW_GRACE_MS]
                        (default 10000)
   --metrics-port PORT  serve /metrics and /health on PORT (0: any) [GRAFLOW_METRICS_PORT]
-  --metrics-host H     address of the metrics server [GRAFLOW_METRICS_HOST] (default 0.0.0.0)
-  --secret S           HMAC secret; unsigned or tampered messages are dead-lettered
-                       [GRAFLOW_SECRET]
+  --metrics-host H     address of the metrics server; 0.0.0.0 to serve other machines
+                       [GRAFLOW_METRICS_HOST] (default 127.0.0.1)
+  --secret S           HMAC secret shared with the producers; unsigned, tampered, copied and
+                       replayed messages are refused [GRAFLOW_SECRET]
+  --insecure           without a secret, accept a Redis that is not on this machine (messages
+                       are then not authenticated) [GRAFLOW_INSECURE=1]
   --tls-ca FILE        CA certificate (PEM) for rediss:// [GRAFLOW_TLS_CA]
-  --allow-import P     URL prefix of task modules that may be imported on demand, repeatable
-                       [GRAFLOW_ALLOW_IMPORT, comma-separated] (default file:)
+  --allow-import P     directory or file (path or file: URL) whose modules may be imported when
+                       a queue entry names a task this worker lacks, repeatable
+                       [GRAFLOW_ALLOW_IMPORT, comma-separated] (default: none; only --module)
   --max-deliveries N   deliveries without an outcome before a task is dead-lettered
                        [GRAFLOW_MAX_DELIVERIES] (default 10)
+  --dead-letter-max N  most entries kept in the dead-letter stream [GRAFLOW_DEAD_LETTER_MAX]
+                       (default 10000)
   --help               show this help
 `;
 
@@ -85,6 +91,8 @@ async function main(): Promise<number> {
         "tls-ca": { type: "string" },
         "allow-import": { type: "string", multiple: true },
         "max-deliveries": { type: "string" },
+        "dead-letter-max": { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -117,6 +125,11 @@ async function main(): Promise<number> {
       tls: caFile ? { ca: Deno.readTextFileSync(caFile) } : undefined,
       allowImport: list(v["allow-import"], "GRAFLOW_ALLOW_IMPORT"),
       maxDeliveries: num("max-deliveries", v["max-deliveries"] ?? env("GRAFLOW_MAX_DELIVERIES")),
+      deadLetterMax: num(
+        "dead-letter-max",
+        v["dead-letter-max"] ?? env("GRAFLOW_DEAD_LETTER_MAX"),
+      ),
+      insecure: v.insecure ?? env("GRAFLOW_INSECURE") === "1",
       onEvent: (e: object) => console.log(JSON.stringify({ time: new Date().toISOString(), ...e })),
     };
   } catch (error) {

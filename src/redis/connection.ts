@@ -113,7 +113,7 @@ export function envVar(name: string): string | undefined {
  *
  * @example Connecting with an ACL user over TLS
  * ```ts ignore
- * import { connectRedis } from "@graflow/graflow/redis";
+ * import { connectRedis } from "./connection.ts";
  * const redis = connectRedis({ url: "rediss://worker:s3cret@redis.internal:6380", tls: { ca } });
  * ```
  */

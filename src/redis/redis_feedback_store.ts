@@ -2,23 +2,42 @@
  * Human-in-the-loop requests and answers in Redis, for runs on the Redis backend: any process
  * (a web server, a CLI) can answer with `provideFeedback(id, response, { store })`.
  *
+ * With a secret, a request and its answer are signed (bound to the request id and direction):
+ * an answer written into Redis by anyone without the secret is never taken, and a genuine
+ * answer can still replace it. Every request expires after the retention.
+ *
  * @module
  */
 import type { Redis } from "ioredis";
 import type { FeedbackResponse } from "../context/task_context.ts";
 import type { FeedbackRecord, FeedbackStore } from "../checkpoint/feedback_store.ts";
 import { alreadyAnswered, checkResponse, notFound } from "../checkpoint/feedback_errors.ts";
-import { connectRedis, type RedisConnectionOptions } from "./connection.ts";
+import {
+  connectRedis,
+  envVar,
+  type RedisConnectionOptions,
+  redisUrl,
+  safeUrl,
+} from "./connection.ts";
 import { RedisKeys } from "./keys.ts";
 import { LuaScript } from "./lua_script.ts";
 import { quit } from "./redis_channel.ts";
 import { Subscriber } from "./subscriber.ts";
+import { Signer } from "./signing.ts";
+import { checkTransport } from "./transport_policy.ts";
+import { checkDuration, DEFAULT_RETENTION_MS } from "./retention.ts";
 
-/** KEYS: feedback hash. ARGV: response JSON, channel. Returns -1 unknown, 0 answered, 1 ok. */
+/**
+ * KEYS: feedback hash. ARGV: sealed answer, channel, retention ms, the answer found before ('' for
+ * none). Answers unless another answer was stored meanwhile. Returns -1 unknown, 0 answered, 1 ok.
+ */
 const RESPOND = new LuaScript(
   "feedback_respond",
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[1], 'response', ARGV[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], 'response')
+if (cur or '') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'response', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[2], '1')
 return 1`,
 );
@@ -27,12 +46,39 @@ return 1`,
 export interface RedisFeedbackStoreOptions extends RedisConnectionOptions {
   /** Key prefix. @default {"graflow"} */
   prefix?: string;
-  /** A connection to use (not closed by `close()`). */
-  redis?: Redis;
+  /** HMAC secret (the backend's): requests and answers are signed. @default {env GRAFLOW_SECRET} */
+  secret?: string;
+  /** Without a secret, allow a Redis that is not on this machine. @default {false} */
+  insecure?: boolean;
   /** How often `wait` checks besides pub/sub. @default {1000} */
   pollMs?: number;
-  /** How long requests stay in Redis. @default {undefined} (until deleted) */
-  ttlMs?: number;
+  /** How long a request (and its answer) stays in Redis. @default {604800000} (7 days) */
+  retentionMs?: number;
+}
+
+let attach: (store: RedisFeedbackStore, redis: Redis, signer: Signer) => RedisFeedbackStore;
+/** True while {@linkcode redisFeedbackStoreOn} constructs (no connection of its own). */
+let attaching = false;
+
+/**
+ * A feedback store on an existing connection (the backend's), signed with its signer.
+ *
+ * @param redis The connection (left open by `close()`).
+ * @param signer The backend's signer.
+ * @param options Prefix, poll interval, retention.
+ * @returns The store.
+ */
+export function redisFeedbackStoreOn(
+  redis: Redis,
+  signer: Signer,
+  options: { prefix: string; pollMs: number; retentionMs: number },
+): RedisFeedbackStore {
+  attaching = true;
+  try {
+    return attach(new RedisFeedbackStore(options), redis, signer);
+  } finally {
+    attaching = false;
+  }
 }
 
 /**
@@ -43,68 +89,115 @@ export interface RedisFeedbackStoreOptions extends RedisConnectionOptions {
  * ```ts ignore
  * import { provideFeedback } from "@graflow/graflow";
  * import { RedisFeedbackStore } from "@graflow/graflow/redis";
- * await using store = new RedisFeedbackStore({ url: "redis://127.0.0.1:6379" });
+ * await using store = new RedisFeedbackStore({ url: "redis://127.0.0.1:6379", secret });
  * await provideFeedback(id, { approved: true }, { store });
  * ```
  */
 export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
-  readonly #redis: Redis;
-  readonly #owned: boolean;
+  #redis!: Redis;
+  #owned = true;
+  #signer: Signer;
   readonly #keys: RedisKeys;
   readonly #pollMs: number;
-  readonly #ttlMs: number | undefined;
+  readonly #retention: number;
   #subscriber: Subscriber | undefined;
   #closed = false;
+
+  static {
+    attach = (store, redis, signer) => {
+      store.#redis = redis;
+      store.#owned = false;
+      store.#signer = signer;
+      return store;
+    };
+  }
 
   /**
    * Creates the store.
    *
-   * @param options Connection and prefix.
+   * @param options Connection, prefix, secret, retention.
+   * @throws {TypeError} When the URL or prefix is malformed, or there is no secret for a Redis
+   * that is not on this machine (without `insecure`).
+   * @throws {RangeError} When `pollMs` or `retentionMs` is out of range.
    */
   constructor(options: RedisFeedbackStoreOptions = {}) {
+    const what = "Cannot create RedisFeedbackStore";
     this.#keys = new RedisKeys(options.prefix);
-    this.#owned = !options.redis;
-    this.#redis = options.redis ?? connectRedis(options);
-    this.#pollMs = options.pollMs ?? 1000;
-    this.#ttlMs = options.ttlMs;
+    this.#pollMs = checkDuration(what, "pollMs", options.pollMs, 1000);
+    this.#retention = checkDuration(what, "retentionMs", options.retentionMs, DEFAULT_RETENTION_MS);
+    const secret = options.secret ?? envVar("GRAFLOW_SECRET");
+    this.#signer = new Signer(secret, this.#keys.prefix);
+    if (attaching) return; // redisFeedbackStoreOn gives it the backend's connection
+    const url = redisUrl(options.url);
+    checkTransport({
+      action: "create RedisFeedbackStore",
+      url,
+      safeUrl: safeUrl(url),
+      secret,
+      insecure: options.insecure,
+    });
+    this.#redis = connectRedis({ ...options, url });
   }
 
   /** Saves a new request (an existing id is kept as is). */
   async create(record: FeedbackRecord): Promise<void> {
     const key = this.#keys.feedback(record.id);
-    await this.#redis.hsetnx(key, "record", JSON.stringify(record));
-    if (this.#ttlMs) await this.#redis.pexpire(key, this.#ttlMs);
+    const sealed = this.#signer.seal("feedback-request", "", record.id, JSON.stringify(record));
+    await this.#redis.multi()
+      .hsetnx(key, "record", sealed)
+      .pexpire(key, this.#retention)
+      .exec();
   }
 
-  /** Reads a request and its answer. */
+  /**
+   * Reads a request and its answer (an answer that is not authentic is left out).
+   *
+   * @throws {WorkflowError} `BAD_SIGNATURE` when the stored request is not authentic.
+   */
   async get(id: string): Promise<FeedbackRecord | undefined> {
-    const [record, response] = await this.#redis.hmget(
-      this.#keys.feedback(id),
-      "record",
-      "response",
-    );
-    if (!record) return undefined;
-    const r = JSON.parse(record) as FeedbackRecord;
-    if (response) r.response = JSON.parse(response);
-    return r;
+    return (await this.#read(id)).record;
+  }
+
+  async #read(id: string): Promise<{ record?: FeedbackRecord; raw: string }> {
+    const [rec, response] = await this.#redis.hmget(this.#keys.feedback(id), "record", "response");
+    if (!rec) return { raw: "" };
+    const r = JSON.parse(this.#signer.open("feedback-request", "", id, rec)) as FeedbackRecord;
+    const answer = this.#answer(r, response);
+    if (answer) r.response = answer;
+    return { record: r, raw: response ?? "" };
+  }
+
+  #answer(record: FeedbackRecord, sealed: string | null): FeedbackResponse | undefined {
+    if (!sealed) return undefined;
+    const r = this.#signer.check("feedback-answer", record.runId ?? "", record.id, sealed);
+    return "text" in r ? JSON.parse(r.text) : undefined;
   }
 
   /** Stores the answer; refuses unknown and already answered requests. */
   async respond(id: string, response: FeedbackResponse): Promise<FeedbackRecord> {
-    const record = await this.get(id);
+    const { record, raw } = await this.#read(id);
     if (!record) throw notFound(id);
     if (record.response) throw alreadyAnswered(id);
     checkResponse(record, response);
-    const r = await RESPOND.run(this.#redis, [this.#keys.feedback(id)], [
+    const sealed = this.#signer.seal(
+      "feedback-answer",
+      record.runId ?? "",
+      id,
       JSON.stringify(response),
+    );
+    // `raw` is "" or an answer that is not authentic: either may be replaced, nothing else.
+    const r = await RESPOND.run(this.#redis, [this.#keys.feedback(id)], [
+      sealed,
       this.#keys.feedbackAnswered(id),
+      this.#retention,
+      raw,
     ]);
     if (r === -1) throw notFound(id);
     if (r === 0) throw alreadyAnswered(id);
     return { ...record, response: structuredClone(response) };
   }
 
-  /** Resolves with the answer once there is one; rejects with `signal.reason` on abort. */
+  /** Resolves with the (authentic) answer once there is one; rejects with `signal.reason` on abort. */
   async wait(id: string, signal: AbortSignal): Promise<FeedbackResponse> {
     signal.throwIfAborted();
     const channel = this.#keys.feedbackAnswered(id);
@@ -118,8 +211,8 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       while (true) {
-        const response = await this.#redis.hget(this.#keys.feedback(id), "response");
-        if (response) return JSON.parse(response);
+        const answer = (await this.#read(id)).record?.response;
+        if (answer) return answer;
         signal.throwIfAborted();
         await new Promise<void>((resolve) => {
           wake = resolve;

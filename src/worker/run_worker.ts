@@ -7,18 +7,24 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { runRemoteTask } from "../context/remote_context.ts";
-import { admitEntry, deadLetterNotice } from "./admit_entry.ts";
+import { type RemoteOutcome, runRemoteTask } from "../context/remote_context.ts";
+import { type AdmitContext, admitEntry, deadLetterNotice } from "./admit_entry.ts";
 import { WorkflowError } from "../errors.ts";
-import { connectRedis, envVar, explainRedisError, within } from "../redis/connection.ts";
+import { connectRedis, envVar, explainRedisError, safeUrl, within } from "../redis/connection.ts";
+import { CallClient } from "../redis/context_calls.ts";
 import { RedisKeys } from "../redis/keys.ts";
-import { quit, RedisChannel } from "../redis/redis_channel.ts";
-import { seal } from "../redis/signing.ts";
+import { PrefixConfig } from "../redis/prefix_config.ts";
+import { quit, type RedisChannel, redisChannelOn } from "../redis/redis_channel.ts";
+import { outcomeText, safeErrorRecord } from "../redis/safe_outcome.ts";
+import { Signer } from "../redis/signing.ts";
 import { Subscriber } from "../redis/subscriber.ts";
 import { type QueueEntry, RedisTaskQueue } from "../redis/task_queue.ts";
-import type { OutcomeRecord } from "../redis/wire.ts";
-import { HostCalls } from "./host_calls.ts";
+import { checkTransport } from "../redis/transport_policy.ts";
+import { decodeWake, encodeWake } from "../redis/wake.ts";
+import type { JobMessage, OutcomeRecord } from "../redis/wire.ts";
+import { ModuleAllowlist } from "./module_allowlist.ts";
 import { WorkerMetrics } from "./worker_metrics.ts";
+import { WorkerPresence } from "./worker_presence.ts";
 import { type NormalizedWorkerOptions, normalizeWorkerOptions } from "./worker_options.ts";
 import { serveMetrics } from "./metrics_server.ts";
 import { checkHealth, type WorkerHealth } from "./worker_health.ts";
@@ -51,7 +57,11 @@ export class GraflowWorker implements AsyncDisposable {
   readonly #subscriber: Subscriber;
   readonly #queue: RedisTaskQueue;
   readonly #keys: RedisKeys;
-  readonly #calls: HostCalls;
+  readonly #signer: Signer;
+  readonly #calls: CallClient;
+  readonly #presence: WorkerPresence;
+  #allowlist: ModuleAllowlist | undefined;
+  #leaseTimers: ReturnType<typeof setInterval>[] = [];
   readonly #running = new Map<string, Running>();
   readonly #byJob = new Map<string, Running>();
   readonly #channels = new Map<string, RedisChannel>();
@@ -82,11 +92,21 @@ export class GraflowWorker implements AsyncDisposable {
     this.#blocking = this.#redis.duplicate();
     this.#blocking.on("error", () => {});
     this.#subscriber = new Subscriber(this.#redis);
-    this.#queue = new RedisTaskQueue(this.#redis, this.#keys, { secret: o.secret });
-    this.#calls = new HostCalls(this.#redis, this.#keys, this.id, {
-      secret: o.secret,
-      pollMs: o.pollMs,
-    });
+    this.#signer = new Signer(o.secret, this.#keys.prefix);
+    this.#queue = new RedisTaskQueue(this.#redis, this.#keys, this.#signer, o.deadLetterMax);
+    this.#calls = new CallClient(this.#redis, this.#keys, this.#signer, this.id, o.pollMs);
+    const config = new PrefixConfig(this.#redis, this.#keys, this.#signer);
+    this.#presence = new WorkerPresence(
+      this.#redis,
+      this.#keys,
+      config,
+      this.id,
+      o.leaseMs === undefined,
+      {
+        onLease: (ms) => this.#setLease(ms),
+        onWarning: (message) => this.#emit({ type: "warning", workerId: this.id, message }),
+      },
+    );
     this.#leaseMs = o.leaseMs ?? 15_000;
     this.finished = new Promise((r) => this.#resolveFinished = r);
   }
@@ -99,6 +119,14 @@ export class GraflowWorker implements AsyncDisposable {
 
   /** @internal Connects, imports modules, starts the loops. */
   async start(): Promise<void> {
+    const warning = checkTransport({
+      action: "start worker",
+      url: this.#o.url!,
+      safeUrl: safeUrl(this.#o.url!),
+      secret: this.#o.secret,
+      insecure: this.#o.insecure,
+    });
+    this.#allowlist = await ModuleAllowlist.create(this.#o.allowImport);
     for (const m of this.#o.modules) {
       try {
         await import(m);
@@ -114,21 +142,23 @@ export class GraflowWorker implements AsyncDisposable {
     await this.#redis.ping().catch((error) => {
       throw explainRedisError(this.#redis, error);
     });
-    if (this.#o.leaseMs === undefined) {
-      this.#leaseMs = (await this.#queue.configuredLease()) ?? 15_000;
-    }
+    if (warning) this.#emit({ type: "warning", workerId: this.id, message: warning });
+    this.#leaseMs = (await this.#presence.initialLease()) ?? this.#leaseMs;
     await this.#queue.ensureGroup();
     await this.#subscriber.on(this.#keys.control(), (m) => this.#onControl(m));
-    await this.#subscriber.on(this.#keys.wake(this.id), (m) => this.#calls.onWake(m));
+    await this.#subscriber.on(this.#keys.wake(this.id), (m) => {
+      const wake = decodeWake(m);
+      if (wake?.kind === "reply") this.#calls.onReply(wake.callId, wake.sealed);
+    });
     // Entries this consumer name held in an earlier life: give them to anyone at once.
     await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
+    await this.#presence.start();
     if (this.#o.metricsPort !== undefined) {
       const s = serveMetrics(this, this.#o.metricsPort, this.#o.metricsHostname);
       this.#server = s;
       this.port = s.port;
     }
-    this.#timers.push(setInterval(() => this.#reclaim(), Math.min(this.#leaseMs / 2, 500)));
-    this.#timers.push(setInterval(() => this.#renew(), Math.max(50, this.#leaseMs / 3)));
+    this.#startLeaseTimers();
     // Consumers of workers that died stay in the group (empty once reclaimed): prune them.
     this.#timers.push(setInterval(() => {
       this.#queue.pruneConsumers(Math.max(60_000, 10 * this.#leaseMs)).catch(() => {});
@@ -137,6 +167,22 @@ export class GraflowWorker implements AsyncDisposable {
     this.#emit({ type: "started", workerId: this.id, leaseMs: this.#leaseMs, port: this.port });
     this.#o.signal?.addEventListener("abort", () => this.stop(), { once: true });
     this.#reclaim();
+  }
+
+  /** Reclaiming and renewing follow the lease. */
+  #startLeaseTimers(): void {
+    for (const t of this.#leaseTimers) clearInterval(t);
+    this.#leaseTimers = [
+      setInterval(() => this.#reclaim(), Math.min(this.#leaseMs / 2, 500)),
+      setInterval(() => this.#renew(), Math.max(50, this.#leaseMs / 3)),
+    ];
+  }
+
+  #setLease(leaseMs: number): void {
+    if (this.#stopping || leaseMs === this.#leaseMs) return;
+    this.#leaseMs = leaseMs;
+    this.#startLeaseTimers();
+    this.#emit({ type: "lease", workerId: this.id, leaseMs });
   }
 
   /** The lease in use. */
@@ -241,8 +287,9 @@ export class GraflowWorker implements AsyncDisposable {
   }
 
   #onControl(payload: string): void {
-    if (payload.startsWith("cancel\n")) {
-      const job = payload.slice(7);
+    const wake = decodeWake(payload);
+    if (wake?.kind === "cancel") {
+      const job = wake.job;
       this.#cancelled.add(job);
       if (this.#cancelled.size > 10_000) {
         this.#cancelled.delete(this.#cancelled.values().next().value!);
@@ -254,7 +301,8 @@ export class GraflowWorker implements AsyncDisposable {
           new WorkflowError("Task canceled by its run", { code: "TASK_CANCELED" }),
         );
       }
-    } else if (payload === "handback") this.#reclaim();
+    } else if (wake?.kind === "handback") this.#reclaim();
+    else if (wake?.kind === "config") this.#presence.refresh().catch(() => {});
   }
 
   #start(entry: QueueEntry): void {
@@ -275,24 +323,34 @@ export class GraflowWorker implements AsyncDisposable {
 
   async #process(r: Running): Promise<void> {
     const { entry } = r;
-    const o = this.#o;
-    const admitted = await admitEntry(entry, o);
-    if ("poison" in admitted) return this.#poison(entry, admitted.poison);
+    const admitted = await admitEntry(entry, this.#admitContext(r));
+    if ("poison" in admitted) return this.#poison(entry, admitted.poison, admitted.verified);
+    if ("drop" in admitted) {
+      this.metrics.dropped++;
+      const job = admitted.message.job;
+      this.#emit({
+        type: "dropped",
+        workerId: this.id,
+        entry: entry.id,
+        job,
+        reason: admitted.drop,
+      });
+      return;
+    }
     const message = admitted.message;
     if (this.#cancelled.has(message.job)) return; // its entry is gone already
     r.job = message.job;
     this.#byJob.set(message.job, r);
     const started = performance.now();
-    const signal = r.controller.signal;
-    const outcome = await runRemoteTask(message, {
-      call: (c) => this.#calls.call(message, c, signal),
-      signal,
-      channel: this.#channel(message.runId),
-    });
+    const outcome = await this.#run(message, r.controller.signal);
     this.metrics.observe((performance.now() - started) / 1000);
     if (r.dropped) return;
-    const record: OutcomeRecord = { job: message.job, worker: this.id, outcome };
-    const sealed = seal(JSON.stringify(record), o.secret);
+    const text = outcomeText(
+      (o): OutcomeRecord => ({ job: message.job, worker: this.id, outcome: o }),
+      outcome,
+      message.taskId,
+    );
+    const sealed = this.#signer.seal("outcome", message.runId, message.job, text);
     // A full worker reserves its next task in the same step (the consume loop is not reading:
     // it waits for a free slot).
     const next = !this.#stopping && this.#holding() >= this.#capacity()
@@ -317,6 +375,35 @@ export class GraflowWorker implements AsyncDisposable {
     if (message.attempt > 1) this.metrics.retried++;
   }
 
+  /** Runs a task: whatever it throws or returns becomes an outcome; this never throws. */
+  async #run(message: JobMessage, signal: AbortSignal): Promise<RemoteOutcome> {
+    try {
+      // By name only: the task is registered (admitEntry made sure), nothing is imported here.
+      return await runRemoteTask({ ...message, module: undefined }, {
+        call: (c) => this.#calls.call(message, c, signal),
+        signal,
+        channel: this.#channel(message.runId),
+      });
+    } catch (error) {
+      return { ok: false, error: safeErrorRecord(error) };
+    }
+  }
+
+  #admitContext(r: Running): AdmitContext {
+    return {
+      signer: this.#signer,
+      maxDeliveries: this.#o.maxDeliveries,
+      allowlist: this.#allowlist!,
+      workerId: this.id,
+      admit: async (id, message) => {
+        let verdict!: Awaited<ReturnType<RedisTaskQueue["admit"]>>;
+        await this.#retry(async () => verdict = await this.#queue.admit(id, message), r);
+        return r.dropped ? "unknown" : verdict;
+      },
+      log: (error) => this.#emit({ type: "error", workerId: this.id, error }),
+    };
+  }
+
   /** Retries a Redis write until it succeeds or the outcome must be dropped. */
   async #retry(write: () => Promise<unknown>, r: Running): Promise<void> {
     for (let delay = 50;; delay = Math.min(delay * 2, 1000)) {
@@ -331,8 +418,8 @@ export class GraflowWorker implements AsyncDisposable {
     }
   }
 
-  async #poison(entry: QueueEntry, reason: string): Promise<void> {
-    const notify = deadLetterNotice(entry, reason, this.id, this.#o.secret);
+  async #poison(entry: QueueEntry, reason: string, verified?: JobMessage): Promise<void> {
+    const notify = deadLetterNotice(entry, reason, this.id, this.#signer, verified);
     const r = this.#running.get(entry.id)!;
     await this.#retry(() => this.#queue.deadLetter(entry, reason, this.id, notify), r);
     this.metrics.deadLettered++;
@@ -343,7 +430,7 @@ export class GraflowWorker implements AsyncDisposable {
     let ch = this.#channels.get(runId);
     if (!ch) {
       if (this.#channels.size >= 1000) this.#channels.clear();
-      ch = new RedisChannel({ redis: this.#redis, prefix: this.#keys.prefix, runId });
+      ch = redisChannelOn(this.#redis, { prefix: this.#keys.prefix, runId });
       this.#channels.set(runId, ch);
     }
     return ch;
@@ -387,7 +474,7 @@ export class GraflowWorker implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     this.#wakeStop();
-    for (const t of this.#timers) clearInterval(t);
+    for (const t of [...this.#timers, ...this.#leaseTimers]) clearInterval(t);
     this.#blocking.disconnect();
     this.#slotFreed?.();
     const deadline = Date.now() + this.#o.graceMs;
@@ -407,9 +494,10 @@ export class GraflowWorker implements AsyncDisposable {
       // When Redis is away the hand-back cannot happen: the lease returns the entries later.
       await within(
         (async () => {
+          await this.#presence.stop();
           n = await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
           this.metrics.handedBack += n;
-          if (n) await this.#redis.publish(this.#keys.control(), "handback");
+          if (n) await this.#redis.publish(this.#keys.control(), encodeWake({ kind: "handback" }));
           await this.#queue.removeConsumer(this.id);
         })(),
         3000,
