@@ -385,7 +385,23 @@ export class GraflowWorker implements AsyncDisposable {
         channel: this.#channel(message.runId),
       });
     } catch (error) {
-      return { ok: false, error: safeErrorRecord(error) };
+      // What the task threw could not even be turned into a record (a revoked Proxy, a throwing
+      // getter): say so, with why.
+      let why: string;
+      try {
+        why = String((error as Error)?.message ?? error);
+      } catch {
+        why = "(unreadable)";
+      }
+      return {
+        ok: false,
+        error: safeErrorRecord(
+          new WorkflowError(
+            `Task "${message.taskId}" failed, and what it threw cannot be read: ${why}`,
+            { code: "UNREADABLE_ERROR" },
+          ),
+        ),
+      };
     }
   }
 
