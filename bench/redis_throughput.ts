@@ -6,9 +6,14 @@
  *   removeOnComplete, completion seen through `QueueEvents`), with Redis commands per task from
  *   `INFO commandstats`;
  * - latency of `fetch >> (a | b) >> merge` through Redis (p50/p99 over sequential runs);
- * - time from a worker's death (SIGKILL) to its task running on another worker.
+ * - time from a worker's death (SIGKILL) to its task running on another worker;
+ * - the cost of signing: Graflow without and with a secret (HMAC-SHA256 of every job, outcome,
+ *   call and reply, bound to its run, job or call), interleaved, at the same settings.
  *
  *     deno run -A bench/redis_throughput.ts [--jobs 3000] [--repeats 3] [--latency-runs 1000]
+ *       [--only signing]
+ *
+ * `--only signing` measures the signing cost alone.
  *
  * Each throughput figure is the best and the median of `--repeats` runs, Graflow and BullMQ
  * interleaved; commands per task are averaged over the runs. The
@@ -31,6 +36,8 @@ function option(name: string, fallback: number): number {
 const JOBS = option("jobs", 3000);
 const REPEATS = option("repeats", 3);
 const LATENCY_RUNS = option("latency-runs", 1000);
+const ONLY = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : undefined;
+const SECRET = "bench-secret-0123456789";
 const MAIN = new URL("../workers/main.ts", import.meta.url).pathname;
 const BULL = new URL("./bullmq_worker.ts", import.meta.url).pathname;
 
@@ -79,34 +86,31 @@ async function commandsPerTask(redis: Redis, jobs: number, label: string): Promi
   return calls / jobs;
 }
 
-/** Graflow: `jobs` one-task runs at once through the backend; returns jobs/s and cmds/task. */
-async function graflowThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+/**
+ * Graflow: `jobs` one-task runs at once through the backend, with or without a secret; returns
+ * jobs/s and cmds/task.
+ */
+async function graflowThroughput(
+  url: string,
+  procs: number,
+  concurrency: number,
+  jobs: number,
+  secret?: string,
+) {
   const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
-  const workers = Array.from({ length: procs }, () =>
-    new Proc(
-      [
-        "--redis",
-        url,
-        "--prefix",
-        prefix,
-        "--module",
-        B.TASKS_URL,
-        "--concurrency",
-        String(concurrency),
-      ].map(String)
-        .reduce((a, x) => (a.push(x), a), [MAIN] as string[]),
-      /"type":"started"/,
-    ));
+  const args = [MAIN, "--redis", url, "--prefix", prefix, "--module", B.TASKS_URL];
+  args.push("--concurrency", String(concurrency), ...(secret ? ["--secret", secret] : []));
+  const workers = Array.from({ length: procs }, () => new Proc(args, /"type":"started"/));
   await Promise.all(workers.map((w) => w.ready));
   const redis = new Redis(url);
-  const backend = redisBackend({ url, prefix });
+  const backend = redisBackend({ url, prefix, secret });
   const one = flow`${B.noop}`;
   await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
   await redis.config("RESETSTAT");
   const t0 = performance.now();
   await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
   const seconds = (performance.now() - t0) / 1000;
-  const cmds = await commandsPerTask(redis, jobs, "graflow");
+  const cmds = await commandsPerTask(redis, jobs, secret ? "graflow (signed)" : "graflow");
   await backend.close();
   await Promise.all(workers.map((w) => w.stop()));
   await redis.flushall();
@@ -230,6 +234,43 @@ async function reclaimDelay(url: string, leaseMs: number, trials: number) {
   return delays;
 }
 
+const best = (xs: { rate: number }[]) => Math.max(...xs.map((x) => x.rate));
+const median = (xs: { rate: number }[]) => {
+  const v = xs.map((x) => x.rate).sort((x, y) => x - y);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/** Graflow without and with a secret, interleaved: the cost of signing. */
+async function signingCost(url: string): Promise<void> {
+  const rows: string[] = [];
+  for (const [procs, concurrency] of [[1, 10], [1, 100], [2, 100]]) {
+    const plain: { rate: number }[] = [];
+    const signed: { rate: number }[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const p = await graflowThroughput(url, procs, concurrency, JOBS);
+      const s = await graflowThroughput(url, procs, concurrency, JOBS, SECRET);
+      plain.push(p);
+      signed.push(s);
+      console.error(
+        `  ${procs}×${concurrency}: unsigned ${p.rate.toFixed(0)}/s, signed ${s.rate.toFixed(0)}/s`,
+      );
+    }
+    const cost = (a: number, b: number) => `${((1 - b / a) * 100).toFixed(1)} %`;
+    rows.push(
+      `| ${procs} | ${concurrency} | ${best(plain).toFixed(0)} / ${median(plain).toFixed(0)} | ${
+        best(signed).toFixed(0)
+      } / ${median(signed).toFixed(0)} | ${cost(best(plain), best(signed))} / ${
+        cost(median(plain), median(signed))
+      } |`,
+    );
+  }
+  console.log(
+    "| worker processes | concurrency | unsigned jobs/s (best / median) | signed jobs/s (best / median) | cost of signing (best / median) |",
+  );
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const r of rows) console.log(r);
+}
+
 const server = await RedisServer.start();
 const url = server.url();
 const admin = new Redis(url);
@@ -237,6 +278,13 @@ const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
 admin.disconnect();
 try {
   console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, ${REPEATS} repeats`);
+  if (ONLY === "signing") await signingCost(url);
+  else await everything(url);
+} finally {
+  await server.stop();
+}
+
+async function everything(url: string): Promise<void> {
   const rows: string[] = [];
   for (const procs of [1, 2]) {
     for (const concurrency of [1, 10, 100]) {
@@ -253,11 +301,6 @@ try {
           }/s`,
         );
       }
-      const best = (xs: { rate: number }[]) => Math.max(...xs.map((x) => x.rate));
-      const median = (xs: { rate: number }[]) => {
-        const v = xs.map((x) => x.rate).sort((x, y) => x - y);
-        return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-      };
       const cmds = (xs: { cmds: number }[]) => xs.reduce((t, x) => t + x.cmds, 0) / xs.length;
       rows.push(
         `| ${procs} | ${concurrency} | ${best(g).toFixed(0)} / ${median(g).toFixed(0)} | ${
@@ -286,6 +329,6 @@ try {
         leaseMs + 1000
       } ms)`,
   );
-} finally {
-  await server.stop();
+  console.log("\nCost of signing (Graflow without and with a secret, interleaved):");
+  await signingCost(url);
 }

@@ -13,9 +13,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { WorkflowError } from "../errors.ts";
+import { constantTimeEqual, HmacSha256 } from "./hmac_sha256.ts";
 
 /** What a signed message is: its direction is part of what is signed. */
 export type MessageKind =
@@ -32,7 +31,7 @@ const HEADER_VERSION = "graflow-hmac-1";
 
 /** Signs and checks the messages of one key prefix. */
 export class Signer {
-  readonly #secret: string | undefined;
+  readonly #mac: HmacSha256 | undefined;
   readonly #prefix: string;
 
   /**
@@ -42,13 +41,13 @@ export class Signer {
    * @param prefix The key prefix (part of every signature).
    */
   constructor(secret: string | undefined, prefix: string) {
-    this.#secret = secret || undefined;
+    this.#mac = secret ? new HmacSha256(secret) : undefined;
     this.#prefix = prefix;
   }
 
   /** Whether messages are signed (a secret is set). */
   get signs(): boolean {
-    return this.#secret !== undefined;
+    return this.#mac !== undefined;
   }
 
   /**
@@ -61,12 +60,10 @@ export class Signer {
    * @returns Hex HMAC-SHA256, or "" without a secret.
    */
   sign(kind: MessageKind, runId: string, id: string, text: string): string {
-    if (this.#secret === undefined) return "";
-    return createHmac("sha256", this.#secret)
-      .update(JSON.stringify([HEADER_VERSION, kind, this.#prefix, runId, id]))
-      .update("\n")
-      .update(text)
-      .digest("hex");
+    if (this.#mac === undefined) return "";
+    return this.#mac.hex(
+      `${JSON.stringify([HEADER_VERSION, kind, this.#prefix, runId, id])}\n${text}`,
+    );
   }
 
   /**
@@ -86,10 +83,9 @@ export class Signer {
     text: string,
     signature: string | undefined,
   ): boolean {
-    if (this.#secret === undefined) return true;
-    if (typeof signature !== "string" || !/^[0-9a-f]{64}$/.test(signature)) return false;
-    const expected = Buffer.from(this.sign(kind, runId, id, text), "hex");
-    return timingSafeEqual(Buffer.from(signature, "hex"), expected);
+    if (this.#mac === undefined) return true;
+    if (typeof signature !== "string" || signature.length !== 64) return false;
+    return constantTimeEqual(signature, this.sign(kind, runId, id, text));
   }
 
   /**
