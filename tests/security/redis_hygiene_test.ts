@@ -63,6 +63,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "The keys of a run whose producer died are given the retention by the next producer",
+  ignore: NO_REDIS,
+  async fn() {
+    await using server = await RedisServer.start();
+    const prefix = randomPrefix();
+    const url = server.url();
+    await using redis = attacker(url);
+    // What a producer killed mid-run leaves: its run noted in progress long ago, channel keys
+    // without a TTL, queue bookkeeping.
+    await redis.zadd(`${prefix}:runs`, 0, "dead-run");
+    await redis.sadd(`${prefix}:run:{dead-run}:ch`, "k");
+    await redis.set(`${prefix}:run:{dead-run}:ch:k`, "1");
+    await redis.hset(`${prefix}:run:{dead-run}:jobs`, "j", "1-0");
+    await using _w = await runWorker({ url, prefix, blockMs: 50 });
+    await using backend = redisBackend({ url, prefix, retentionMs: 60_000, pollMs: 50 });
+    await flow`${T.sleeper}`.run({ backend, input: 200 });
+    const ttl = await redis.pttl(`${prefix}:run:{dead-run}:ch:k`);
+    assert.ok(ttl > 0 && ttl <= 60_000, `TTL ${ttl}`);
+    assert.equal(await redis.exists(`${prefix}:run:{dead-run}:jobs`), 0);
+    assert.equal(await redis.zscore(`${prefix}:runs`, "dead-run"), null);
+  },
+});
+
+Deno.test({
   name: "The dead-letter stream is capped",
   ignore: NO_REDIS,
   async fn() {
