@@ -21,6 +21,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { Redis } from "ioredis";
 import { Queue, QueueEvents } from "bullmq";
 import { flow } from "../mod.ts";
@@ -72,6 +73,17 @@ class Proc {
   }
 }
 
+/** CPU time (ms) a child process used so far (Linux `/proc`; 0 elsewhere). */
+function childCpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
 /** Commands Redis executed per task (`INFO commandstats`: top-level and inside scripts). */
 async function commandsPerTask(redis: Redis, jobs: number, label: string): Promise<number> {
   const info = await redis.info("commandstats");
@@ -107,15 +119,21 @@ async function graflowThroughput(
   const one = flow`${B.noop}`;
   await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
   await redis.config("RESETSTAT");
+  const cpu0 = process.cpuUsage();
+  const workerCpu0 = workers.map((w) => childCpuMs(w.child.pid));
   const t0 = performance.now();
   await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
   const seconds = (performance.now() - t0) / 1000;
+  const producerCpu = process.cpuUsage(cpu0);
+  const workerCpu = workers.reduce((t, w, i) => t + childCpuMs(w.child.pid) - workerCpu0[i], 0);
+  // CPU per task (producer and workers, µs): steadier than jobs/s on a busy machine.
+  const cpuUs = ((producerCpu.user + producerCpu.system) / 1000 + workerCpu) * 1000 / jobs;
   const cmds = await commandsPerTask(redis, jobs, secret ? "graflow (signed)" : "graflow");
   await backend.close();
   await Promise.all(workers.map((w) => w.stop()));
   await redis.flushall();
   redis.disconnect();
-  return { rate: jobs / seconds, cmds };
+  return { rate: jobs / seconds, cmds, cpuUs };
 }
 
 /** BullMQ: `jobs` jobs added in bulk; completion through QueueEvents. */
@@ -244,30 +262,36 @@ const median = (xs: { rate: number }[]) => {
 async function signingCost(url: string): Promise<void> {
   const rows: string[] = [];
   for (const [procs, concurrency] of [[1, 10], [1, 100], [2, 100]]) {
-    const plain: { rate: number }[] = [];
-    const signed: { rate: number }[] = [];
+    const plain: { rate: number; cpuUs: number }[] = [];
+    const signed: { rate: number; cpuUs: number }[] = [];
     for (let r = 0; r < REPEATS; r++) {
       const p = await graflowThroughput(url, procs, concurrency, JOBS);
       const s = await graflowThroughput(url, procs, concurrency, JOBS, SECRET);
       plain.push(p);
       signed.push(s);
       console.error(
-        `  ${procs}×${concurrency}: unsigned ${p.rate.toFixed(0)}/s, signed ${s.rate.toFixed(0)}/s`,
+        `  ${procs}×${concurrency}: unsigned ${p.rate.toFixed(0)}/s ${
+          p.cpuUs.toFixed(0)
+        } µs CPU, ` +
+          `signed ${s.rate.toFixed(0)}/s ${s.cpuUs.toFixed(0)} µs CPU`,
       );
     }
     const cost = (a: number, b: number) => `${((1 - b / a) * 100).toFixed(1)} %`;
+    const cpu = (xs: { cpuUs: number }[]) => median(xs.map((x) => ({ rate: x.cpuUs })));
     rows.push(
       `| ${procs} | ${concurrency} | ${best(plain).toFixed(0)} / ${median(plain).toFixed(0)} | ${
         best(signed).toFixed(0)
       } / ${median(signed).toFixed(0)} | ${cost(best(plain), best(signed))} / ${
         cost(median(plain), median(signed))
-      } |`,
+      } | ${cpu(plain).toFixed(0)} / ${cpu(signed).toFixed(0)} (${
+        ((cpu(signed) / cpu(plain) - 1) * 100).toFixed(1)
+      } %) |`,
     );
   }
   console.log(
-    "| worker processes | concurrency | unsigned jobs/s (best / median) | signed jobs/s (best / median) | cost of signing (best / median) |",
+    "| worker processes | concurrency | unsigned jobs/s (best / median) | signed jobs/s (best / median) | throughput cost of signing (best / median) | CPU µs per task, unsigned / signed (median) |",
   );
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 
