@@ -3,6 +3,7 @@
  *
  * @module
  */
+export type { RedisBackendEvent, RedisBackendOptions } from "./redis_backend_options.ts";
 import type { Redis } from "ioredis";
 import type { Backend } from "../engine/run_options.ts";
 import { notifyRun, type TaskHandler } from "../handlers/task_handler.ts";
@@ -11,95 +12,26 @@ import type { TaskContext } from "../context/task_context.ts";
 import { settleOutcome, toRemoteMessage } from "../context/remote_context.ts";
 import { WorkflowError } from "../errors.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
-import {
-  connectRedis,
-  envVar,
-  explainRedisError,
-  type RedisConnectionOptions,
-  redisUrl,
-  safeUrl,
-  within,
-} from "./connection.ts";
+import { connectRedis, explainRedisError, within } from "./connection.ts";
 import { CallServer } from "./context_calls.ts";
-import { RedisKeys } from "./keys.ts";
-import { LEASE_RANGE_MS, PrefixConfig } from "./prefix_config.ts";
+import type { RedisKeys } from "./keys.ts";
+import { PrefixConfig } from "./prefix_config.ts";
 import { quit, type RedisChannel, redisChannelOn } from "./redis_channel.ts";
 import { Subscriber } from "./subscriber.ts";
 import { RedisTaskQueue } from "./task_queue.ts";
 import { RUN_FINISHED, RUNS_ABANDONED } from "./queue_scripts.ts";
 import { Signer } from "./signing.ts";
-import { checkTransport } from "./transport_policy.ts";
 import { decodeWake } from "./wake.ts";
-import { type JobMessage, type OutcomeRecord, parseOutcomeRecord, WIRE_VERSION } from "./wire.ts";
+import { type JobMessage, type OutcomeRecord, WIRE_VERSION } from "./wire.ts";
+import { openOutcome } from "./open_outcome.ts";
 import { type RedisFeedbackStore, redisFeedbackStoreOn } from "./redis_feedback_store.ts";
-import { checkDuration, DEFAULT_RETENTION_MS } from "./retention.ts";
+import {
+  normalizeBackendOptions,
+  type NormalizedBackendOptions,
+  type RedisBackendEvent,
+  type RedisBackendOptions,
+} from "./redis_backend_options.ts";
 import { sleep } from "../time/sleep.ts";
-
-/** Something the Redis backend reports (for logs). */
-export interface RedisBackendEvent {
-  /** Always `"warning"`. */
-  type: "warning";
-  /**
-   * `UNSIGNED`: messages are not authenticated (no secret); `REFUSED`: a message that failed its
-   * checks was ignored (a forged or copied call); `ABANDONED_RUNS`: runs whose producer died were
-   * given the retention.
-   */
-  code: "UNSIGNED" | "REFUSED" | "ABANDONED_RUNS";
-  /** A sentence for people. */
-  message: string;
-}
-
-/** Options of {@linkcode redisBackend}. */
-export interface RedisBackendOptions extends RedisConnectionOptions {
-  /** Key prefix shared with the workers (`--prefix`). @default {"graflow"} */
-  prefix?: string;
-  /**
-   * HMAC secret shared with the workers (`--secret`): every job, outcome, context call, reply,
-   * config value and feedback answer is signed and bound to its run, job or call and direction.
-   * @default {env GRAFLOW_SECRET, else none}
-   */
-  secret?: string;
-  /**
-   * Without a secret, allow a Redis that is not on this machine (messages are then not
-   * authenticated). Without a secret and without this, only 127.0.0.0/8, `::1` and `localhost`
-   * are allowed.
-   * @default {false}
-   */
-  insecure?: boolean;
-  /**
-   * Lease of this prefix's queue (1000 to 3600000 ms): stored in Redis (signed) for workers
-   * started without `--lease-ms`; running workers pick a change up within seconds.
-   * @default {undefined} (the workers' own setting, 15 s by default)
-   */
-  leaseMs?: number;
-  /** How often waiting jobs are checked besides pub/sub wake-ups. @default {1000} */
-  pollMs?: number;
-  /** How long Redis may be unreachable before waiting tasks fail. @default {30000} */
-  unavailableMs?: number;
-  /**
-   * How long every run-scoped key lives: the queue bookkeeping of a run in progress, then, once
-   * a run finished, its channel and feedback requests (also the runs of a producer that died).
-   * A run that waits for human feedback must be resumed within it.
-   * @default {604800000} (7 days)
-   */
-  retentionMs?: number;
-  /** How often a job lost by Redis (data loss) is enqueued again before failing. @default {3} */
-  maxRequeues?: number;
-  /**
-   * After how long a job that waits while no worker of the prefix is live is reported with a
-   * `task.waiting` run event (reason `"no-worker"`).
-   * @default {10000}
-   */
-  noWorkerWarnMs?: number;
-  /**
-   * After how long a job that waits while no worker is live fails with a `WorkflowError` of code
-   * `NO_WORKER` (its entry is removed).
-   * @default {undefined} (it waits)
-   */
-  noWorkerTimeoutMs?: number;
-  /** Receives warnings (unsigned messages, refused messages). */
-  onEvent?: (event: RedisBackendEvent) => void;
-}
 
 interface Waiting {
   message: JobMessage;
@@ -125,15 +57,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
   readonly #config: PrefixConfig;
   readonly #calls: CallServer;
   readonly #redis: Redis;
-  readonly #url: string;
-  readonly #pollMs: number;
-  readonly #unavailableMs: number;
-  readonly #retention: number;
-  readonly #maxRequeues: number;
-  readonly #leaseMs: number | undefined;
-  readonly #warnMs: number;
-  readonly #timeoutMs: number | undefined;
-  readonly #onEvent: ((e: RedisBackendEvent) => void) | undefined;
+  readonly #o: NormalizedBackendOptions;
   readonly #jobs = new Map<string, Waiting>();
   #subscriber: Subscriber | undefined;
   #feedback: RedisFeedbackStore | undefined;
@@ -153,42 +77,15 @@ export class RedisBackend implements Backend, AsyncDisposable {
    * @throws {RangeError} When a timing is out of range.
    */
   constructor(options: RedisBackendOptions = {}) {
-    this.#keys = new RedisKeys(options.prefix);
-    const url = redisUrl(options.url);
-    this.#url = safeUrl(url);
-    const secret = options.secret ?? envVar("GRAFLOW_SECRET");
-    const what = "Cannot create redisBackend";
-    this.#pollMs = checkDuration(what, "pollMs", options.pollMs, 1000);
-    this.#unavailableMs = checkDuration(what, "unavailableMs", options.unavailableMs, 30_000);
-    this.#retention = checkDuration(what, "retentionMs", options.retentionMs, DEFAULT_RETENTION_MS);
-    this.#warnMs = checkDuration(what, "noWorkerWarnMs", options.noWorkerWarnMs, 10_000);
-    this.#timeoutMs = options.noWorkerTimeoutMs === undefined
-      ? undefined
-      : checkDuration(what, "noWorkerTimeoutMs", options.noWorkerTimeoutMs, 0);
-    this.#maxRequeues = options.maxRequeues ?? 3;
-    if (options.leaseMs !== undefined) {
-      const [lo, hi] = LEASE_RANGE_MS;
-      if (!(options.leaseMs >= lo && options.leaseMs <= hi)) {
-        throw new RangeError(
-          `${what}: leaseMs must be from ${lo} to ${hi}, got ${options.leaseMs}`,
-        );
-      }
-    }
-    this.#leaseMs = options.leaseMs;
-    this.#onEvent = options.onEvent;
-    const warning = checkTransport({
-      action: "create redisBackend",
-      url,
-      safeUrl: this.#url,
-      secret,
-      insecure: options.insecure,
-    });
-    this.#redis = connectRedis({ ...options, url, connectionName: "graflow-producer" });
-    this.#signer = new Signer(secret, this.#keys.prefix);
+    const o = normalizeBackendOptions(options);
+    this.#o = o;
+    this.#keys = o.keys;
+    this.#redis = connectRedis({ ...o.connection, connectionName: "graflow-producer" });
+    this.#signer = new Signer(o.secret, this.#keys.prefix);
     this.#queue = new RedisTaskQueue(this.#redis, this.#keys, this.#signer);
     this.#config = new PrefixConfig(this.#redis, this.#keys, this.#signer);
     this.#calls = new CallServer(this.#redis, this.#keys, this.#signer, {
-      retentionMs: this.#retention,
+      retentionMs: o.retentionMs,
       job: (job) => {
         const w = this.#jobs.get(job);
         return w && { runId: w.message.runId, ctx: w.ctx };
@@ -196,12 +93,12 @@ export class RedisBackend implements Backend, AsyncDisposable {
       onRefused: (message) => this.#emit("REFUSED", message),
     });
     this.handler = { execute: (t, input, ctx) => this.#execute(t, input, ctx) };
-    if (warning) this.#emit("UNSIGNED", warning);
+    if (o.warning) this.#emit("UNSIGNED", o.warning);
   }
 
   #emit(code: RedisBackendEvent["code"], message: string): void {
     try {
-      this.#onEvent?.({ type: "warning", code, message });
+      this.#o.onEvent?.({ type: "warning", code, message });
     } catch { /* a listener must not break the backend */ }
   }
 
@@ -224,8 +121,8 @@ export class RedisBackend implements Backend, AsyncDisposable {
   feedbackStore(): FeedbackStore {
     return this.#feedback ??= redisFeedbackStoreOn(this.#redis, this.#signer, {
       prefix: this.#keys.prefix,
-      pollMs: this.#pollMs,
-      retentionMs: this.#retention,
+      pollMs: this.#o.pollMs,
+      retentionMs: this.#o.retentionMs,
     });
   }
 
@@ -250,13 +147,13 @@ export class RedisBackend implements Backend, AsyncDisposable {
       k.served(runId),
       k.channelIndex(runId),
       k.runs(),
-    ], [this.#retention, k.channelBase(runId), runId]);
+    ], [this.#o.retentionMs, k.channelBase(runId), runId]);
   }
 
   /** Gives the runs of producers that died (not waited for during the retention) the retention. */
   async #sweep(): Promise<void> {
     const runs = await RUNS_ABANDONED.run(this.#redis, [this.#keys.runs()], [
-      this.#retention,
+      this.#o.retentionMs,
     ]) as string[];
     for (const runId of runs) await this.#expireRun(runId);
     if (runs.length) {
@@ -268,7 +165,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
     return this.#ready ??= (async () => {
       this.#subscriber ??= new Subscriber(this.#redis);
       await this.#subscriber.on(this.#keys.wake(this.#id), this.#wakeHandler);
-      if (this.#leaseMs !== undefined) await this.#config.setLease(this.#leaseMs);
+      if (this.#o.leaseMs !== undefined) await this.#config.setLease(this.#o.leaseMs);
     })().catch((error) => {
       this.#ready = undefined; // the next task tries again
       throw error;
@@ -288,7 +185,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
       job: crypto.randomUUID(),
       replyTo: this.#id,
       ...toRemoteMessage(t, input, ctx),
-      retentionMs: this.#retention,
+      retentionMs: this.#o.retentionMs,
     };
     const signal = ctx.signal;
     signal.throwIfAborted();
@@ -338,7 +235,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
         return;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        if (this.#closed || Date.now() - started + delay >= this.#unavailableMs) {
+        if (this.#closed || Date.now() - started + delay >= this.#o.unavailableMs) {
           throw this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error));
         }
         await sleep(delay, signal);
@@ -348,7 +245,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
 
   #unavailable(taskId: string, error: unknown): WorkflowError {
     return new WorkflowError(
-      `Cannot run task "${taskId}": Redis at ${this.#url} is unavailable: ${
+      `Cannot run task "${taskId}": Redis at ${this.#o.safeUrl} is unavailable: ${
         (error as Error)?.message ?? error
       }`,
       { code: "REDIS_UNAVAILABLE", cause: error },
@@ -366,26 +263,10 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const w = this.#jobs.get(job);
     if (!w) return;
     this.#jobs.delete(job);
-    const task = w.message.taskId;
-    const opened = this.#signer.check("outcome", w.message.runId, job, sealed);
     try {
-      if (!("text" in opened)) {
-        throw new WorkflowError(
-          `Cannot accept the outcome of task "${task}": ${opened.problem} ` +
-            `(do the workers use the same secret?)${unverifiedSay(opened.unverified, job)}`,
-          { code: "BAD_SIGNATURE" },
-        );
-      }
-      const record = parseOutcomeRecord(opened.text);
-      if (record.job !== job) throw new TypeError(`it is the outcome of job ${record.job}`);
-      w.resolve(record);
+      w.resolve(openOutcome(this.#signer, w.message, sealed));
     } catch (error) {
-      w.reject(
-        error instanceof WorkflowError ? error : new WorkflowError(
-          `Cannot accept the outcome of task "${task}": ${(error as Error).message}`,
-          { code: "BAD_OUTCOME", cause: error },
-        ),
-      );
+      w.reject(error);
     }
   }
 
@@ -398,27 +279,30 @@ export class RedisBackend implements Backend, AsyncDisposable {
         this.#timer = undefined;
         if (this.#jobs.size > 0) this.#schedulePoll();
       }
-    }, this.#pollMs);
+    }, this.#o.pollMs);
   }
 
   async #poll(): Promise<void> {
     const now = Date.now();
     const due: Waiting[] = [];
     for (const w of this.#jobs.values()) {
-      if (w.entryId && now - w.since >= this.#pollMs / 2) due.push(w);
+      if (w.entryId && now - w.since >= this.#o.pollMs / 2) due.push(w);
     }
     try {
       if (due.length) {
-        await within(this.#check(due), this.#unavailableMs, "checking the waiting jobs");
+        await within(this.#check(due), this.#o.unavailableMs, "checking the waiting jobs");
       }
-      if (now - this.#sweptAt >= Math.min(this.#retention, 3_600_000)) {
+      if (now - this.#sweptAt >= Math.min(this.#o.retentionMs, 3_600_000)) {
         this.#sweptAt = now;
-        await this.#sweep();
+        // Housekeeping: its failure must not fail the jobs that wait.
+        await this.#sweep().catch((error) =>
+          this.#emit("ABANDONED_RUNS", `Cannot expire abandoned runs: ${error?.message ?? error}`)
+        );
       }
       this.#downSince = 0;
     } catch (error) {
       this.#downSince ||= now;
-      if (Date.now() - this.#downSince >= this.#unavailableMs) {
+      if (Date.now() - this.#downSince >= this.#o.unavailableMs) {
         for (const w of [...this.#jobs.values()]) {
           this.#jobs.delete(w.message.job);
           w.reject(this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error)));
@@ -453,17 +337,17 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const waitedMs = now - Math.max(w.since, this.#noWorkerSince);
     const task = w.message.taskId;
     const p = this.#keys.prefix;
-    if (this.#timeoutMs !== undefined && waitedMs >= this.#timeoutMs) {
+    if (this.#o.timeoutMs !== undefined && waitedMs >= this.#o.timeoutMs) {
       this.#jobs.delete(w.message.job);
       this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
       w.reject(
         new WorkflowError(
           `Cannot run task "${task}": no worker of prefix "${p}" was live for ${waitedMs} ms ` +
-            `(noWorkerTimeoutMs ${this.#timeoutMs})`,
+            `(noWorkerTimeoutMs ${this.#o.timeoutMs})`,
           { code: "NO_WORKER" },
         ),
       );
-    } else if (!w.warned && waitedMs >= this.#warnMs) {
+    } else if (!w.warned && waitedMs >= this.#o.warnMs) {
       w.warned = true;
       notifyRun(w.ctx, {
         type: "task.waiting",
@@ -476,7 +360,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
   }
 
   async #requeue(w: Waiting): Promise<void> {
-    if (++w.requeues > this.#maxRequeues) {
+    if (++w.requeues > this.#o.maxRequeues) {
       this.#jobs.delete(w.message.job);
       w.reject(
         new WorkflowError(
@@ -519,17 +403,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/** What an unauthenticated outcome says, for the error message (it may explain a wrong secret). */
-function unverifiedSay(text: string | undefined, job: string): string {
-  try {
-    const r = parseOutcomeRecord(text);
-    if (r.job === job && !r.outcome.ok) {
-      return `; an unauthenticated message says: ${r.outcome.error.message.slice(0, 500)}`;
-    }
-  } catch { /* nothing to add */ }
-  return "";
 }
 
 /**
