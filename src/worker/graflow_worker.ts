@@ -1,8 +1,9 @@
 /**
- * `GraflowWorker`: a worker process's loop (started by `runWorker()`). Reserve jobs from the Redis queue (blocking, batched),
- * run each task, record its outcome and acknowledge in one step; renew leases while tasks run;
- * reclaim the jobs of dead workers; dead-letter poison messages; on stop, finish in-flight tasks
- * within the grace period and hand back the rest at once.
+ * `GraflowWorker`: a worker process's loop (started by `runWorker()`). Reserve jobs from the
+ * Redis queue (blocking, batched), admit each (signature, replay, task known), run its task,
+ * record its outcome and acknowledge in one step; renew leases while tasks run; reclaim the jobs
+ * of dead workers; dead-letter poison messages; announce itself and follow the prefix's lease;
+ * on stop, finish in-flight tasks within the grace period and hand back the rest at once.
  *
  * @module
  */
@@ -116,11 +117,11 @@ export class GraflowWorker implements AsyncDisposable {
 
   /** @internal Connects, imports modules, starts the loops. */
   async start(): Promise<void> {
-    const { allowlist, warning } = await prepareWorker(this.#o);
-    this.#allowlist = allowlist;
+    this.#allowlist = await prepareWorker(this.#o);
     await this.#redis.ping().catch((error) => {
       throw explainRedisError(this.#redis, error);
     });
+    const warning = this.#o.transportWarning;
     if (warning) this.#emit({ type: "warning", workerId: this.id, message: warning });
     this.#leaseMs = (await this.#presence.initialLease()) ?? this.#leaseMs;
     await this.#queue.ensureGroup();

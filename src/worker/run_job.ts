@@ -11,33 +11,21 @@ import {
   runRemoteTask,
 } from "../context/remote_context.ts";
 import { WorkflowError } from "../errors.ts";
-import { safeUrl } from "../redis/connection.ts";
 import { outcomeText, safeErrorRecord } from "../redis/safe_outcome.ts";
 import type { Signer } from "../redis/signing.ts";
-import { checkTransport } from "../redis/transport_policy.ts";
 import type { JobMessage, OutcomeRecord } from "../redis/wire.ts";
 import { ModuleAllowlist } from "./module_allowlist.ts";
 import type { NormalizedWorkerOptions } from "./worker_options.ts";
 
 /**
- * Before a worker connects: the transport policy, the allowlist, the start-up modules.
+ * Before a worker serves: the allowlist and the start-up modules.
  *
  * @param o The worker's options.
- * @returns The allowlist, and a warning when messages will not be authenticated.
- * @throws {TypeError} When there is no secret for a Redis not on this machine (without
- * `insecure`), or an allowlist entry is unusable.
+ * @returns The allowlist.
+ * @throws {TypeError} When an allowlist entry is unusable.
  * @throws {Error} When a start-up module fails to import.
  */
-export async function prepareWorker(
-  o: NormalizedWorkerOptions,
-): Promise<{ allowlist: ModuleAllowlist; warning: string | undefined }> {
-  const warning = checkTransport({
-    action: "start worker",
-    url: o.url!,
-    safeUrl: safeUrl(o.url!),
-    secret: o.secret,
-    insecure: o.insecure,
-  });
+export async function prepareWorker(o: NormalizedWorkerOptions): Promise<ModuleAllowlist> {
   const allowlist = await ModuleAllowlist.create(o.allowImport);
   for (const m of o.modules) {
     try {
@@ -49,7 +37,7 @@ export async function prepareWorker(
       );
     }
   }
-  return { allowlist, warning };
+  return allowlist;
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type RedisConnectionOptions, redisUrl } from "../redis/connection.ts";
+import { type RedisConnectionOptions, redisUrl, safeUrl } from "../redis/connection.ts";
+import { checkTransport } from "../redis/transport_policy.ts";
 import { checkPrefix } from "../redis/keys.ts";
 
 /** Something that happened in a worker (for logs). */
@@ -90,6 +91,8 @@ export interface NormalizedWorkerOptions extends RedisConnectionOptions {
   leaseMs: number | undefined;
   secret: string | undefined;
   insecure: boolean;
+  /** Set when messages will not be authenticated (the transport policy allowed it). */
+  transportWarning: string | undefined;
   graceMs: number;
   metricsPort: number | undefined;
   metricsHostname: string;
@@ -145,7 +148,8 @@ export function moduleUrl(spec: string): string {
  * @param o The options.
  * @param env Reads an environment variable.
  * @returns The normalized options.
- * @throws {TypeError | RangeError} Naming the bad option.
+ * @throws {TypeError | RangeError} Naming the bad option; `TypeError` too when there is no
+ * secret for a Redis that is not on this machine (without `insecure`).
  */
 export function normalizeWorkerOptions(
   o: RunWorkerOptions,
@@ -167,8 +171,17 @@ export function normalizeWorkerOptions(
     throw new RangeError(`Cannot start worker: metricsPort must be 0-65535, got ${metricsPort}`);
   }
   const concurrency = count("concurrency", o.concurrency, 10, 1);
+  const url = redisUrl(o.url ?? env("GRAFLOW_REDIS_URL"));
+  const secret = o.secret ?? env("GRAFLOW_SECRET");
+  const transportWarning = checkTransport({
+    action: "start worker",
+    url,
+    safeUrl: safeUrl(url),
+    secret,
+    insecure: o.insecure,
+  });
   return {
-    url: redisUrl(o.url ?? env("GRAFLOW_REDIS_URL")),
+    url,
     tls: o.tls,
     prefix: checkPrefix(o.prefix ?? "graflow"),
     modules: (o.modules ?? []).map(moduleUrl),
@@ -178,8 +191,9 @@ export function normalizeWorkerOptions(
     leaseMs: o.leaseMs === undefined
       ? undefined
       : count("leaseMs", o.leaseMs, 15000, 100, 3_600_000),
-    secret: o.secret ?? env("GRAFLOW_SECRET"),
+    secret,
     insecure: o.insecure ?? false,
+    transportWarning,
     graceMs: count("graceMs", o.graceMs, 10_000, 0),
     metricsPort,
     metricsHostname: o.metricsHostname ?? "127.0.0.1",
