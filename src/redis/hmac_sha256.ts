@@ -8,7 +8,7 @@
  * @module
  */
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -74,7 +74,7 @@ const K = new Uint32Array([
   0xbef9a3f7,
   0xc67178f2,
 ]);
-const IV = new Uint32Array([
+const IV = new Int32Array([
   0x6a09e667,
   0xbb67ae85,
   0x3c6ef372,
@@ -87,52 +87,72 @@ const IV = new Uint32Array([
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const encoder = new TextEncoder();
 
-/** One 64-byte block into `state`. */
-function compress(state: Uint32Array, w: Uint32Array, bytes: Uint8Array, at: number): void {
-  for (let i = 0; i < 16; i++) {
-    const j = at + 4 * i;
-    w[i] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
+/**
+ * Hashes whole 64-byte blocks of `bytes` from `at` into `state` (all in int32 arithmetic: every
+ * sum is truncated with `| 0`, so V8 never falls back to floating point).
+ */
+function compress(
+  state: Int32Array,
+  w: Int32Array,
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+): void {
+  let a, b, c, d, e, f, g, h, u, t1, t2;
+  for (let pos = at; pos + 64 <= end; pos += 64) {
+    for (let i = 0; i < 16; i++) {
+      const j = pos + 4 * i;
+      w[i] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
+    }
+    for (let i = 16; i < 64; i++) {
+      u = w[i - 2];
+      t1 = ((u >>> 17) | (u << 15)) ^ ((u >>> 19) | (u << 13)) ^ (u >>> 10);
+      u = w[i - 15];
+      t2 = ((u >>> 7) | (u << 25)) ^ ((u >>> 18) | (u << 14)) ^ (u >>> 3);
+      w[i] = (((t1 + w[i - 7]) | 0) + ((t2 + w[i - 16]) | 0)) | 0;
+    }
+    a = state[0];
+    b = state[1];
+    c = state[2];
+    d = state[3];
+    e = state[4];
+    f = state[5];
+    g = state[6];
+    h = state[7];
+    for (let i = 0; i < 64; i++) {
+      t1 = (((((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+        ((e & f) ^ (~e & g))) | 0) + ((h + ((K[i] + w[i]) | 0)) | 0);
+      t1 |= 0;
+      t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+        ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    state[0] = (state[0] + a) | 0;
+    state[1] = (state[1] + b) | 0;
+    state[2] = (state[2] + c) | 0;
+    state[3] = (state[3] + d) | 0;
+    state[4] = (state[4] + e) | 0;
+    state[5] = (state[5] + f) | 0;
+    state[6] = (state[6] + g) | 0;
+    state[7] = (state[7] + h) | 0;
   }
-  for (let i = 16; i < 64; i++) {
-    const x = w[i - 15];
-    const y = w[i - 2];
-    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-    w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-  }
-  let a = state[0] | 0, b = state[1] | 0, c = state[2] | 0, d = state[3] | 0;
-  let e = state[4] | 0, f = state[5] | 0, g = state[6] | 0, h = state[7] | 0;
-  for (let i = 0; i < 64; i++) {
-    const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
-    const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g;
-    g = f;
-    f = e;
-    e = (d + t1) | 0;
-    d = c;
-    c = b;
-    b = a;
-    a = (t1 + t2) | 0;
-  }
-  state[0] += a;
-  state[1] += b;
-  state[2] += c;
-  state[3] += d;
-  state[4] += e;
-  state[5] += f;
-  state[6] += g;
-  state[7] += h;
 }
 
 /** HMAC-SHA256 with one key. */
 export class HmacSha256 {
-  readonly #inner = new Uint32Array(8);
-  readonly #outer = new Uint32Array(8);
-  readonly #w = new Uint32Array(64);
-  readonly #state = new Uint32Array(8);
+  readonly #inner = new Int32Array(8);
+  readonly #outer = new Int32Array(8);
+  readonly #w = new Int32Array(64);
+  readonly #state = new Int32Array(8);
   readonly #tail = new Uint8Array(128);
+  #buf = new Uint8Array(1024);
 
   /**
    * Prepares the key (hashed first when longer than a block, as RFC 2104 says).
@@ -147,7 +167,7 @@ export class HmacSha256 {
       pad.fill(byte);
       for (let i = 0; i < k.length; i++) pad[i] = k[i] ^ byte;
       state.set(IV);
-      compress(state, this.#w, pad, 0);
+      compress(state, this.#w, pad, 0, 64);
     }
   }
 
@@ -158,19 +178,35 @@ export class HmacSha256 {
    * @returns Lower-case hex, 64 characters.
    */
   hex(text: string): string {
-    const inner = this.#digest(this.#inner, 64, encoder.encode(text));
+    const inner = this.#digest(this.#inner, 64, this.#utf8(text));
     const mac = this.#digest(this.#outer, 64, inner);
     let out = "";
     for (let i = 0; i < 32; i++) out += HEX[mac[i]];
     return out;
   }
 
+  /** UTF-8 of `text` in a reused buffer (ASCII copied directly: JSON is mostly ASCII). */
+  #utf8(text: string): Uint8Array {
+    const n = text.length;
+    if (this.#buf.length < 3 * n) this.#buf = new Uint8Array(3 * n);
+    const buf = this.#buf;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) {
+        const { written } = encoder.encodeInto(text.slice(i), buf.subarray(i));
+        return buf.subarray(0, i + written);
+      }
+      buf[i] = c;
+    }
+    return buf.subarray(0, n);
+  }
+
   /** SHA-256 of `data`, continuing from `from` after `done` bytes (a multiple of 64). */
-  #digest(from: Uint32Array, done: number, data: Uint8Array): Uint8Array {
+  #digest(from: Int32Array, done: number, data: Uint8Array): Uint8Array {
     const state = this.#state;
     state.set(from);
     const full = data.length - (data.length % 64);
-    for (let at = 0; at < full; at += 64) compress(state, this.#w, data, at);
+    compress(state, this.#w, data, 0, full);
     const tail = this.#tail;
     tail.fill(0);
     const rest = data.length - full;
@@ -189,7 +225,7 @@ export class HmacSha256 {
     tail[end - 3] = bits >>> 16;
     tail[end - 2] = bits >>> 8;
     tail[end - 1] = bits;
-    for (let b = 0; b < blocks; b++) compress(state, this.#w, tail, 64 * b);
+    compress(state, this.#w, tail, 0, end);
     const out = new Uint8Array(32);
     for (let i = 0; i < 8; i++) {
       const v = state[i];
