@@ -202,6 +202,9 @@ export class RedisBackend implements Backend, AsyncDisposable {
         reject,
       };
     });
+    // It may be rejected (abort, close) while the entry is still being added, and then never
+    // awaited when adding fails: never an unhandled rejection.
+    done.catch(() => {});
     const onAbort = () => {
       this.#jobs.delete(w.message.job);
       if (w.entryId) this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
