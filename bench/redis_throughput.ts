@@ -117,7 +117,7 @@ async function graflowThroughput(
   const redis = new Redis(url);
   const backend = redisBackend({ url, prefix, secret });
   const one = flow`${B.noop}`;
-  await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
+  await Promise.all(Array.from({ length: 500 }, () => one.run({ backend }))); // warm-up (JIT)
   await redis.config("RESETSTAT");
   const cpu0 = process.cpuUsage();
   const workerCpu0 = workers.map((w) => childCpuMs(w.child.pid));
@@ -175,7 +175,7 @@ async function bullThroughput(url: string, procs: number, concurrency: number, j
     clearInterval(poll);
     events.off("completed", on);
   };
-  await batch(50); // warm-up
+  await batch(500); // warm-up (JIT)
   await redis.config("RESETSTAT");
   const t0 = performance.now();
   await batch(jobs);

@@ -153,6 +153,8 @@ export class HmacSha256 {
   readonly #state = new Int32Array(8);
   readonly #tail = new Uint8Array(128);
   #buf = new Uint8Array(1024);
+  /** The last digest (the inner hash, then the MAC). */
+  readonly #inner32 = new Uint8Array(32);
 
   /**
    * Prepares the key (hashed first when longer than a block, as RFC 2104 says).
@@ -161,7 +163,10 @@ export class HmacSha256 {
    */
   constructor(key: string) {
     let k: Uint8Array = encoder.encode(key);
-    if (k.length > 64) k = this.#digest(IV, 0, k);
+    if (k.length > 64) {
+      this.#digest(IV, 0, k, k.length);
+      k = this.#inner32.slice();
+    }
     const pad = new Uint8Array(64);
     for (const [state, byte] of [[this.#inner, 0x36], [this.#outer, 0x5c]] as const) {
       pad.fill(byte);
@@ -178,43 +183,44 @@ export class HmacSha256 {
    * @returns Lower-case hex, 64 characters.
    */
   hex(text: string): string {
-    const inner = this.#digest(this.#inner, 64, this.#utf8(text));
-    const mac = this.#digest(this.#outer, 64, inner);
+    const length = this.#utf8(text); // first: it may grow the buffer
+    this.#digest(this.#inner, 64, this.#buf, length);
+    this.#digest(this.#outer, 64, this.#inner32, 32);
+    const mac = this.#inner32;
     let out = "";
     for (let i = 0; i < 32; i++) out += HEX[mac[i]];
     return out;
   }
 
-  /** UTF-8 of `text` in a reused buffer (ASCII copied directly: JSON is mostly ASCII). */
-  #utf8(text: string): Uint8Array {
+  /** Writes the UTF-8 of `text` into the reused buffer (ASCII directly); returns its length. */
+  #utf8(text: string): number {
     const n = text.length;
     if (this.#buf.length < 3 * n) this.#buf = new Uint8Array(3 * n);
     const buf = this.#buf;
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 0x80) {
-        const { written } = encoder.encodeInto(text.slice(i), buf.subarray(i));
-        return buf.subarray(0, i + written);
-      }
+      if (c >= 0x80) return i + encoder.encodeInto(text.slice(i), buf.subarray(i)).written;
       buf[i] = c;
     }
-    return buf.subarray(0, n);
+    return n;
   }
 
-  /** SHA-256 of `data`, continuing from `from` after `done` bytes (a multiple of 64). */
-  #digest(from: Int32Array, done: number, data: Uint8Array): Uint8Array {
+  /**
+   * SHA-256 of `data[0..length)`, continuing from `from` after `done` bytes (a multiple of 64),
+   * into `#inner32`.
+   */
+  #digest(from: Int32Array, done: number, data: Uint8Array, length: number): void {
     const state = this.#state;
     state.set(from);
-    const full = data.length - (data.length % 64);
+    const full = length - (length % 64);
     compress(state, this.#w, data, 0, full);
     const tail = this.#tail;
     tail.fill(0);
-    const rest = data.length - full;
-    tail.set(data.subarray(full), 0);
+    const rest = length - full;
+    for (let i = 0; i < rest; i++) tail[i] = data[full + i];
     tail[rest] = 0x80;
-    const blocks = rest + 9 > 64 ? 2 : 1;
-    const bits = (done + data.length) * 8;
-    const end = blocks * 64;
+    const end = rest + 9 > 64 ? 128 : 64;
+    const bits = (done + length) * 8;
     // 64-bit big-endian length (messages stay far below 2^53 bits).
     const high = Math.floor(bits / 0x100000000);
     tail[end - 8] = high >>> 24;
@@ -226,7 +232,7 @@ export class HmacSha256 {
     tail[end - 2] = bits >>> 8;
     tail[end - 1] = bits;
     compress(state, this.#w, tail, 0, end);
-    const out = new Uint8Array(32);
+    const out = this.#inner32;
     for (let i = 0; i < 8; i++) {
       const v = state[i];
       out[4 * i] = v >>> 24;
@@ -234,7 +240,6 @@ export class HmacSha256 {
       out[4 * i + 2] = v >>> 8;
       out[4 * i + 3] = v;
     }
-    return out;
   }
 }
 
