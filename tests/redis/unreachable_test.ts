@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { flow, WorkflowError } from "../../mod.ts";
+import { flow, type WorkflowError } from "../../mod.ts";
 import { redisBackend } from "../../src/redis/mod.ts";
 import { freePort } from "./redis_server.ts";
 import * as T from "./fixtures/tasks.ts";
