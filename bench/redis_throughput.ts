@@ -6,9 +6,14 @@
  *   removeOnComplete, completion seen through `QueueEvents`), with Redis commands per task from
  *   `INFO commandstats`;
  * - latency of `fetch >> (a | b) >> merge` through Redis (p50/p99 over sequential runs);
- * - time from a worker's death (SIGKILL) to its task running on another worker.
+ * - time from a worker's death (SIGKILL) to its task running on another worker;
+ * - the cost of signing: Graflow without and with a secret (HMAC-SHA256 of every job, outcome,
+ *   call and reply, bound to its run, job or call), interleaved, at the same settings.
  *
  *     deno run -A bench/redis_throughput.ts [--jobs 3000] [--repeats 3] [--latency-runs 1000]
+ *       [--only signing]
+ *
+ * `--only signing` measures the signing cost alone.
  *
  * Each throughput figure is the best and the median of `--repeats` runs, Graflow and BullMQ
  * interleaved; commands per task are averaged over the runs. The
@@ -16,6 +21,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { Redis } from "ioredis";
 import { Queue, QueueEvents } from "bullmq";
 import { flow } from "../mod.ts";
@@ -23,6 +29,8 @@ import { redisBackend } from "../src/redis/mod.ts";
 import { RedisServer } from "../tests/redis/redis_server.ts";
 import { runWorker } from "../src/worker/mod.ts";
 import * as B from "./redis_tasks.ts";
+import { Signer } from "../src/redis/signing.ts";
+import { WIRE_VERSION } from "../src/redis/wire.ts";
 
 function option(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -31,6 +39,8 @@ function option(name: string, fallback: number): number {
 const JOBS = option("jobs", 3000);
 const REPEATS = option("repeats", 3);
 const LATENCY_RUNS = option("latency-runs", 1000);
+const ONLY = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : undefined;
+const SECRET = "bench-secret-0123456789";
 const MAIN = new URL("../workers/main.ts", import.meta.url).pathname;
 const BULL = new URL("./bullmq_worker.ts", import.meta.url).pathname;
 
@@ -65,6 +75,17 @@ class Proc {
   }
 }
 
+/** CPU time (ms) a child process used so far (Linux `/proc`; 0 elsewhere). */
+function childCpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
 /** Commands Redis executed per task (`INFO commandstats`: top-level and inside scripts). */
 async function commandsPerTask(redis: Redis, jobs: number, label: string): Promise<number> {
   const info = await redis.info("commandstats");
@@ -79,39 +100,42 @@ async function commandsPerTask(redis: Redis, jobs: number, label: string): Promi
   return calls / jobs;
 }
 
-/** Graflow: `jobs` one-task runs at once through the backend; returns jobs/s and cmds/task. */
-async function graflowThroughput(url: string, procs: number, concurrency: number, jobs: number) {
+/**
+ * Graflow: `jobs` one-task runs at once through the backend, with or without a secret; returns
+ * jobs/s and cmds/task.
+ */
+async function graflowThroughput(
+  url: string,
+  procs: number,
+  concurrency: number,
+  jobs: number,
+  secret?: string,
+) {
   const prefix = `bench-${crypto.randomUUID().slice(0, 6)}`;
-  const workers = Array.from({ length: procs }, () =>
-    new Proc(
-      [
-        "--redis",
-        url,
-        "--prefix",
-        prefix,
-        "--module",
-        B.TASKS_URL,
-        "--concurrency",
-        String(concurrency),
-      ].map(String)
-        .reduce((a, x) => (a.push(x), a), [MAIN] as string[]),
-      /"type":"started"/,
-    ));
+  const args = [MAIN, "--redis", url, "--prefix", prefix, "--module", B.TASKS_URL];
+  args.push("--concurrency", String(concurrency), ...(secret ? ["--secret", secret] : []));
+  const workers = Array.from({ length: procs }, () => new Proc(args, /"type":"started"/));
   await Promise.all(workers.map((w) => w.ready));
   const redis = new Redis(url);
-  const backend = redisBackend({ url, prefix });
+  const backend = redisBackend({ url, prefix, secret });
   const one = flow`${B.noop}`;
-  await Promise.all(Array.from({ length: 50 }, () => one.run({ backend }))); // warm-up
+  await Promise.all(Array.from({ length: 500 }, () => one.run({ backend }))); // warm-up (JIT)
   await redis.config("RESETSTAT");
+  const cpu0 = process.cpuUsage();
+  const workerCpu0 = workers.map((w) => childCpuMs(w.child.pid));
   const t0 = performance.now();
   await Promise.all(Array.from({ length: jobs }, () => one.run({ backend })));
   const seconds = (performance.now() - t0) / 1000;
-  const cmds = await commandsPerTask(redis, jobs, "graflow");
+  const producerCpu = process.cpuUsage(cpu0);
+  const workerCpu = workers.reduce((t, w, i) => t + childCpuMs(w.child.pid) - workerCpu0[i], 0);
+  // CPU per task (producer and workers, µs): steadier than jobs/s on a busy machine.
+  const cpuUs = ((producerCpu.user + producerCpu.system) / 1000 + workerCpu) * 1000 / jobs;
+  const cmds = await commandsPerTask(redis, jobs, secret ? "graflow (signed)" : "graflow");
   await backend.close();
   await Promise.all(workers.map((w) => w.stop()));
   await redis.flushall();
   redis.disconnect();
-  return { rate: jobs / seconds, cmds };
+  return { rate: jobs / seconds, cmds, cpuUs };
 }
 
 /** BullMQ: `jobs` jobs added in bulk; completion through QueueEvents. */
@@ -153,7 +177,7 @@ async function bullThroughput(url: string, procs: number, concurrency: number, j
     clearInterval(poll);
     events.off("completed", on);
   };
-  await batch(50); // warm-up
+  await batch(500); // warm-up (JIT)
   await redis.config("RESETSTAT");
   const t0 = performance.now();
   await batch(jobs);
@@ -230,6 +254,93 @@ async function reclaimDelay(url: string, leaseMs: number, trials: number) {
   return delays;
 }
 
+const best = (xs: { rate: number }[]) => Math.max(...xs.map((x) => x.rate));
+const median = (xs: { rate: number }[]) => {
+  const v = xs.map((x) => x.rate).sort((x, y) => x - y);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/**
+ * The signing work of one task measured alone (steady state, in this process): the producer
+ * signs the job and checks the outcome, the worker checks the job and signs the outcome.
+ */
+function signingMicros(): number {
+  const signer = new Signer(SECRET, "bench-prefix");
+  const job = JSON.stringify({
+    v: WIRE_VERSION,
+    job: crypto.randomUUID(),
+    replyTo: "a1b2c3d4-e5f6",
+    runId: crypto.randomUUID(),
+    taskId: "bench_noop",
+    module: B.TASKS_URL,
+    input: { $type: "undefined" },
+    attempt: 1,
+    cycle: 1,
+    retentionMs: 604_800_000,
+  });
+  const outcome = JSON.stringify({
+    job: "x",
+    worker: "host-1234-abcdef",
+    outcome: { ok: true, value: null },
+  });
+  const once = () => {
+    const s = signer.sign("job", "run", "job", job);
+    signer.verify("job", "run", "job", job, s);
+    const o = signer.seal("outcome", "run", "job", outcome);
+    signer.open("outcome", "run", "job", o);
+  };
+  for (let i = 0; i < 20_000; i++) once();
+  const n = 50_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) once();
+  return (performance.now() - t0) * 1000 / n;
+}
+
+/** Graflow without and with a secret, interleaved: the cost of signing. */
+async function signingCost(url: string): Promise<void> {
+  const rows: string[] = [];
+  let unsignedCpu = Infinity;
+  for (const [procs, concurrency] of [[1, 10], [1, 100], [2, 100]]) {
+    const plain: { rate: number; cpuUs: number }[] = [];
+    const signed: { rate: number; cpuUs: number }[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const p = await graflowThroughput(url, procs, concurrency, JOBS);
+      const s = await graflowThroughput(url, procs, concurrency, JOBS, SECRET);
+      plain.push(p);
+      signed.push(s);
+      console.error(
+        `  ${procs}×${concurrency}: unsigned ${p.rate.toFixed(0)}/s ${
+          p.cpuUs.toFixed(0)
+        } µs CPU, ` +
+          `signed ${s.rate.toFixed(0)}/s ${s.cpuUs.toFixed(0)} µs CPU`,
+      );
+    }
+    const cost = (a: number, b: number) => `${((1 - b / a) * 100).toFixed(1)} %`;
+    const cpu = (xs: { cpuUs: number }[]) => median(xs.map((x) => ({ rate: x.cpuUs })));
+    unsignedCpu = Math.min(unsignedCpu, cpu(plain));
+    rows.push(
+      `| ${procs} | ${concurrency} | ${best(plain).toFixed(0)} / ${median(plain).toFixed(0)} | ${
+        best(signed).toFixed(0)
+      } / ${median(signed).toFixed(0)} | ${cost(best(plain), best(signed))} / ${
+        cost(median(plain), median(signed))
+      } | ${cpu(plain).toFixed(0)} / ${cpu(signed).toFixed(0)} (${
+        ((cpu(signed) / cpu(plain) - 1) * 100).toFixed(1)
+      } %) |`,
+    );
+  }
+  console.log(
+    "| worker processes | concurrency | unsigned jobs/s (best / median) | signed jobs/s (best / median) | throughput cost of signing (best / median) | CPU µs per task, unsigned / signed (median) |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) console.log(r);
+  const micros = signingMicros();
+  console.log(
+    `\nSigning work of one task measured alone (sign + check the job, seal + open the outcome): ` +
+      `${micros.toFixed(1)} µs, ${(micros / unsignedCpu * 100).toFixed(1)} % of the CPU a task ` +
+      `costs unsigned (${unsignedCpu.toFixed(0)} µs, the smallest median above)`,
+  );
+}
+
 const server = await RedisServer.start();
 const url = server.url();
 const admin = new Redis(url);
@@ -237,6 +348,13 @@ const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
 admin.disconnect();
 try {
   console.error(`redis-server ${version} on ${url}; ${JOBS} jobs per figure, ${REPEATS} repeats`);
+  if (ONLY === "signing") await signingCost(url);
+  else await everything(url);
+} finally {
+  await server.stop();
+}
+
+async function everything(url: string): Promise<void> {
   const rows: string[] = [];
   for (const procs of [1, 2]) {
     for (const concurrency of [1, 10, 100]) {
@@ -253,11 +371,6 @@ try {
           }/s`,
         );
       }
-      const best = (xs: { rate: number }[]) => Math.max(...xs.map((x) => x.rate));
-      const median = (xs: { rate: number }[]) => {
-        const v = xs.map((x) => x.rate).sort((x, y) => x - y);
-        return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-      };
       const cmds = (xs: { cmds: number }[]) => xs.reduce((t, x) => t + x.cmds, 0) / xs.length;
       rows.push(
         `| ${procs} | ${concurrency} | ${best(g).toFixed(0)} / ${median(g).toFixed(0)} | ${
@@ -286,6 +399,6 @@ try {
         leaseMs + 1000
       } ms)`,
   );
-} finally {
-  await server.stop();
+  console.log("\nCost of signing (Graflow without and with a secret, interleaved):");
+  await signingCost(url);
 }

@@ -67,13 +67,15 @@ export const WORKER_FLAGS: readonly Flag<Options>[] = [
   { name: "lease-ms", env: "GRAFLOW_LEASE_MS", kind: "number", arg: "MS", apply: to("leaseMs"), help: "lease of a reserved task; a dead worker's tasks run elsewhere after it (default: set by the producer's leaseMs, else 15000)" },
   { name: "grace-ms", env: "GRAFLOW_GRACE_MS", kind: "number", arg: "MS", apply: to("graceMs"), help: "on SIGTERM/SIGINT, time for tasks in flight to finish (default 10000)" },
   { name: "metrics-port", env: "GRAFLOW_METRICS_PORT", kind: "number", arg: "PORT", apply: to("metricsPort"), help: "serve /metrics and /health on PORT (0: any free port)" },
-  { name: "metrics-host", env: "GRAFLOW_METRICS_HOST", kind: "string", arg: "H", apply: to("metricsHostname"), help: "address of the metrics server (default 0.0.0.0)" },
-  { name: "secret", env: "GRAFLOW_SECRET", kind: "string", arg: "S", apply: to("secret"), help: "HMAC secret shared with the producers; unsigned or tampered messages are dead-lettered" },
+  { name: "metrics-host", env: "GRAFLOW_METRICS_HOST", kind: "string", arg: "H", apply: to("metricsHostname"), help: "address of the metrics server; 0.0.0.0 to serve other machines (default 127.0.0.1)" },
+  { name: "secret", env: "GRAFLOW_SECRET", kind: "string", arg: "S", apply: to("secret"), help: "HMAC secret shared with the producers; unsigned, tampered, copied and replayed messages are refused" },
+  { name: "insecure", env: "GRAFLOW_INSECURE", kind: "boolean", apply: to("insecure"), help: "without a secret, accept a Redis that is not on this machine (messages are then not authenticated)" },
   { name: "tls-ca", env: "GRAFLOW_TLS_CA", kind: "string", arg: "FILE", apply: readCa, help: "CA certificate (PEM) for rediss://" },
-  { name: "allow-import", env: "GRAFLOW_ALLOW_IMPORT", kind: "list", arg: "P", apply: to("allowImport"), help: "URL prefix of task modules that may be imported on demand; repeatable (default file:)" },
+  { name: "allow-import", env: "GRAFLOW_ALLOW_IMPORT", kind: "list", arg: "P", apply: to("allowImport"), help: "directory or file (path or file: URL) whose modules may be imported when a queue entry names a task this worker lacks, checked after percent-decoding, .. and symlinks; repeatable (default: none, only --module)" },
   { name: "orchestrate", env: "GRAFLOW_ORCHESTRATE", kind: "boolean", apply: to("orchestrate"), help: "also continue the recorded runs nobody drives (as graflow orchestrate), their tasks queued on this Redis; needs --store" },
   { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "with --orchestrate: the run store, a folder or a redis:// URL" },
   { name: "max-deliveries", env: "GRAFLOW_MAX_DELIVERIES", kind: "number", arg: "N", apply: to("maxDeliveries"), help: "deliveries without an outcome before a task is dead-lettered (default 10)" },
+  { name: "dead-letter-max", env: "GRAFLOW_DEAD_LETTER_MAX", kind: "number", arg: "N", apply: to("deadLetterMax"), help: "most entries kept in the dead-letter stream (default 10000)" },
 ];
 
 /**

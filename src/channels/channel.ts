@@ -12,8 +12,11 @@ export interface SetOptions {
 
 /**
  * A workflow-scoped key-value store. Values are structured data (JSON types plus `Date`, `Map`,
- * `Set`, `BigInt`, `Uint8Array`); anything else is a `TypeError` at `set`. Every implementation
- * passes the same conformance suite (`tests/channels/channel_suite.ts`).
+ * `Set`, `BigInt`, `Uint8Array`); anything else (functions, symbols, class instances, cycles,
+ * sparse arrays, symbol-keyed objects) is a `TypeError` at `set`. Keys are non-empty,
+ * well-formed UTF-16 strings of at most 1024 code units. Every implementation accepts and
+ * refuses the same values and keys: they pass the same conformance suite
+ * (`tests/channels/channel_suite.ts`).
  */
 export interface Channel {
   /** Reads a key; `fallback` (or `undefined`) when it is missing or expired. */
@@ -62,19 +65,41 @@ export function isSnapshotChannel(channel: Channel): channel is SnapshotChannel 
   return typeof (channel as Partial<SnapshotChannel>).snapshot === "function";
 }
 
+/** Longest channel key, in UTF-16 code units. */
+export const MAX_KEY_LENGTH = 1024;
+
+/** Longest `ttlMs` (the largest integer a double holds exactly). */
+export const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
+
 /**
- * Checks a channel key.
+ * Checks a channel key: every channel refuses the same keys, so that a key that is distinct in
+ * memory is distinct in Redis too (an ill-formed UTF-16 string such as a lone surrogate would
+ * become U+FFFD in Redis and collide with it).
  *
  * @param key The key.
  * @param action The operation, for the message.
- * @throws {TypeError} When the key is not a non-empty string.
+ * @throws {TypeError} When the key is not a non-empty, well-formed string of at most
+ * {@linkcode MAX_KEY_LENGTH} code units.
  */
 export function checkKey(key: unknown, action: string): asserts key is string {
   if (typeof key !== "string" || key.length === 0) {
     throw new TypeError(
       `Cannot ${action} channel key: a key must be a non-empty string, got ${
-        typeof key === "string" ? '""' : String(key)
+        typeof key === "string" ? '""' : typeof key === "symbol" ? "a symbol" : String(key)
       }`,
+    );
+  }
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new TypeError(
+      `Cannot ${action} channel key "${key.slice(0, 40)}…": a key must be at most ` +
+        `${MAX_KEY_LENGTH} characters, got ${key.length}`,
+    );
+  }
+  if (!key.isWellFormed()) {
+    throw new TypeError(
+      `Cannot ${action} channel key ${
+        JSON.stringify(key.slice(0, 40))
+      }: a key must be well-formed UTF-16 (it holds a lone surrogate)`,
     );
   }
 }
@@ -85,13 +110,15 @@ export function checkKey(key: unknown, action: string): asserts key is string {
  * @param key The key, for the message.
  * @param ttlMs The option.
  * @returns Whole milliseconds, or undefined.
- * @throws {RangeError} When not a positive finite number.
+ * @throws {RangeError} When not a positive number up to {@linkcode MAX_TTL_MS}.
  */
 export function checkTtl(key: string, ttlMs: number | undefined): number | undefined {
   if (ttlMs === undefined) return undefined;
-  if (typeof ttlMs !== "number" || !(ttlMs > 0) || !Number.isFinite(ttlMs)) {
+  if (typeof ttlMs !== "number" || !(ttlMs > 0) || !(ttlMs <= MAX_TTL_MS)) {
     throw new RangeError(
-      `Cannot set channel key "${key}": ttlMs must be a positive finite number, got ${ttlMs}`,
+      `Cannot set channel key "${key}": ttlMs must be a positive number up to ${MAX_TTL_MS}, got ${
+        String(ttlMs)
+      }`,
     );
   }
   return Math.ceil(ttlMs);

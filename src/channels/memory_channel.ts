@@ -13,7 +13,7 @@ import {
   type SetOptions,
   type SnapshotChannel,
 } from "./channel.ts";
-import { decodeValue, encodeValue } from "./codec.ts";
+import { decodeValue, encodeItems, encodeValue } from "./codec.ts";
 
 /** Options of {@linkcode MemoryChannel}. */
 export interface MemoryChannelOptions {
@@ -102,7 +102,7 @@ export class MemoryChannel implements SnapshotChannel {
     const ttl = checkTtl(key, options.ttlMs);
     const expiresAt = ttl === undefined ? undefined : this.#now() + ttl;
     if (Array.isArray(value)) {
-      const list = value.map((item, i) => encodeValue(item, `channel key "${key}"[${i}]`));
+      const list = encodeItems(value, `channel key "${key}"`);
       checkSize(key, list.join(","), this.#max);
       this.#entries.set(key, { list, expiresAt });
     } else {

@@ -97,11 +97,15 @@ export function treeProblem(tree: unknown): string | undefined {
     }
     const o = t as Record<string, unknown>;
     const tag = o.$type;
-    if (typeof tag === "string") {
+    if (Object.hasOwn(o, "$type")) {
+      // The encoder writes `$type` only as one of its tags (other objects are wrapped).
+      if (typeof tag !== "string" || !Object.hasOwn(TAGS, tag)) {
+        return `a value has an unknown $type tag ${JSON.stringify(tag)?.slice(0, 40)}`;
+      }
       const problem = tagProblem(tag, o.value);
       if (problem) return problem;
       if (tag === "Map" || tag === "Set" || tag === "Object") stack.push([o.value, depth + 1]);
-      if (tag in TAGS) continue;
+      continue;
     }
     for (const key of Object.keys(o)) stack.push([o[key], depth + 1]);
   }

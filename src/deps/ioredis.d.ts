@@ -48,6 +48,16 @@ export interface ChainableCommander {
   pexpire(key: RedisKey, milliseconds: number | string): ChainableCommander;
   /** `PUBLISH channel message`. */
   publish(channel: RedisKey, message: RedisKey): ChainableCommander;
+  /** `HSETNX key field value`. */
+  hsetnx(key: RedisKey, field: RedisKey, value: RedisArg): ChainableCommander;
+  /** `ZADD key score member [score member ...]`. */
+  zadd(key: RedisKey, ...scoreMembers: RedisArg[]): ChainableCommander;
+  /** `SET key value [options...]`. */
+  set(key: RedisKey, value: RedisArg, ...options: RedisArg[]): ChainableCommander;
+  /** `DEL key...`. */
+  del(...keys: RedisKey[]): ChainableCommander;
+  /** `XADD key id field value...`. */
+  xadd(key: RedisKey, ...args: RedisArg[]): ChainableCommander;
   /** Runs the queued commands in a transaction; each result with its error. */
   exec(): Promise<[error: Error | null, result: unknown][] | null>;
 }
@@ -119,6 +129,31 @@ export declare class Redis {
   hsetnx(key: RedisKey, field: RedisKey, value: RedisArg): Promise<number>;
   /** `ZADD key score member [score member ...]`. */
   zadd(key: RedisKey, ...scoreMembers: RedisArg[]): Promise<number>;
+  /** `ZSCORE key member`. */
+  zscore(key: RedisKey, member: RedisArg): Promise<string | null>;
+  /** `PTTL key`. */
+  pttl(key: RedisKey): Promise<number>;
+  /** `SET key value [options...]`. */
+  set(key: RedisKey, value: RedisArg, ...options: RedisArg[]): Promise<string | null>;
+  /** `SADD key member...`. */
+  sadd(key: RedisKey, ...members: RedisArg[]): Promise<number>;
+  /** `HKEYS key`. */
+  hkeys(key: RedisKey): Promise<string[]>;
+  /** `KEYS pattern` (tests only: it blocks the server). */
+  keys(pattern: string): Promise<string[]>;
+  /** `SCAN cursor [MATCH pattern] [COUNT n]`. */
+  scan(cursor: number | string, ...args: RedisArg[]): Promise<[cursor: string, keys: string[]]>;
+  /** `XREVRANGE key end start [COUNT n]`. */
+  xrevrange(
+    key: RedisKey,
+    end: string,
+    start: string,
+    ...args: RedisArg[]
+  ): Promise<[id: string, fields: string[]][]>;
+  /** `PSUBSCRIBE pattern...`. */
+  psubscribe(...patterns: string[]): Promise<unknown>;
+  /** A pipeline: commands queued and sent together (not a transaction). */
+  pipeline(): ChainableCommander;
   /** `ZREM key member...`. */
   zrem(key: RedisKey, ...members: RedisArg[]): Promise<number>;
   /** `ZREVRANGE key start stop`. */

@@ -53,11 +53,18 @@ const lastErrors = new WeakMap<Redis, Error>();
  */
 export function explainRedisError(redis: Redis, error: unknown): unknown {
   const e = error as Error;
+  const where = `${redis.options.host}:${redis.options.port}`;
+  if (/Command aborted due to connection close/.test(e?.message)) {
+    // The command was sent and the connection dropped before its answer: it may have run.
+    return new Error(
+      `Cannot be sure a command reached Redis at ${where}: the connection closed before its answer (${e.message})`,
+      { cause: error },
+    );
+  }
   if (e?.name !== "MaxRetriesPerRequestError" && !/Connection is closed/.test(e?.message)) {
     return error;
   }
   const last = lastErrors.get(redis);
-  const where = `${redis.options.host}:${redis.options.port}`;
   return new Error(
     `Cannot reach Redis at ${where}: ${last?.message ?? e.message}`,
     { cause: error },
@@ -113,7 +120,7 @@ export function envVar(name: string): string | undefined {
  *
  * @example Connecting with an ACL user over TLS
  * ```ts ignore
- * import { connectRedis } from "@graflow/graflow/redis";
+ * import { connectRedis } from "./connection.ts";
  * const redis = connectRedis({ url: "rediss://worker:s3cret@redis.internal:6380", tls: { ca } });
  * ```
  */

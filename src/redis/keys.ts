@@ -1,7 +1,16 @@
 /**
  * Every Redis key and pub/sub channel name used by Graflow, in one place. Run-scoped keys put
  * the run id in braces (`{runId}`): run ids cannot contain braces, so names never collide across
- * runs, and the braces are Redis Cluster hash tags.
+ * runs.
+ *
+ * Redis Cluster is not supported: the Lua scripts touch keys of several runs and of the prefix in
+ * one step (a waiting-jobs check covers every run a producer waits for; an outcome is recorded
+ * and its entry acknowledged together), which a Cluster refuses when the keys live on different
+ * slots. Use one Redis (with replicas or Sentinel for availability).
+ *
+ * Every run-scoped key expires: the queue bookkeeping keys carry the retention from their first
+ * write, and at the end of a run the backend gives every key of the run (its channel too) the
+ * retention (see `retentionMs` of `redisBackend`).
  *
  * @module
  */
@@ -68,7 +77,8 @@ export class RedisKeys {
   /**
    * The queue settings.
    *
-   * @returns The queue settings hash (e.g. `leaseMs` set by the backend).
+   * @returns The queue settings hash (e.g. `leaseMs` set by the backend, signed when a secret is
+   * set).
    */
   config(): string {
     return `${this.prefix}:config`;
@@ -77,7 +87,7 @@ export class RedisKeys {
   /**
    * The control channel.
    *
-   * @returns The pub/sub channel workers listen on (cancel, hand-back notices).
+   * @returns The pub/sub channel workers listen on (cancel, hand-back and config notices).
    */
   control(): string {
     return `${this.prefix}:control`;
@@ -101,6 +111,46 @@ export class RedisKeys {
    */
   outcomes(runId: string): string {
     return `${this.prefix}:run:{${runId}}:outcomes`;
+  }
+
+  /**
+   * Jobs of a run.
+   *
+   * @param runId The run.
+   * @returns The hash of the queue entry id of each job (by job id): a job runs only from the
+   * entry it was enqueued as.
+   */
+  jobs(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:jobs`;
+  }
+
+  /**
+   * Context calls a run served.
+   *
+   * @param runId The run.
+   * @returns The set of call ids already served (a call is served once).
+   */
+  served(runId: string): string {
+    return `${this.prefix}:run:{${runId}}:served`;
+  }
+
+  /**
+   * Live workers.
+   *
+   * @returns The sorted set of worker ids by the time (ms) their announcement expires.
+   */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+
+  /**
+   * Runs in progress.
+   *
+   * @returns The sorted set of run ids by the time (ms) a producer last waited for them (runs
+   * left by a producer that died are found there and given the retention).
+   */
+  runs(): string {
+    return `${this.prefix}:runs`;
   }
 
   /**

@@ -5,6 +5,53 @@
  * @module
  */
 import { LuaScript } from "./lua_script.ts";
+import { luaCancelWake, luaOutcomeWake } from "./wake.ts";
+
+/** Lua: the current time in ms by the Redis clock (every process agrees on it). */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * Enqueue: add the job entry and record which entry the job is (a job runs only from that
+ * entry: a copy of it added again is dropped), and note the run as in progress. Idempotent: a
+ * job already enqueued is not added again (so a retry after a lost reply is safe).
+ * KEYS: queue, jobs, runs. ARGV: message, signature or '', job, retention ms, run id.
+ * Returns the entry id.
+ */
+export const QUEUE_ENQUEUE = new LuaScript(
+  "queue_enqueue",
+  `local id = redis.call('HGET', KEYS[2], ARGV[3])
+if id then return id end
+if ARGV[2] == '' then id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
+else id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[1], 's', ARGV[2]) end
+redis.call('HSET', KEYS[2], ARGV[3], id)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+${NOW}
+redis.call('ZADD', KEYS[3], now, ARGV[5])
+return id`,
+);
+
+/**
+ * Admit: may this entry run its job? Not when the job has an outcome ('done'), when the job was
+ * enqueued as another entry ('copy': a signed entry added again), or when the run does not know
+ * the job ('unknown': forged, or its run is over). Such an entry is acknowledged and removed.
+ * KEYS: queue, jobs, outcomes. ARGV: group, entry id, job.
+ * Returns 'ok', 'done', 'copy' or 'unknown'.
+ */
+export const QUEUE_ADMIT = new LuaScript(
+  "queue_admit",
+  `local verdict = 'ok'
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then verdict = 'done'
+else
+  local e = redis.call('HGET', KEYS[2], ARGV[3])
+  if not e then verdict = 'unknown' elseif e ~= ARGV[2] then verdict = 'copy' end
+end
+if verdict ~= 'ok' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+return verdict`,
+);
 
 /**
  * Finish: record the outcome and acknowledge in one step. The first finisher wins: when the
@@ -22,7 +69,7 @@ if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('XDEL', KEYS[1], ARGV[2])
   redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  redis.call('PUBLISH', ARGV[6], 'o\\n' .. ARGV[3] .. '\\n' .. ARGV[4])
+  redis.call('PUBLISH', ARGV[6], ${luaOutcomeWake("ARGV[3]", "ARGV[4]")})
   written = 1
 end
 local entries = {}
@@ -39,19 +86,19 @@ return {written, entries}`,
  * and (when its job is known) record a failed outcome so that the producer stops waiting.
  * KEYS: queue, dead, outcomes (or any key when the job is unknown).
  * ARGV: group, entry id, reason, worker, time, original fields (JSON), job or '', sealed outcome,
- * retention ms, wake channel.
+ * retention ms, wake channel, dead-letter stream cap (approximate, `MAXLEN ~`).
  * Returns 1 when moved, 0 when the entry was not pending.
  */
 export const QUEUE_DEAD_LETTER = new LuaScript(
   "queue_dead_letter",
   `if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], '*', 'entry', ARGV[2], 'reason', ARGV[3], 'worker', ARGV[4],
-  'time', ARGV[5], 'fields', ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], '*', 'entry', ARGV[2], 'reason', ARGV[3],
+  'worker', ARGV[4], 'time', ARGV[5], 'fields', ARGV[6])
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
   redis.call('PEXPIRE', KEYS[3], ARGV[9])
-  redis.call('PUBLISH', ARGV[10], 'o\\n' .. ARGV[7] .. '\\n' .. ARGV[8])
+  redis.call('PUBLISH', ARGV[10], ${luaOutcomeWake("ARGV[7]", "ARGV[8]")})
 end
 return 1`,
 );
@@ -132,30 +179,79 @@ export const QUEUE_CANCEL = new LuaScript(
   "queue_cancel",
   `redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 local n = redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'cancel\\n' .. ARGV[4])
+redis.call('PUBLISH', ARGV[3], ${luaCancelWake("ARGV[4]")})
 return n`,
 );
 
 /**
  * Check waiting jobs of several runs in one step: for each job the sealed outcome when there is
  * one, '!lost' when neither the outcome nor the entry exists (Redis lost it), else '!waiting';
- * then the indexes (1-based) of the runs whose calls hash is not empty.
- * KEYS: queue, then per run: outcomes, calls. ARGV: per job: run index (1-based), job, entry id.
- * Returns `{states, runsWithCalls}`.
+ * then the indexes (1-based) of the runs whose calls hash is not empty, and how many workers
+ * announced themselves as live. The runs are noted as in progress now.
+ * KEYS: queue, workers, runs, then per run: outcomes, calls.
+ * ARGV: per run its id, then '', then per job: run index (1-based), job, entry id.
+ * Returns `{states, runsWithCalls, liveWorkers}`.
  */
 export const QUEUE_CHECK = new LuaScript(
   "queue_check",
-  `local out = {}
-for i = 1, #ARGV, 3 do
-  local o = redis.call('HGET', KEYS[2 * tonumber(ARGV[i])], ARGV[i + 1])
+  `${NOW}
+local runs = (#KEYS - 3) / 2
+for r = 1, runs do redis.call('ZADD', KEYS[3], now, ARGV[r]) end
+local out = {}
+for i = runs + 2, #ARGV, 3 do
+  local o = redis.call('HGET', KEYS[2 + 2 * tonumber(ARGV[i])], ARGV[i + 1])
   if o then out[#out + 1] = o
   elseif #redis.call('XRANGE', KEYS[1], ARGV[i + 2], ARGV[i + 2], 'COUNT', 1) == 0 then
     out[#out + 1] = '!lost'
   else out[#out + 1] = '!waiting' end
 end
 local calls = {}
-for r = 1, (#KEYS - 1) / 2 do
-  if redis.call('HLEN', KEYS[2 * r + 1]) > 0 then calls[#calls + 1] = r end
+for r = 1, runs do
+  if redis.call('HLEN', KEYS[3 + 2 * r]) > 0 then calls[#calls + 1] = r end
 end
-return {out, calls}`,
+return {out, calls, redis.call('ZCOUNT', KEYS[2], now, '+inf')}`,
+);
+
+/**
+ * Run finished: drop its queue bookkeeping, give its channel the retention (keys without a TTL
+ * or with a longer one), and note it as no longer in progress.
+ * KEYS: jobs, outcomes, calls, replies, served, channel index, runs.
+ * ARGV: retention ms, channel value key base, run id.
+ */
+export const RUN_FINISHED = new LuaScript(
+  "run_finished",
+  `redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+local keep = tonumber(ARGV[1])
+for _, k in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+  local key = ARGV[2] .. k
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or ttl > keep then redis.call('PEXPIRE', key, keep) end
+end
+redis.call('PEXPIRE', KEYS[6], keep)
+redis.call('ZREM', KEYS[7], ARGV[3])
+return 1`,
+);
+
+/**
+ * Runs no producer waited for during the retention (their producer died): up to 100 of them.
+ * KEYS: runs. ARGV: retention ms. Returns their ids.
+ */
+export const RUNS_ABANDONED = new LuaScript(
+  "runs_abandoned",
+  `${NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 100)`,
+);
+
+/**
+ * Heartbeat: announce a worker as live until now + ttl, forget workers whose announcement
+ * expired; the set itself expires when no worker announces itself any more.
+ * KEYS: workers. ARGV: worker id, ttl ms. Returns the number of live workers.
+ */
+export const WORKER_HEARTBEAT = new LuaScript(
+  "worker_heartbeat",
+  `${NOW}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZCARD', KEYS[1])`,
 );

@@ -3,59 +3,35 @@
  *
  * @module
  */
+export type { RedisBackendEvent, RedisBackendOptions } from "./redis_backend_options.ts";
 import type { Redis } from "ioredis";
 import type { Backend } from "../engine/run_options.ts";
-import type { TaskHandler } from "../handlers/task_handler.ts";
+import { notifyRun, type TaskHandler } from "../handlers/task_handler.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskContext } from "../context/task_context.ts";
-import { serveContextCall, settleOutcome, toRemoteMessage } from "../context/remote_context.ts";
-import { toErrorRecord, WorkflowError } from "../errors.ts";
+import { settleOutcome, toRemoteMessage } from "../context/remote_context.ts";
+import { WorkflowError } from "../errors.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
-import {
-  connectRedis,
-  envVar,
-  explainRedisError,
-  type RedisConnectionOptions,
-  redisUrl,
-  safeUrl,
-  within,
-} from "./connection.ts";
-import { RedisKeys } from "./keys.ts";
-import { quit, RedisChannel } from "./redis_channel.ts";
+import { connectRedis, explainRedisError, within } from "./connection.ts";
+import { CallServer } from "./context_calls.ts";
+import type { RedisKeys } from "./keys.ts";
+import { PrefixConfig } from "./prefix_config.ts";
+import { quit, type RedisChannel, redisChannelOn } from "./redis_channel.ts";
 import { Subscriber } from "./subscriber.ts";
 import { RedisTaskQueue } from "./task_queue.ts";
-import { seal, unseal } from "./signing.ts";
+import { RUN_FINISHED, RUNS_ABANDONED } from "./queue_scripts.ts";
+import { Signer } from "./signing.ts";
+import { decodeWake } from "./wake.ts";
+import { type JobMessage, type OutcomeRecord, WIRE_VERSION } from "./wire.ts";
+import { openOutcome } from "./open_outcome.ts";
+import { type RedisFeedbackStore, redisFeedbackStoreOn } from "./redis_feedback_store.ts";
 import {
-  type CallRecord,
-  type JobMessage,
-  type OutcomeRecord,
-  type ReplyRecord,
-  WIRE_VERSION,
-} from "./wire.ts";
-import { RedisFeedbackStore } from "./redis_feedback_store.ts";
-
-/** Options of {@linkcode redisBackend}. */
-export interface RedisBackendOptions extends RedisConnectionOptions {
-  /** Key prefix shared with the workers (`--prefix`). @default {"graflow"} */
-  prefix?: string;
-  /** HMAC secret shared with the workers (`--secret`). @default {env GRAFLOW_SECRET, else none} */
-  secret?: string;
-  /**
-   * Lease of this prefix's queue: stored in Redis for workers started without `--lease-ms`.
-   * @default {undefined} (the workers' own setting, 15 s by default)
-   */
-  leaseMs?: number;
-  /** How often waiting jobs are checked besides pub/sub wake-ups. @default {1000} */
-  pollMs?: number;
-  /** How long Redis may be unreachable before waiting tasks fail. @default {30000} */
-  unavailableMs?: number;
-  /** How long uncollected outcomes and replies stay in Redis. @default {86400000} (1 day) */
-  retentionMs?: number;
-  /** How often a job lost by Redis (data loss) is enqueued again before failing. @default {3} */
-  maxRequeues?: number;
-  /** A connection to use (not closed by `close()`). @default {one opened from url} */
-  redis?: Redis;
-}
+  normalizeBackendOptions,
+  type NormalizedBackendOptions,
+  type RedisBackendEvent,
+  type RedisBackendOptions,
+} from "./redis_backend_options.ts";
+import { sleep } from "../time/sleep.ts";
 
 interface Waiting {
   message: JobMessage;
@@ -63,73 +39,67 @@ interface Waiting {
   entryId: string;
   requeues: number;
   since: number;
+  warned: boolean;
   resolve(record: OutcomeRecord): void;
   reject(error: unknown): void;
-}
-
-function positive(name: string, v: number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
-    throw new RangeError(`Cannot create redisBackend: ${name} must be a positive number, got ${v}`);
-  }
-  return v;
 }
 
 /** The Redis backend (see {@linkcode redisBackend}). */
 export class RedisBackend implements Backend, AsyncDisposable {
   /** `"redis"`. */
   readonly name = "redis";
-  /** Instance id (its wake channel). */
-  readonly id: string = crypto.randomUUID().slice(0, 13);
   /** Runs tasks on the workers. */
   readonly handler: TaskHandler;
-  /** Key names. */
-  readonly keys: RedisKeys;
-  /** The queue. */
-  readonly queue: RedisTaskQueue;
+  readonly #id: string = crypto.randomUUID().slice(0, 13);
+  readonly #keys: RedisKeys;
+  readonly #queue: RedisTaskQueue;
+  readonly #signer: Signer;
+  readonly #config: PrefixConfig;
+  readonly #calls: CallServer;
   readonly #redis: Redis;
-  readonly #owned: boolean;
-  readonly #url: string;
-  readonly #secret: string | undefined;
-  readonly #pollMs: number;
-  readonly #unavailableMs: number;
-  readonly #retention: number;
-  readonly #maxRequeues: number;
-  readonly #leaseMs: number | undefined;
+  readonly #o: NormalizedBackendOptions;
   readonly #jobs = new Map<string, Waiting>();
-  readonly #serving = new Set<string>();
-  /** Runs whose tasks made context calls (their calls/replies hashes need deleting). */
-  readonly #called = new Set<string>();
   #subscriber: Subscriber | undefined;
   #feedback: RedisFeedbackStore | undefined;
   #ready: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #downSince = 0;
+  #noWorkerSince: number | undefined;
+  #sweptAt = 0;
   #closed = false;
 
   /**
    * Creates the backend. Prefer {@linkcode redisBackend}.
    *
    * @param options Connection, prefix, secret, timings.
+   * @throws {TypeError} When the URL or prefix is malformed, or there is no secret for a Redis
+   * that is not on this machine (without `insecure`).
+   * @throws {RangeError} When a timing is out of range.
    */
   constructor(options: RedisBackendOptions = {}) {
-    this.keys = new RedisKeys(options.prefix);
-    this.#url = options.redis ? "(given connection)" : safeUrl(redisUrl(options.url));
-    this.#secret = options.secret ?? envVar("GRAFLOW_SECRET");
-    this.#pollMs = positive("pollMs", options.pollMs, 1000);
-    this.#unavailableMs = positive("unavailableMs", options.unavailableMs, 30_000);
-    this.#retention = positive("retentionMs", options.retentionMs, 86_400_000);
-    this.#maxRequeues = options.maxRequeues ?? 3;
-    this.#leaseMs = options.leaseMs === undefined
-      ? undefined
-      : positive("leaseMs", options.leaseMs, 15_000);
-    this.#owned = !options.redis;
-    this.#redis = options.redis ?? connectRedis({ ...options, connectionName: "graflow-producer" });
-    this.queue = new RedisTaskQueue(this.#redis, this.keys, {
-      secret: this.#secret,
-      retentionMs: this.#retention,
+    const o = normalizeBackendOptions(options);
+    this.#o = o;
+    this.#keys = o.keys;
+    this.#redis = connectRedis({ ...o.connection, connectionName: "graflow-producer" });
+    this.#signer = new Signer(o.secret, this.#keys.prefix);
+    this.#queue = new RedisTaskQueue(this.#redis, this.#keys, this.#signer);
+    this.#config = new PrefixConfig(this.#redis, this.#keys, this.#signer);
+    this.#calls = new CallServer(this.#redis, this.#keys, this.#signer, {
+      retentionMs: o.retentionMs,
+      job: (job) => {
+        const w = this.#jobs.get(job);
+        return w && { runId: w.message.runId, ctx: w.ctx };
+      },
+      onRefused: (message) => this.#emit("REFUSED", message),
     });
     this.handler = { execute: (t, input, ctx) => this.#execute(t, input, ctx) };
+    if (o.warning) this.#emit("UNSIGNED", o.warning);
+  }
+
+  #emit(code: RedisBackendEvent["code"], message: string): void {
+    try {
+      this.#o.onEvent?.({ type: "warning", code, message });
+    } catch { /* a listener must not break the backend */ }
   }
 
   /**
@@ -139,44 +109,70 @@ export class RedisBackend implements Backend, AsyncDisposable {
    * @returns A {@linkcode RedisChannel} on this backend's connection.
    */
   channel(runId: string): RedisChannel {
-    return new RedisChannel({ redis: this.#redis, prefix: this.keys.prefix, runId });
+    return redisChannelOn(this.#redis, { prefix: this.#keys.prefix, runId });
   }
 
   /**
-   * Feedback requests and answers in Redis.
+   * Feedback requests and answers in Redis (signed with the backend's secret, kept for its
+   * retention).
    *
    * @returns A {@linkcode RedisFeedbackStore} on this backend's connection.
    */
   feedbackStore(): FeedbackStore {
-    return this.#feedback ??= new RedisFeedbackStore({
-      redis: this.#redis,
-      prefix: this.keys.prefix,
-      pollMs: this.#pollMs,
+    return this.#feedback ??= redisFeedbackStoreOn(this.#redis, this.#signer, {
+      prefix: this.#keys.prefix,
+      pollMs: this.#o.pollMs,
+      retentionMs: this.#o.retentionMs,
     });
   }
 
   /**
-   * Drops the run's queue bookkeeping (outcomes, calls, replies); its channel stays.
+   * Drops the run's queue bookkeeping and gives its channel the retention.
    *
    * @param runId The run.
    */
   async runFinished(runId: string): Promise<void> {
     if (this.#closed) return;
-    // Calls and replies exist only for runs whose tasks made context calls.
-    const keys = this.#called.delete(runId)
-      ? [this.keys.outcomes(runId), this.keys.calls(runId), this.keys.replies(runId)]
-      : [this.keys.outcomes(runId)];
     // Best effort, and never long: a run's result must not wait for an unreachable Redis.
-    await within(this.#redis.del(...keys), 1000, "deleting the run's outcomes").catch(() => {});
+    await within(this.#expireRun(runId), 1000, "expiring the run's keys").catch(() => {});
+  }
+
+  async #expireRun(runId: string): Promise<void> {
+    const k = this.#keys;
+    await RUN_FINISHED.run(this.#redis, [
+      k.jobs(runId),
+      k.outcomes(runId),
+      k.calls(runId),
+      k.replies(runId),
+      k.served(runId),
+      k.channelIndex(runId),
+      k.runs(),
+    ], [this.#o.retentionMs, k.channelBase(runId), runId]);
+  }
+
+  /** Gives the runs of producers that died (not waited for during the retention) the retention. */
+  async #sweep(): Promise<void> {
+    const runs = await RUNS_ABANDONED.run(this.#redis, [this.#keys.runs()], [
+      this.#o.retentionMs,
+    ]) as string[];
+    for (const runId of runs) await this.#expireRun(runId);
+    if (runs.length) {
+      this.#emit("ABANDONED_RUNS", `Expiring ${runs.length} abandoned run(s): ${runs.join(", ")}`);
+    }
   }
 
   #start(): Promise<void> {
     return this.#ready ??= (async () => {
-      this.#subscriber = new Subscriber(this.#redis);
-      await this.#subscriber.on(this.keys.wake(this.id), (m) => this.#onWake(m));
-      if (this.#leaseMs !== undefined) await this.queue.setLease(this.#leaseMs);
-    })();
+      this.#subscriber ??= new Subscriber(this.#redis);
+      await this.#subscriber.on(this.#keys.wake(this.#id), this.#wakeHandler);
+      if (this.#o.leaseMs !== undefined) await this.#config.setLease(this.#o.leaseMs);
+    })().catch((error) => {
+      this.#ready = undefined; // the next task tries again
+      throw error;
+    });
   }
+
+  readonly #wakeHandler = (payload: string): void => this.#onWake(payload);
 
   async #execute(t: Task, input: unknown, ctx: TaskContext): Promise<unknown> {
     if (this.#closed) {
@@ -187,43 +183,72 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const message: JobMessage = {
       v: WIRE_VERSION,
       job: crypto.randomUUID(),
-      replyTo: this.id,
+      replyTo: this.#id,
       ...toRemoteMessage(t, input, ctx),
+      retentionMs: this.#o.retentionMs,
     };
     const signal = ctx.signal;
     signal.throwIfAborted();
-    let waiting!: Waiting;
+    let w!: Waiting;
     const done = new Promise<OutcomeRecord>((resolve, reject) => {
-      waiting = { message, ctx, entryId: "", requeues: 0, since: Date.now(), resolve, reject };
+      w = {
+        message,
+        ctx,
+        entryId: "",
+        requeues: 0,
+        since: Date.now(),
+        warned: false,
+        resolve,
+        reject,
+      };
     });
+    // It may be rejected (abort, close) while the entry is still being added, and then never
+    // awaited when adding fails: never an unhandled rejection.
+    done.catch(() => {});
     const onAbort = () => {
-      this.#jobs.delete(message.job);
-      if (waiting.entryId) this.queue.cancel(waiting.entryId, message.job).catch(() => {});
-      waiting.reject(signal.reason);
+      this.#jobs.delete(w.message.job);
+      if (w.entryId) this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
+      w.reject(signal.reason);
     };
-    this.#jobs.set(message.job, waiting);
+    this.#jobs.set(message.job, w);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      try {
-        await this.#start();
-        waiting.entryId = await this.queue.enqueue(message);
-      } catch (error) {
-        throw this.#unavailable(t.name, explainRedisError(this.#redis, error));
-      }
+      await this.#enqueue(w, signal);
       // Aborted while the entry was being added: take it back.
-      if (signal.aborted) this.queue.cancel(waiting.entryId, message.job).catch(() => {});
+      if (signal.aborted) this.#queue.cancel(w.entryId, message.job).catch(() => {});
       this.#schedulePoll();
       const record = await done;
       return await settleOutcome(ctx, record.outcome);
     } finally {
       signal.removeEventListener("abort", onAbort);
-      this.#jobs.delete(message.job);
+      this.#jobs.delete(w.message.job);
+    }
+  }
+
+  /**
+   * Adds a job's entry. Enqueueing is idempotent, so a failure (a connection that dropped with
+   * the command unanswered) is retried until Redis has been unreachable for `unavailableMs`.
+   */
+  async #enqueue(w: Waiting, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    for (let delay = 50;; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.#start();
+        w.entryId = await this.#queue.enqueue(w.message);
+        return;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (this.#closed || Date.now() - started + delay >= this.#o.unavailableMs) {
+          throw this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error));
+        }
+        await sleep(delay, signal);
+      }
     }
   }
 
   #unavailable(taskId: string, error: unknown): WorkflowError {
     return new WorkflowError(
-      `Cannot run task "${taskId}": Redis at ${this.#url} is unavailable: ${
+      `Cannot run task "${taskId}": Redis at ${this.#o.safeUrl} is unavailable: ${
         (error as Error)?.message ?? error
       }`,
       { code: "REDIS_UNAVAILABLE", cause: error },
@@ -231,76 +256,21 @@ export class RedisBackend implements Backend, AsyncDisposable {
   }
 
   #onWake(payload: string): void {
-    const nl = payload.indexOf("\n");
-    const kind = payload.slice(0, nl);
-    const rest = payload.slice(nl + 1);
-    if (kind === "o") {
-      const nl2 = rest.indexOf("\n");
-      this.#onOutcome(rest.slice(0, nl2), rest.slice(nl2 + 1));
-    } else if (kind === "c") {
-      const [runId, callId] = rest.split("\n", 2);
-      this.#onCall(runId, callId, rest.slice(runId.length + callId.length + 2));
-    }
+    const wake = decodeWake(payload);
+    if (wake?.kind === "outcome") this.#onOutcome(wake.job, wake.sealed);
+    else if (wake?.kind === "call") this.#calls.serve(wake.runId, wake.callId, wake.sealed);
   }
 
+  /** Settles a waiting job with its outcome, checked against the run and job it waits for. */
   #onOutcome(job: string, sealed: string): void {
     const w = this.#jobs.get(job);
     if (!w) return;
     this.#jobs.delete(job);
-    const { text, valid } = unseal(sealed, this.#secret);
-    let record: OutcomeRecord;
     try {
-      record = JSON.parse(text);
-    } catch {
-      w.reject(
-        new WorkflowError(
-          `Cannot accept the outcome of task "${w.message.taskId}": it is not JSON`,
-          { code: "BAD_OUTCOME" },
-        ),
-      );
-      return;
-    }
-    if (!valid) {
-      const said = record.outcome && !record.outcome.ok ? record.outcome.error?.message : undefined;
-      w.reject(
-        new WorkflowError(
-          `Cannot accept the outcome of task "${w.message.taskId}": its signature does not match ` +
-            `(do the workers use the same secret?)` + (said ? `; the worker said: ${said}` : ""),
-          { code: "BAD_SIGNATURE" },
-        ),
-      );
-      return;
-    }
-    w.resolve(record);
-  }
-
-  async #onCall(runId: string, callId: string, sealed: string): Promise<void> {
-    if (this.#serving.has(callId)) return;
-    this.#serving.add(callId);
-    this.#called.add(runId);
-    let reply: ReplyRecord;
-    let replyTo: string | undefined;
-    try {
-      await this.#redis.hdel(this.keys.calls(runId), callId);
-      const { text, valid } = unseal(sealed, this.#secret);
-      if (!valid) throw new WorkflowError("Cannot serve a context call: bad signature");
-      const rec = JSON.parse(text) as CallRecord;
-      replyTo = rec.replyTo;
-      const w = this.#jobs.get(rec.job);
-      if (!w) throw new WorkflowError(`Cannot serve a context call: job ${rec.job} is not running`);
-      reply = { ok: true, value: await serveContextCall(w.ctx, rec.call) };
+      w.resolve(openOutcome(this.#signer, w.message, sealed));
     } catch (error) {
-      reply = { ok: false, error: toErrorRecord(error) };
+      w.reject(error);
     }
-    if (replyTo) {
-      const out = seal(JSON.stringify(reply), this.#secret);
-      await this.#redis.multi()
-        .hset(this.keys.replies(runId), callId, out)
-        .pexpire(this.keys.replies(runId), this.#retention)
-        .publish(this.keys.wake(replyTo), `r\n${callId}\n${out}`)
-        .exec().catch(() => {});
-    }
-    setTimeout(() => this.#serving.delete(callId), 60_000).unref?.();
   }
 
   #schedulePoll(): void {
@@ -312,23 +282,30 @@ export class RedisBackend implements Backend, AsyncDisposable {
         this.#timer = undefined;
         if (this.#jobs.size > 0) this.#schedulePoll();
       }
-    }, this.#pollMs);
+    }, this.#o.pollMs);
   }
 
   async #poll(): Promise<void> {
     const now = Date.now();
     const due: Waiting[] = [];
     for (const w of this.#jobs.values()) {
-      if (w.entryId && now - w.since >= this.#pollMs / 2) due.push(w);
+      if (w.entryId && now - w.since >= this.#o.pollMs / 2) due.push(w);
     }
     try {
       if (due.length) {
-        await within(this.#check(due), this.#unavailableMs, "checking the waiting jobs");
+        await within(this.#check(due), this.#o.unavailableMs, "checking the waiting jobs");
+      }
+      if (now - this.#sweptAt >= Math.min(this.#o.retentionMs, 3_600_000)) {
+        this.#sweptAt = now;
+        // Housekeeping: its failure must not fail the jobs that wait.
+        await this.#sweep().catch((error) =>
+          this.#emit("ABANDONED_RUNS", `Cannot expire abandoned runs: ${error?.message ?? error}`)
+        );
       }
       this.#downSince = 0;
     } catch (error) {
       this.#downSince ||= now;
-      if (Date.now() - this.#downSince >= this.#unavailableMs) {
+      if (Date.now() - this.#downSince >= this.#o.unavailableMs) {
         for (const w of [...this.#jobs.values()]) {
           this.#jobs.delete(w.message.job);
           w.reject(this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error)));
@@ -341,23 +318,52 @@ export class RedisBackend implements Backend, AsyncDisposable {
   async #check(due: Waiting[]): Promise<void> {
     for (let i = 0; i < due.length; i += 1000) {
       const batch = due.slice(i, i + 1000);
-      const { states, runsWithCalls } = await this.queue.check(
+      const { states, runsWithCalls, liveWorkers } = await this.#queue.check(
         batch.map((w) => ({ runId: w.message.runId, job: w.message.job, entryId: w.entryId })),
       );
+      const now = Date.now();
+      if (liveWorkers > 0) this.#noWorkerSince = undefined;
+      else this.#noWorkerSince ??= now;
       for (const [k, s] of states.entries()) {
         const w = batch[k];
         if (s.state === "done") this.#onOutcome(w.message.job, s.sealed);
         else if (s.state === "lost" && this.#jobs.has(w.message.job)) await this.#requeue(w);
+        else if (s.state === "waiting") this.#noWorker(w, now);
       }
-      for (const runId of runsWithCalls) {
-        const calls = await this.#redis.hgetall(this.keys.calls(runId));
-        for (const [callId, sealed] of Object.entries(calls)) this.#onCall(runId, callId, sealed);
-      }
+      await Promise.all(runsWithCalls.map((runId) => this.#calls.poll(runId)));
+    }
+  }
+
+  /** A job waits while no worker is live: warn once, and fail after `noWorkerTimeoutMs`. */
+  #noWorker(w: Waiting, now: number): void {
+    if (this.#noWorkerSince === undefined || !this.#jobs.has(w.message.job)) return;
+    const waitedMs = now - Math.max(w.since, this.#noWorkerSince);
+    const task = w.message.taskId;
+    const p = this.#keys.prefix;
+    if (this.#o.timeoutMs !== undefined && waitedMs >= this.#o.timeoutMs) {
+      this.#jobs.delete(w.message.job);
+      this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
+      w.reject(
+        new WorkflowError(
+          `Cannot run task "${task}": no worker of prefix "${p}" was live for ${waitedMs} ms ` +
+            `(noWorkerTimeoutMs ${this.#o.timeoutMs})`,
+          { code: "NO_WORKER" },
+        ),
+      );
+    } else if (!w.warned && waitedMs >= this.#o.warnMs) {
+      w.warned = true;
+      notifyRun(w.ctx, {
+        type: "task.waiting",
+        reason: "no-worker",
+        waitedMs,
+        message: `Task "${task}" has waited ${Math.round(waitedMs / 1000)} s and no worker of ` +
+          `prefix "${p}" is live: start one (graflow worker --prefix ${p} --module <tasks>)`,
+      });
     }
   }
 
   async #requeue(w: Waiting): Promise<void> {
-    if (++w.requeues > this.#maxRequeues) {
+    if (++w.requeues > this.#o.maxRequeues) {
       this.#jobs.delete(w.message.job);
       w.reject(
         new WorkflowError(
@@ -368,7 +374,11 @@ export class RedisBackend implements Backend, AsyncDisposable {
       );
       return;
     }
-    w.entryId = await this.queue.enqueue(w.message);
+    // A fresh job id: the lost one may still come back (a replica, a restore), and must not run.
+    this.#jobs.delete(w.message.job);
+    w.message = { ...w.message, job: crypto.randomUUID() };
+    this.#jobs.set(w.message.job, w);
+    w.entryId = await this.#queue.enqueue(w.message);
     w.since = Date.now();
   }
 
@@ -388,7 +398,7 @@ export class RedisBackend implements Backend, AsyncDisposable {
     const errors: unknown[] = [];
     await this.#subscriber?.close().catch((e) => errors.push(e));
     await this.#feedback?.close().catch((e) => errors.push(e));
-    if (this.#owned) await quit(this.#redis).catch((e) => errors.push(e));
+    await quit(this.#redis).catch((e) => errors.push(e));
     if (errors.length) throw errors[0];
   }
 
@@ -404,10 +414,13 @@ export class RedisBackend implements Backend, AsyncDisposable {
  * polling, no fixed timeout) and applies what the task asked for (`next`, `nextIteration`,
  * `terminate`, `cancel`, deferred checkpoints). The run's channel lives in Redis.
  *
+ * Without a secret, Redis must be on this machine (or `insecure: true`): see `SECURITY.md`.
+ *
  * @param options Connection, prefix, secret, timings.
  * @returns The backend; pass it as `run({ backend })`, close it when done.
- * @throws {TypeError} When the URL or prefix is malformed.
- * @throws {RangeError} When a timing is not a positive number.
+ * @throws {TypeError} When the URL or prefix is malformed, or no secret is set for a Redis that
+ * is not on this machine (without `insecure: true`).
+ * @throws {RangeError} When a timing is out of range.
  *
  * @example Running a flow on Redis workers
  * ```ts ignore

@@ -14,8 +14,13 @@ import {
   type SetOptions,
   type SnapshotChannel,
 } from "../channels/channel.ts";
-import { decodeValue, encodeValue } from "../channels/codec.ts";
-import { connectRedis, explainRedisError, type RedisConnectionOptions } from "./connection.ts";
+import { decodeValue, encodeItems, encodeValue } from "../channels/codec.ts";
+import {
+  connectRedis,
+  explainRedisError,
+  type RedisConnectionOptions,
+  redisUrl,
+} from "./connection.ts";
 import type { LuaScript } from "./lua_script.ts";
 import { RedisKeys } from "./keys.ts";
 import {
@@ -35,13 +40,29 @@ export interface RedisChannelOptions extends RedisConnectionOptions {
   runId: string;
   /** Key prefix. @default {"graflow"} */
   prefix?: string;
-  /** A connection to use (not closed by `close()`); else one is opened from `url`. */
-  redis?: Redis;
   /** Largest encoded value accepted by `set`/`append`. @default {16777216} (16 MiB) */
   maxValueBytes?: number;
 }
 
 const RUN_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Set once by the class: gives a channel a connection it does not own. */
+let attach: (channel: RedisChannel, redis: Redis) => RedisChannel;
+
+/**
+ * A run's channel on an existing connection (the backend's or a worker's), which `close()`
+ * leaves open.
+ *
+ * @param redis The connection.
+ * @param options Run id, prefix, value size limit (no connection options).
+ * @returns The channel.
+ */
+export function redisChannelOn(
+  redis: Redis,
+  options: Omit<RedisChannelOptions, keyof RedisConnectionOptions>,
+): RedisChannel {
+  return attach(new RedisChannel(options), redis);
+}
 
 /**
  * A run's channel in Redis: every key is a Redis string (one encoded value) or a Redis list
@@ -60,17 +81,25 @@ const RUN_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 export class RedisChannel implements SnapshotChannel, AsyncDisposable {
   /** The run. */
   readonly runId: string;
-  /** Key names. */
-  readonly keyNames: RedisKeys;
-  readonly #redis: Redis;
-  readonly #owned: boolean;
+  readonly #keys: RedisKeys;
+  readonly #options: RedisConnectionOptions;
+  #connection: Redis | undefined;
+  #owned = true;
   readonly #index: string;
   readonly #base: string;
   readonly #max: number;
   #closed = false;
 
+  static {
+    attach = (channel, redis) => {
+      channel.#connection = redis;
+      channel.#owned = false;
+      return channel;
+    };
+  }
+
   /**
-   * Creates the channel (opening a connection unless `redis` is given).
+   * Creates the channel; its connection opens on first use.
    *
    * @param options Run id, prefix, connection.
    * @throws {TypeError} When the run id, prefix or URL is malformed.
@@ -91,18 +120,25 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
       );
     }
     this.runId = options.runId;
-    this.keyNames = new RedisKeys(options.prefix);
-    this.#index = this.keyNames.channelIndex(this.runId);
-    this.#base = this.keyNames.channelBase(this.runId);
-    this.#owned = !options.redis;
-    this.#redis = options.redis ?? connectRedis(options);
+    this.#keys = new RedisKeys(options.prefix);
+    this.#index = this.#keys.channelIndex(this.runId);
+    this.#base = this.#keys.channelBase(this.runId);
+    this.#options = { url: redisUrl(options.url), tls: options.tls };
+  }
+
+  get #redis(): Redis {
+    if (this.#closed && this.#owned) {
+      throw new Error(`Cannot use RedisChannel of run ${this.runId}: it is closed`);
+    }
+    return this.#connection ??= connectRedis(this.#options);
   }
 
   async #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const redis = this.#redis;
     try {
-      return await script.run(this.#redis, keys, args);
+      return await script.run(redis, keys, args);
     } catch (error) {
-      throw explainRedisError(this.#redis, error);
+      throw explainRedisError(redis, error);
     }
   }
 
@@ -127,7 +163,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
     const ttl = checkTtl(key, options.ttlMs);
     let args: string[];
     if (Array.isArray(value)) {
-      const list = value.map((item, i) => encodeValue(item, `channel key "${key}"[${i}]`));
+      const list = encodeItems(value, `channel key "${key}"`);
       checkSize(key, list.join(","), this.#max);
       args = [key, "l", ttl === undefined ? "" : String(ttl), ...list];
     } else {
@@ -148,10 +184,11 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
   /** {@inheritDoc Channel.has} */
   async has(key: string): Promise<boolean> {
     checkKey(key, "check");
+    const redis = this.#redis;
     try {
-      return (await this.#redis.exists(this.#value(key))) === 1;
+      return (await redis.exists(this.#value(key))) === 1;
     } catch (error) {
-      throw explainRedisError(this.#redis, error);
+      throw explainRedisError(redis, error);
     }
   }
 
@@ -227,7 +264,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
         ...(kind === "l" ? { list: data as string[] } : { value: data as string }),
         ...(pttl > 0 ? { expiresAt: now + pttl } : {}),
       })),
-      reference: { prefix: this.keyNames.prefix, runId: this.runId },
+      reference: { prefix: this.#keys.prefix, runId: this.runId },
     };
   }
 
@@ -235,7 +272,7 @@ export class RedisChannel implements SnapshotChannel, AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#owned) await quit(this.#redis);
+    if (this.#owned && this.#connection) await quit(this.#connection);
   }
 
   /** Same as {@linkcode RedisChannel.close}. */

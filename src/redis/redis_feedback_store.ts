@@ -2,6 +2,10 @@
  * Human-in-the-loop requests and answers in Redis, for runs on the Redis backend: any process
  * (a web server, a CLI) can answer with `provideFeedback(id, response, { store })`.
  *
+ * With a secret, a request and its answer are signed (bound to the request id and direction):
+ * an answer written into Redis by anyone without the secret is never taken, and a genuine
+ * answer can still replace it. Every request expires after the retention.
+ *
  * @module
  */
 import type { Redis } from "ioredis";
@@ -19,20 +23,34 @@ import {
   checkResponse,
   notFound,
 } from "../checkpoint/feedback_errors.ts";
-import { connectRedis, type RedisConnectionOptions } from "./connection.ts";
+import {
+  connectRedis,
+  envVar,
+  type RedisConnectionOptions,
+  redisUrl,
+  safeUrl,
+} from "./connection.ts";
 import { RedisKeys } from "./keys.ts";
 import { LuaScript } from "./lua_script.ts";
 import { quit } from "./redis_channel.ts";
 import { Subscriber } from "./subscriber.ts";
+import { Signer } from "./signing.ts";
+import { checkTransport } from "./transport_policy.ts";
+import { checkDuration, DEFAULT_RETENTION_MS } from "./retention.ts";
 
 /**
- * Settles a request once (an answer, or `{"cancelled": …}`).
- * KEYS: feedback hash. ARGV: settlement JSON, channel. Returns -1 unknown, 0 settled, 1 ok.
+ * Settles a request once: its answer, or `{"cancelled": …}`, sealed.
+ * KEYS: feedback hash. ARGV: sealed settlement, channel, retention ms, the settlement found before
+ * ('' for none). Settles unless another settlement was stored meanwhile. Returns -1 unknown,
+ * 0 settled, 1 ok.
  */
 const RESPOND = new LuaScript(
   "feedback_respond",
   `if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[1], 'response', ARGV[1]) == 0 then return 0 end
+local cur = redis.call('HGET', KEYS[1], 'response')
+if (cur or '') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'response', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[2], '1')
 return 1`,
 );
@@ -41,12 +59,39 @@ return 1`,
 export interface RedisFeedbackStoreOptions extends RedisConnectionOptions {
   /** Key prefix. @default {"graflow"} */
   prefix?: string;
-  /** A connection to use (not closed by `close()`). */
-  redis?: Redis;
+  /** HMAC secret (the backend's): requests and answers are signed. @default {env GRAFLOW_SECRET} */
+  secret?: string;
+  /** Without a secret, allow a Redis that is not on this machine. @default {false} */
+  insecure?: boolean;
   /** How often `wait` checks besides pub/sub. @default {1000} */
   pollMs?: number;
-  /** How long requests stay in Redis. @default {undefined} (until deleted) */
-  ttlMs?: number;
+  /** How long a request (and its answer) stays in Redis. @default {604800000} (7 days) */
+  retentionMs?: number;
+}
+
+let attach: (store: RedisFeedbackStore, redis: Redis, signer: Signer) => RedisFeedbackStore;
+/** True while {@linkcode redisFeedbackStoreOn} constructs (no connection of its own). */
+let attaching = false;
+
+/**
+ * A feedback store on an existing connection (the backend's), signed with its signer.
+ *
+ * @param redis The connection (left open by `close()`).
+ * @param signer The backend's signer.
+ * @param options Prefix, poll interval, retention.
+ * @returns The store.
+ */
+export function redisFeedbackStoreOn(
+  redis: Redis,
+  signer: Signer,
+  options: { prefix: string; pollMs: number; retentionMs: number },
+): RedisFeedbackStore {
+  attaching = true;
+  try {
+    return attach(new RedisFeedbackStore(options), redis, signer);
+  } finally {
+    attaching = false;
+  }
 }
 
 /**
@@ -57,66 +102,102 @@ export interface RedisFeedbackStoreOptions extends RedisConnectionOptions {
  * ```ts ignore
  * import { provideFeedback } from "@graflow/graflow";
  * import { RedisFeedbackStore } from "@graflow/graflow/redis";
- * await using store = new RedisFeedbackStore({ url: "redis://127.0.0.1:6379" });
+ * await using store = new RedisFeedbackStore({ url: "redis://127.0.0.1:6379", secret });
  * await provideFeedback(id, { approved: true }, { store });
  * ```
  */
 export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
-  readonly #redis: Redis;
-  readonly #owned: boolean;
+  #redis!: Redis;
+  #owned = true;
+  #signer: Signer;
   readonly #keys: RedisKeys;
   readonly #pollMs: number;
-  readonly #ttlMs: number | undefined;
+  readonly #retention: number;
   #subscriber: Subscriber | undefined;
   #closed = false;
+
+  static {
+    attach = (store, redis, signer) => {
+      store.#redis = redis;
+      store.#owned = false;
+      store.#signer = signer;
+      return store;
+    };
+  }
 
   /**
    * Creates the store.
    *
-   * @param options Connection and prefix.
+   * @param options Connection, prefix, secret, retention.
+   * @throws {TypeError} When the URL or prefix is malformed, or there is no secret for a Redis
+   * that is not on this machine (without `insecure`).
+   * @throws {RangeError} When `pollMs` or `retentionMs` is out of range.
    */
   constructor(options: RedisFeedbackStoreOptions = {}) {
+    const what = "Cannot create RedisFeedbackStore";
     this.#keys = new RedisKeys(options.prefix);
-    this.#owned = !options.redis;
-    this.#redis = options.redis ?? connectRedis(options);
-    this.#pollMs = options.pollMs ?? 1000;
-    this.#ttlMs = options.ttlMs;
+    this.#pollMs = checkDuration(what, "pollMs", options.pollMs, 1000);
+    this.#retention = checkDuration(what, "retentionMs", options.retentionMs, DEFAULT_RETENTION_MS);
+    const secret = options.secret ?? envVar("GRAFLOW_SECRET");
+    this.#signer = new Signer(secret, this.#keys.prefix);
+    if (attaching) return; // redisFeedbackStoreOn gives it the backend's connection
+    const url = redisUrl(options.url);
+    checkTransport({
+      action: "create RedisFeedbackStore",
+      url,
+      safeUrl: safeUrl(url),
+      secret,
+      insecure: options.insecure,
+    });
+    this.#redis = connectRedis({ ...options, url });
   }
 
   /** Saves a new request (an existing id is kept as is). */
   async create(record: FeedbackRecord): Promise<void> {
     const key = this.#keys.feedback(record.id);
-    await this.#redis.hsetnx(key, "record", JSON.stringify(record));
-    await this.#redis.zadd(
-      this.#keys.feedbackIndex(),
-      Date.parse(record.createdAt) || 0,
-      record.id,
-    );
-    if (this.#ttlMs) await this.#redis.pexpire(key, this.#ttlMs);
+    const sealed = this.#signer.seal("feedback-request", "", record.id, JSON.stringify(record));
+    const index = this.#keys.feedbackIndex();
+    await this.#redis.multi()
+      .hsetnx(key, "record", sealed)
+      .pexpire(key, this.#retention)
+      .zadd(index, Date.parse(record.createdAt) || 0, record.id)
+      .pexpire(index, this.#retention) // the index outlives its newest request by the retention
+      .exec();
   }
 
-  /** Reads a request and its answer. */
+  /**
+   * Reads a request and its answer (an answer that is not authentic is left out).
+   *
+   * @throws {WorkflowError} `BAD_SIGNATURE` when the stored request is not authentic.
+   */
   async get(id: string): Promise<FeedbackRecord | undefined> {
-    const [record, response] = await this.#redis.hmget(
-      this.#keys.feedback(id),
-      "record",
-      "response",
-    );
-    if (!record) return undefined;
-    const r = JSON.parse(record) as FeedbackRecord;
-    if (response) {
-      const settled = JSON.parse(response);
-      if (settled.cancelled) r.cancelled = settled.cancelled;
-      else r.response = settled;
-    }
-    return r;
+    return (await this.#read(id)).record;
+  }
+
+  async #read(id: string): Promise<{ record?: FeedbackRecord; raw: string }> {
+    const [rec, response] = await this.#redis.hmget(this.#keys.feedback(id), "record", "response");
+    if (!rec) return { raw: "" };
+    const r = JSON.parse(this.#signer.open("feedback-request", "", id, rec)) as FeedbackRecord;
+    const settled = this.#settlement(r, response);
+    if (settled?.cancelled) r.cancelled = settled.cancelled;
+    else if (settled) r.response = settled as FeedbackResponse;
+    return { record: r, raw: response ?? "" };
+  }
+
+  #settlement(
+    record: FeedbackRecord,
+    sealed: string | null,
+  ): (FeedbackResponse & { cancelled?: FeedbackCancellation }) | undefined {
+    if (!sealed) return undefined;
+    const r = this.#signer.check("feedback-answer", record.runId ?? "", record.id, sealed);
+    return "text" in r ? JSON.parse(r.text) : undefined;
   }
 
   async #settle(
     id: string,
     settlement: FeedbackResponse | { cancelled: FeedbackCancellation },
   ): Promise<FeedbackRecord> {
-    const record = await this.get(id);
+    const { record, raw } = await this.#read(id);
     const refuse = (r: FeedbackRecord | undefined) =>
       !r
         ? notFound(id)
@@ -125,12 +206,21 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
         : alreadyAnswered(id);
     if (!record || record.response || record.cancelled) throw refuse(record);
     if (!("cancelled" in settlement)) checkResponse(record, settlement);
-    const r = await RESPOND.run(this.#redis, [this.#keys.feedback(id)], [
+    const sealed = this.#signer.seal(
+      "feedback-answer",
+      record.runId ?? "",
+      id,
       JSON.stringify(settlement),
+    );
+    // `raw` is "" or a settlement that is not authentic: either may be replaced, nothing else.
+    const r = await RESPOND.run(this.#redis, [this.#keys.feedback(id)], [
+      sealed,
       this.#keys.feedbackAnswered(id),
+      this.#retention,
+      raw,
     ]);
-    if (r !== 1) throw refuse(await this.get(id));
-    return (await this.get(id))!;
+    if (r !== 1) throw refuse((await this.#read(id)).record);
+    return (await this.#read(id)).record!;
   }
 
   /** Stores the answer; refuses unknown, answered and cancelled requests. */
@@ -152,7 +242,7 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
       const ids = await this.#redis.zrevrange(index, start, start + 499);
       if (!ids.length) break;
       for (const id of ids) {
-        const r = await this.get(id);
+        const r = await this.get(id).catch(() => undefined);
         if (!r) await this.#redis.zrem(index, id); // the next entries move up by one
         else {
           start++;
@@ -164,7 +254,7 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
     return selectFeedback(out, options);
   }
 
-  /** Resolves with the answer once there is one; rejects with `signal.reason` on abort. */
+  /** Resolves with the (authentic) answer once there is one; rejects with `signal.reason` on abort. */
   async wait(id: string, signal: AbortSignal): Promise<FeedbackResponse> {
     signal.throwIfAborted();
     const channel = this.#keys.feedbackAnswered(id);
@@ -178,12 +268,9 @@ export class RedisFeedbackStore implements FeedbackStore, AsyncDisposable {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       while (true) {
-        const response = await this.#redis.hget(this.#keys.feedback(id), "response");
-        if (response) {
-          const settled = JSON.parse(response);
-          if (settled.cancelled) throw cancelledError(id, settled.cancelled.reason);
-          return settled;
-        }
+        const record = (await this.#read(id)).record;
+        if (record?.cancelled) throw cancelledError(id, record.cancelled.reason);
+        if (record?.response) return record.response;
         signal.throwIfAborted();
         await new Promise<void>((resolve) => {
           wake = resolve;

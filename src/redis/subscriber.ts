@@ -44,10 +44,14 @@ export class Subscriber implements AsyncDisposable {
   async on(channel: string, handler: MessageHandler): Promise<void> {
     let set = this.#handlers.get(channel);
     if (!set) {
-      set = new Set();
+      set = new Set([handler]);
       this.#handlers.set(channel, set);
-      set.add(handler);
-      await this.#redis.subscribe(channel);
+      try {
+        await this.#redis.subscribe(channel);
+      } catch (error) {
+        if (this.#handlers.get(channel) === set) this.#handlers.delete(channel);
+        throw error;
+      }
       return;
     }
     set.add(handler);

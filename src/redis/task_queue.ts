@@ -9,15 +9,17 @@
 import type { Redis } from "ioredis";
 import { CONSUMER_GROUP, HANDBACK_CONSUMER, type RedisKeys } from "./keys.ts";
 import {
+  QUEUE_ADMIT,
   QUEUE_CANCEL,
   QUEUE_CHECK,
   QUEUE_DEAD_LETTER,
+  QUEUE_ENQUEUE,
   QUEUE_FINISH,
   QUEUE_HAND_BACK,
   QUEUE_RECLAIM,
   QUEUE_RENEW,
 } from "./queue_scripts.ts";
-import { seal } from "./signing.ts";
+import type { Signer } from "./signing.ts";
 import type { JobMessage } from "./wire.ts";
 
 /** An entry of the queue as read by a worker. */
@@ -33,13 +35,11 @@ export interface QueueEntry {
 /** What happened to a job a producer waits for (see {@linkcode RedisTaskQueue.check}). */
 export type JobState = { state: "done"; sealed: string } | { state: "lost" | "waiting" };
 
-/** Options of {@linkcode RedisTaskQueue}. */
-export interface RedisTaskQueueOptions {
-  /** HMAC secret for messages and outcomes. @default {undefined} (unsigned) */
-  secret?: string;
-  /** How long outcomes nobody collected stay in Redis. @default {86400000} (1 day) */
-  retentionMs?: number;
-}
+/** Whether an entry may run its job (see {@linkcode RedisTaskQueue.admit}). */
+export type Admission = "ok" | "done" | "copy" | "unknown";
+
+/** Default cap of the dead-letter stream (approximate: `XADD MAXLEN ~`). */
+export const DEFAULT_DEAD_LETTER_MAX = 10_000;
 
 /** Idle time given to handed-back entries: far past any lease, so they are reclaimed at once. */
 const HANDED_BACK_IDLE_MS = 30 * 24 * 3600 * 1000;
@@ -56,27 +56,29 @@ function toFields(raw: unknown): Record<string, string> {
 export class RedisTaskQueue {
   /** Key names. */
   readonly keys: RedisKeys;
+  /** Signs job messages. */
+  readonly signer: Signer;
   readonly #redis: Redis;
-  readonly #secret: string | undefined;
-  readonly #retention: number;
+  readonly #deadLetterMax: number;
 
   /**
    * Creates the queue handle (no I/O).
    *
    * @param redis The command connection.
    * @param keys Key names.
-   * @param options Secret and retention.
+   * @param signer Signs job messages (with the prefix's secret, if any).
+   * @param deadLetterMax Cap of the dead-letter stream.
    */
-  constructor(redis: Redis, keys: RedisKeys, options: RedisTaskQueueOptions = {}) {
+  constructor(
+    redis: Redis,
+    keys: RedisKeys,
+    signer: Signer,
+    deadLetterMax = DEFAULT_DEAD_LETTER_MAX,
+  ) {
     this.#redis = redis;
     this.keys = keys;
-    this.#secret = options.secret;
-    this.#retention = options.retentionMs ?? 86_400_000;
-  }
-
-  /** The HMAC secret, if any. */
-  get secret(): string | undefined {
-    return this.#secret;
+    this.signer = signer;
+    this.#deadLetterMax = deadLetterMax;
   }
 
   // Producer side ------------------------------------------------------------------------
@@ -89,10 +91,12 @@ export class RedisTaskQueue {
    */
   async enqueue(message: JobMessage): Promise<string> {
     const m = JSON.stringify(message);
-    const sealed = seal(m, this.#secret);
-    const sig = sealed.slice(0, sealed.indexOf("|"));
-    const args = sig ? ["m", m, "s", sig] : ["m", m];
-    return (await this.#redis.xadd(this.keys.queue(), "*", ...args))!;
+    const sig = this.signer.sign("job", message.runId, message.job, m);
+    return await QUEUE_ENQUEUE.run(
+      this.#redis,
+      [this.keys.queue(), this.keys.jobs(message.runId), this.keys.runs()],
+      [m, sig, message.job, message.retentionMs, message.runId],
+    ) as string;
   }
 
   /**
@@ -119,14 +123,18 @@ export class RedisTaskQueue {
    */
   async check(
     jobs: { runId: string; job: string; entryId: string }[],
-  ): Promise<{ states: JobState[]; runsWithCalls: string[] }> {
+  ): Promise<{ states: JobState[]; runsWithCalls: string[]; liveWorkers: number }> {
     const runs = [...new Set(jobs.map((j) => j.runId))];
     const index = new Map(runs.map((r, i) => [r, i + 1]));
-    const keys = [this.keys.queue()];
+    const keys = [this.keys.queue(), this.keys.workers(), this.keys.runs()];
     for (const r of runs) keys.push(this.keys.outcomes(r), this.keys.calls(r));
-    const args: string[] = [];
+    const args: string[] = [...runs, ""];
     for (const j of jobs) args.push(String(index.get(j.runId)), j.job, j.entryId);
-    const [out, calls] = await QUEUE_CHECK.run(this.#redis, keys, args) as [string[], number[]];
+    const [out, calls, live] = await QUEUE_CHECK.run(this.#redis, keys, args) as [
+      string[],
+      number[],
+      number,
+    ];
     const states: JobState[] = out.map((s) =>
       s === "!lost"
         ? { state: "lost" }
@@ -134,7 +142,7 @@ export class RedisTaskQueue {
         ? { state: "waiting" }
         : { state: "done", sealed: s }
     );
-    return { states, runsWithCalls: calls.map((i) => runs[i - 1]) };
+    return { states, runsWithCalls: calls.map((i) => runs[i - 1]), liveWorkers: Number(live) };
   }
 
   // Worker side --------------------------------------------------------------------------
@@ -179,6 +187,22 @@ export class RedisTaskQueue {
   }
 
   /**
+   * Decides whether an entry may run its job, and removes it when not: its job already has an
+   * outcome, was enqueued as another entry (a copy added again), or is unknown to its run.
+   *
+   * @param entryId The entry.
+   * @param message Its (verified) job message.
+   * @returns The verdict.
+   */
+  async admit(entryId: string, message: JobMessage): Promise<Admission> {
+    return await QUEUE_ADMIT.run(
+      this.#redis,
+      [this.keys.queue(), this.keys.jobs(message.runId), this.keys.outcomes(message.runId)],
+      [CONSUMER_GROUP, entryId, message.job],
+    ) as Admission;
+  }
+
+  /**
    * Records an outcome and acknowledges the entry in one step (first finisher wins).
    *
    * @param entryId The entry.
@@ -202,7 +226,7 @@ export class RedisTaskQueue {
         entryId,
         message.job,
         sealedOutcome,
-        this.#retention,
+        message.retentionMs,
         this.keys.wake(message.replyTo),
         next?.consumer ?? "",
         next?.count ?? 0,
@@ -222,14 +246,14 @@ export class RedisTaskQueue {
    * @param entry The entry.
    * @param reason Why.
    * @param worker The worker id.
-   * @param notify Job, run and producer to tell, with the sealed outcome.
+   * @param notify Job, run and producer to tell, with the sealed outcome and how long to keep it.
    * @returns Whether it was moved (false: not pending any more).
    */
   async deadLetter(
     entry: QueueEntry,
     reason: string,
     worker: string,
-    notify?: { runId: string; job: string; replyTo: string; sealed: string },
+    notify?: { runId: string; job: string; replyTo: string; sealed: string; keepMs: number },
   ): Promise<boolean> {
     const r = await QUEUE_DEAD_LETTER.run(
       this.#redis,
@@ -247,8 +271,9 @@ export class RedisTaskQueue {
         JSON.stringify(entry.fields),
         notify?.job ?? "",
         notify?.sealed ?? "",
-        this.#retention,
+        notify?.keepMs ?? 0,
         notify ? this.keys.wake(notify.replyTo) : "",
+        this.#deadLetterMax,
       ],
     );
     return r === 1;
@@ -374,24 +399,5 @@ export class RedisTaskQueue {
     ]);
     const pending = Number((summary as unknown[])[0] ?? 0);
     return { waiting: Math.max(0, len - pending), pending };
-  }
-
-  /**
-   * The lease set for this prefix by a backend (`leaseMs` option), if any.
-   *
-   * @returns Milliseconds, or undefined.
-   */
-  async configuredLease(): Promise<number | undefined> {
-    const v = Number(await this.#redis.hget(this.keys.config(), "leaseMs"));
-    return v > 0 ? v : undefined;
-  }
-
-  /**
-   * Sets the lease for this prefix (workers started without `--lease-ms` use it).
-   *
-   * @param leaseMs Milliseconds.
-   */
-  async setLease(leaseMs: number): Promise<void> {
-    await this.#redis.hset(this.keys.config(), "leaseMs", String(leaseMs));
   }
 }

@@ -15,7 +15,7 @@ import {
   type SetOptions,
   type SnapshotChannel,
 } from "../channels/channel.ts";
-import { decodeValue, encodeValue } from "../channels/codec.ts";
+import { decodeValue, encodeItems, encodeValue } from "../channels/codec.ts";
 import type { Clock } from "../time/clock.ts";
 
 interface Row {
@@ -91,9 +91,12 @@ export class LocalChannel implements SnapshotChannel {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     checkKey(key, "set");
     const ttl = checkTtl(key, options.ttlMs);
-    const expiresAt = ttl === undefined ? undefined : this.#clock.now() + ttl;
+    // An expiry past 2^53 ms is never (SQLite would not read it back as a number).
+    const expiresAt = ttl === undefined
+      ? undefined
+      : Math.min(this.#clock.now() + ttl, Number.MAX_SAFE_INTEGER);
     if (Array.isArray(value)) {
-      const list = value.map((item, i) => encodeValue(item, `channel key "${key}"[${i}]`));
+      const list = encodeItems(value, `channel key "${key}"`);
       checkSize(key, list.join(","), MAX_VALUE_BYTES);
       this.#put(key, null, list, expiresAt);
     } else {

@@ -35,6 +35,8 @@ export class WorkerMetrics {
   deadLettered = 0;
   /** Entries handed back on shutdown. */
   handedBack = 0;
+  /** Entries dropped as replays (their job already ran or runs from another entry). */
+  dropped = 0;
   /** Tasks running now. */
   inFlight = 0;
   readonly #buckets = new Array<number>(DURATION_BUCKETS.length).fill(0);
@@ -103,6 +105,12 @@ export class WorkerMetrics {
       "counter",
       "Entries handed back on shutdown.",
       this.handedBack,
+    );
+    metric(
+      "graflow_worker_dropped_total",
+      "counter",
+      "Entries dropped as replays of a job that already ran or runs elsewhere.",
+      this.dropped,
     );
     const h = "graflow_worker_task_duration_seconds";
     out.push(`# HELP ${h} Task run time.`, `# TYPE ${h} histogram`);

@@ -509,4 +509,158 @@ export function channelConformance(name: string, make: () => Promise<ChannelFixt
     assert.equal(await ch.has("list"), false);
     assert.equal((await ch.get<string>("small"))!.length, Math.floor(max / 2));
   });
+
+  // Both channels accept and refuse exactly the same values and keys: every case below is run
+  // against every implementation with the same expectation.
+
+  test("a sparse array is refused at set and append, at any depth, and writes nothing", async (ch) => {
+    // deno-lint-ignore no-sparse-arrays
+    const sparse = [1, , 3];
+    for (
+      const value of [sparse, { a: sparse }, new Array(2), [[1, , 2]], new Map([["k", sparse]])]
+    ) {
+      await assert.rejects(ch.set("k", value), (error: unknown) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(error.message, /a hole in a sparse array/);
+        return true;
+      });
+    }
+    await assert.rejects(ch.append("l", sparse), /a hole in a sparse array/);
+    assert.deepEqual(await ch.keys(), []);
+    // An array of undefined is not sparse: it round-trips.
+    await ch.set("k", [1, undefined, 3]);
+    assert.deepEqual(await ch.get("k"), [1, undefined, 3]);
+    assert.ok(1 in (await ch.get<unknown[]>("k"))!, "undefined is an element, not a hole");
+  });
+
+  test("ill-formed UTF-16 keys are refused by every operation; U+FFFD is a key", async (ch) => {
+    for (const key of ["\uD800", "a\uDC00", "\uDBFF\uDBFF", "x\uD83D"]) {
+      await assert.rejects(ch.set(key, 1), /well-formed UTF-16/, JSON.stringify(key));
+      await assert.rejects(ch.get(key), TypeError);
+      await assert.rejects(ch.has(key), TypeError);
+      await assert.rejects(ch.delete(key), TypeError);
+      await assert.rejects(ch.append(key, 1), TypeError);
+      await assert.rejects(ch.increment(key), TypeError);
+    }
+    await ch.set("\uFFFD", "replacement");
+    await ch.set("\uD83D\uDE42", "pair");
+    assert.deepEqual(await ch.keys(), ["\uD83D\uDE42", "\uFFFD"].sort());
+    assert.equal(await ch.get("\uFFFD"), "replacement");
+  });
+
+  test("keys up to 1024 code units are accepted, longer ones refused", async (ch) => {
+    await ch.set("k".repeat(1024), 1);
+    await ch.set("🙂".repeat(512), 2);
+    assert.equal(await ch.get("k".repeat(1024)), 1);
+    assert.equal(await ch.get("🙂".repeat(512)), 2);
+    await assert.rejects(ch.set("k".repeat(1025), 1), /at most 1024 characters, got 1025/);
+    await assert.rejects(ch.get("k".repeat(100_000)), TypeError);
+    await assert.rejects(ch.increment("k".repeat(1025)), TypeError);
+    assert.equal((await ch.keys()).length, 2);
+  });
+
+  test("keys that are Object.prototype names are ordinary keys", async (ch) => {
+    for (const key of ["__proto__", "constructor", "hasOwnProperty", "toString"]) {
+      assert.equal(await ch.get(key), undefined, key);
+      assert.equal(await ch.has(key), false, key);
+      await ch.set(key, { key });
+      assert.deepEqual(await ch.get(key), { key });
+    }
+    assert.equal(await ch.increment("valueOf", 2), 2);
+    assert.deepEqual(await ch.keys(), [
+      "__proto__",
+      "constructor",
+      "hasOwnProperty",
+      "toString",
+      "valueOf",
+    ]);
+    assert.equal(({} as Record<string, unknown>).key, undefined, "no prototype was changed");
+  });
+
+  test("edge values round-trip the same way in every channel", async (ch) => {
+    const cases: [string, unknown][] = [
+      ["lone surrogate inside a value", "\uD800x\uDFFF"],
+      ["lone surrogate as a Map key", new Map([["\uDC00", 1]])],
+      ["lone surrogate as an object key", { "\uD800": 1 }],
+      ["Map with Map keys", new Map([[new Map([[1, 2]]), new Set([new Set([3])])]])],
+      ["Date at the end of time", new Date(8.64e15)],
+      ["Date before the epoch", new Date(-8.64e15)],
+      ["BigInt of 300 digits", -(10n ** 299n) - 7n],
+      ["Uint8Array view", new Uint8Array([9, 8, 7, 6]).subarray(1, 3)],
+      ["non-enumerable symbol key is not data", Object.defineProperty({ a: 1 }, Symbol("s"), {})],
+      ["-0 and NaN in a list", [-0, NaN, -Infinity]],
+      ["nested 999 levels", nest(999)],
+    ];
+    for (const [label, value] of cases) {
+      await ch.set("k", value);
+      assert.deepEqual(await ch.get("k"), value, label);
+      await ch.delete("l");
+      await ch.append("l", value);
+      assert.deepEqual(await ch.get("l"), [value], `${label} (append)`);
+    }
+    await ch.set("z", -0);
+    assert.ok(Object.is(await ch.get("z"), -0));
+  });
+
+  test("edge values are refused the same way in every channel, writing nothing", async (ch) => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const throwing = {
+      get bad(): never {
+        throw new TypeError("getter refused");
+      },
+    };
+    const cases: [string, unknown, RegExp][] = [
+      ["enumerable symbol key", { [Symbol("s")]: 1 }, /symbol key/],
+      ["symbol key in a nested object", { a: [{ [Symbol.iterator]: 1 }] }, /symbol key/],
+      ["nested 1001 levels", nest(1001), /nested deeper than 1000/],
+      ["a revoked Proxy", revoked.proxy, /revoked/],
+      ["a throwing getter", throwing, /getter refused/],
+      ["a Map with a function key", new Map([[() => 1, 1]]), /function/],
+      ["a Set holding a symbol", new Set([Symbol("s")]), /symbol/],
+    ];
+    for (const [label, value, pattern] of cases) {
+      await assert.rejects(ch.set("k", value), pattern, label);
+      await assert.rejects(ch.set("k", [value]), pattern, `${label} (in a list)`);
+      await assert.rejects(ch.append("l", value), pattern, `${label} (append)`);
+    }
+    assert.deepEqual(await ch.keys(), []);
+  });
+
+  test("a BigInt of a million digits is stored; one digit more is refused", async (ch, fixture) => {
+    if (fixture.maxValueBytes !== undefined) return; // over the small size limit anyway
+    const big = 10n ** 999_999n; // 1,000,000 digits
+    await ch.set("big", big);
+    assert.equal(await ch.get("big"), big);
+    await assert.rejects(ch.set("big", big * 10n), /BigInt of more than 1000000 digits/);
+    await assert.rejects(ch.set("big", -big * 10n), /BigInt of more than 1000000 digits/);
+    assert.equal(await ch.get("big"), big);
+  });
+
+  test("ttlMs up to Number.MAX_SAFE_INTEGER is accepted; larger is a RangeError", async (ch) => {
+    await ch.set("t", 1, { ttlMs: Number.MAX_SAFE_INTEGER });
+    assert.equal(await ch.get("t"), 1);
+    for (const ttlMs of [1e300, Number.MAX_SAFE_INTEGER + 2, Infinity, NaN]) {
+      await assert.rejects(ch.set("u", 1, { ttlMs }), RangeError, String(ttlMs));
+    }
+    assert.equal(await ch.has("u"), false);
+  });
+
+  test("increment keeps -0 and reaches Infinity exactly as JavaScript does", async (ch) => {
+    await ch.set("nz", -0);
+    assert.ok(Object.is(await ch.increment("nz", -0), -0));
+    assert.ok(Object.is(await ch.get("nz"), -0));
+    assert.ok(Object.is(await ch.increment("pz", -0), 0));
+    assert.equal(await ch.increment("inf", 1e308), 1e308);
+    assert.equal(await ch.increment("inf", 1e308), Infinity);
+    assert.equal(await ch.increment("inf", -1e308), Infinity);
+    assert.equal(await ch.increment("ninf", -1e308), -1e308);
+    assert.equal(await ch.increment("ninf", -1e308), -Infinity);
+  });
+}
+
+function nest(levels: number): unknown {
+  let v: unknown = 0;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
 }

@@ -13,7 +13,8 @@ import {
   TaskFailedError,
 } from "../../mod.ts";
 import { Redis } from "ioredis";
-import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
+import { redisBackend } from "../../src/redis/mod.ts";
+import { RedisKeys } from "../../src/redis/keys.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { killAll, startWorkers, type WorkerProcess } from "./workers.ts";
 import * as T from "./fixtures/tasks.ts";

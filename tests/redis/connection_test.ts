@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 import assert from "node:assert/strict";
-import { flow } from "../../mod.ts";
-import { redisBackend, RedisChannel } from "../../src/redis/mod.ts";
+import { flow, provideFeedback } from "../../mod.ts";
+import { redisBackend, RedisChannel, RedisFeedbackStore } from "../../src/redis/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { WorkerProcess } from "./workers.ts";
 import * as T from "./fixtures/tasks.ts";
@@ -62,6 +62,68 @@ Deno.test({
       runId: "r",
     });
     await assert.rejects(() => ch.set("k", 1), /NOPERM/);
+  },
+});
+
+/** The ACL rule SECURITY.md gives for producers and workers of one prefix. */
+export function leastPrivilege(prefix: string, password: string): string {
+  return [
+    `user graflow on >${password} resetkeys ~${prefix}:* resetchannels &${prefix}:*`,
+    "-@all +ping +info +client|setname +client|id +select +auth +hello +quit",
+    "+multi +exec +evalsha +eval +publish +subscribe +unsubscribe",
+    "+xadd +xack +xdel +xrange +xlen +xgroup|create +xgroup|delconsumer +xreadgroup",
+    "+xpending +xclaim +xautoclaim +xinfo|consumers",
+    "+hset +hsetnx +hget +hmget +hgetall +hdel +hexists +hlen",
+    "+get +set +type +exists +del +pexpire +pttl +lrange +rpush",
+    "+sadd +srem +smembers +zadd +zcount +zcard +zrem +zrangebyscore +zremrangebyscore +time",
+  ].join(" ");
+}
+
+Deno.test({
+  name: "The least-privilege ACL user of SECURITY.md is enough for producer, worker and feedback",
+  ignore: NO_REDIS,
+  async fn() {
+    const prefix = randomPrefix();
+    await using server = await RedisServer.start({
+      acl: ["user default off", leastPrivilege(prefix, "s3cret")],
+    });
+    const url = server.url({ user: "graflow", password: "s3cret" });
+    const secret = "shared";
+    await using worker = new WorkerProcess([
+      "--redis",
+      url,
+      "--prefix",
+      prefix,
+      "--module",
+      T.TASKS_URL,
+      "--secret",
+      secret,
+      "--metrics-port",
+      "0",
+    ]);
+    await worker.started();
+    await using backend = redisBackend({ url, prefix, secret, leaseMs: 5000, pollMs: 100 });
+    const r = await flow`${T.fetch} >> (${T.a} | ${T.b}) >> ${T.merge} >> ${T.reader}`.run({
+      backend,
+      input: 2,
+    });
+    assert.equal((r.output as { fetched: { n: number } }).fetched.n, 2);
+    assert.deepEqual(await r.channel.get("seen"), ["r_b"]);
+    // Human in the loop through the same user.
+    await using store = new RedisFeedbackStore({ url, prefix, secret, pollMs: 100 });
+    const hitl = flow`${T.approve}`.run({ backend, runId: "acl-hitl" });
+    const id = "acl-hitl.r_approve.c1.n1";
+    while (!(await store.get(id))) await new Promise((r) => setTimeout(r, 20));
+    await provideFeedback(id, { approved: true, respondedBy: "ana" }, { store });
+    assert.equal(((await hitl).output as { approved: boolean }).approved, true);
+    // A graceful stop (hand-back, leaving the group) too.
+    worker.signal("SIGTERM");
+    assert.equal((await worker.exited).code, 0);
+    const errors = worker.events.filter((e) => e.type === "error");
+    assert.deepEqual(errors, [], "the worker hit a permission error");
+    // Another prefix is out of reach.
+    await using other = new RedisChannel({ url, runId: "r", prefix: `${prefix}x` });
+    await assert.rejects(() => other.set("k", 1), /NOPERM/);
   },
 });
 

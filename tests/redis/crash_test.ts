@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow } from "../../mod.ts";
-import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
+import { redisBackend } from "../../src/redis/mod.ts";
+import { RedisKeys } from "../../src/redis/keys.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { WorkerProcess } from "./workers.ts";
 import * as T from "./fixtures/tasks.ts";

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow, provideFeedback } from "../../mod.ts";
-import {
-  redisBackend,
-  RedisFeedbackStore,
-  RedisKeys,
-  RedisTaskQueue,
-} from "../../src/redis/mod.ts";
+import { redisBackend, RedisFeedbackStore } from "../../src/redis/mod.ts";
+import { RedisKeys } from "../../src/redis/keys.ts";
+import { RedisTaskQueue } from "../../src/redis/task_queue.ts";
+import { Signer } from "../../src/redis/signing.ts";
 import { runWorker } from "../../src/worker/mod.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
 import { WorkerProcess } from "./workers.ts";
@@ -116,7 +114,7 @@ Deno.test({
     const keys = new RedisKeys(randomPrefix());
     const redis = new Redis(server.url());
     try {
-      const queue = new RedisTaskQueue(redis, keys);
+      const queue = new RedisTaskQueue(redis, keys, new Signer(undefined, keys.prefix));
       await queue.ensureGroup();
       await redis.xgroup("CREATECONSUMER", keys.queue(), "graflow", "ghost");
       await redis.xadd(keys.queue(), "*", "m", "{}");

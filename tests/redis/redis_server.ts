@@ -21,6 +21,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Data directory (kept across a restart). @default {a new temporary directory} */
   dir?: string;
+  /** Addresses to listen on. @default {["127.0.0.1"]} */
+  bind?: string[];
 }
 
 function findRedis(): string | undefined {
@@ -101,7 +103,7 @@ export class RedisServer implements AsyncDisposable {
     const o = this.options;
     const args = [
       "--bind",
-      "127.0.0.1",
+      ...(o.bind ?? ["127.0.0.1"]),
       "--dir",
       this.dir,
       "--save",

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow, parallel } from "../../mod.ts";
-import { redisBackend, RedisKeys } from "../../src/redis/mod.ts";
+import { redisBackend } from "../../src/redis/mod.ts";
+import { RedisKeys } from "../../src/redis/keys.ts";
 import { runWorker } from "../../src/worker/mod.ts";
 import { checkHealth } from "../../src/worker/worker_health.ts";
 import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";

@@ -33,6 +33,10 @@ Deno.test("worker CLI --help lists every flag with its environment variable", as
       ["--metrics-port", "GRAFLOW_METRICS_PORT"],
       ["--secret", "GRAFLOW_SECRET"],
       ["--grace-ms", "GRAFLOW_GRACE_MS"],
+      ["--insecure", "GRAFLOW_INSECURE"],
+      ["--allow-import", "GRAFLOW_ALLOW_IMPORT"],
+      ["--dead-letter-max", "GRAFLOW_DEAD_LETTER_MAX"],
+      ["--metrics-host", "GRAFLOW_METRICS_HOST"],
     ]
   ) {
     assert.match(r.stdout, new RegExp(`${flag}[^\\n]*(\\n[^-\\n][^\\n]*)*\\[${env}`), flag);

@@ -205,7 +205,7 @@ async function within<T>(p: Promise<T>, where: string): Promise<T> {
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${where}: hangs`)), 2000);
+        timer = setTimeout(() => reject(new Error(`${where}: hangs`)), 10_000);
       }),
     ]);
   } finally {
