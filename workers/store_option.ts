@@ -19,11 +19,8 @@ import { UsageError } from "./cli_command.ts";
 export async function openStore(spec: string | undefined, prefix?: string): Promise<RunStore> {
   if (!spec) throw new UsageError("a store is required: --store DIR or --store redis://HOST:PORT");
   if (/^rediss?:\/\//.test(spec)) {
-    const redis = await import("../src/redis/mod.ts") as unknown as {
-      redisRunStore?: (o: { url: string; prefix?: string }) => RunStore;
-    };
-    if (!redis.redisRunStore) throw new UsageError("a Redis run store is not available yet");
-    return redis.redisRunStore({ url: spec, ...(prefix ? { prefix } : {}) });
+    const { redisRunStore } = await import("../src/redis/mod.ts");
+    return redisRunStore({ url: spec, ...(prefix ? { prefix } : {}) });
   }
   return localRunStore({ dir: spec });
 }

@@ -232,4 +232,81 @@ export class RedisKeys {
   feedbackAnswered(id: string): string {
     return `${this.prefix}:feedback-answered:${id}`;
   }
+
+  /**
+   * A recorded run (`redisRunStore`).
+   *
+   * @param runId The run.
+   * @returns The hash of its record (`rec`) and its flow's graph (`graph`).
+   */
+  runRecord(runId: string): string {
+    return `${this.prefix}:rec:{${runId}}`;
+  }
+
+  /**
+   * A recorded run's journal.
+   *
+   * @param runId The run.
+   * @returns The list of its journal entries (entry n at index n - 1).
+   */
+  runJournal(runId: string): string {
+    return `${this.prefix}:rec:{${runId}}:journal`;
+  }
+
+  /**
+   * A recorded run's newest snapshot.
+   *
+   * @param runId The run.
+   * @returns The string holding it.
+   */
+  runSnapshot(runId: string): string {
+    return `${this.prefix}:rec:{${runId}}:snapshot`;
+  }
+
+  /**
+   * The run store's indexes: every run, or by status, or by flow.
+   *
+   * @param by `all`, `status:<status>` or `flow:<flow>`.
+   * @returns A sorted set of run ids by creation time (ms).
+   */
+  runIndex(by: string): string {
+    return `${this.prefix}:rindex:${by}`;
+  }
+
+  /**
+   * Leases of recorded runs.
+   *
+   * @returns The sorted set of owned run ids by lease end (ms).
+   */
+  runLeases(): string {
+    return `${this.prefix}:rleases`;
+  }
+
+  /**
+   * Failed runs marked for retry.
+   *
+   * @returns The set of their ids.
+   */
+  runRetries(): string {
+    return `${this.prefix}:rretry`;
+  }
+
+  /**
+   * An idempotency key of the run store.
+   *
+   * @param hash The key's hash.
+   * @returns The string holding its run id.
+   */
+  idempotency(hash: string): string {
+    return `${this.prefix}:idem:${hash}`;
+  }
+
+  /**
+   * Changes of recorded runs.
+   *
+   * @returns The pub/sub channel announcing them (`run\n<id>`, `journal\n<id>\n<from>\n<to>`).
+   */
+  runEvents(): string {
+    return `${this.prefix}:run-events`;
+  }
 }

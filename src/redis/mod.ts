@@ -27,6 +27,7 @@ export {
 } from "./redis_backend.ts";
 export { RedisChannel, type RedisChannelOptions } from "./redis_channel.ts";
 export { RedisFeedbackStore, type RedisFeedbackStoreOptions } from "./redis_feedback_store.ts";
+export { RedisRunStore, redisRunStore, type RedisRunStoreOptions } from "./redis_run_store.ts";
 export type { RedisConnectionOptions, RedisTlsOptions } from "./connection.ts";
 
 // Core types the exports above refer to (the same as those of the main entry point).

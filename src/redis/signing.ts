@@ -24,7 +24,9 @@ export type MessageKind =
   | "reply"
   | "config"
   | "feedback-request"
-  | "feedback-answer";
+  | "feedback-answer"
+  | "journal"
+  | "snapshot";
 
 /** Version tag of the signed header (changes when the header does). */
 const HEADER_VERSION = "graflow-hmac-1";

@@ -9,7 +9,8 @@
  * @module
  */
 import assert from "assert";
-import { localRunStore, type RunRecord, type RunStore } from "../../mod.ts";
+import type { RunRecord, RunStore } from "../../mod.ts";
+import { openStore } from "./fixtures/open_store.ts";
 import { rebuildState } from "../../src/run/recorded_run.ts";
 import { durable } from "./fixtures/durable_flow.ts";
 import { Prng } from "../dsl/prng.ts";
@@ -23,6 +24,7 @@ const KILLS = 20;
 
 /** An uninterrupted run, and how many task results it records. */
 async function uninterrupted(dir: string, extra: string[]) {
+  // The store: `dir`, or the Redis store when the runs use Redis.
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", FLOW.href, dir, "plain", ...extra],
     env: { NO_COLOR: "1" },
@@ -32,7 +34,7 @@ async function uninterrupted(dir: string, extra: string[]) {
   const text = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   const result = JSON.parse(text.split("\n").find((l) => l.startsWith("result "))!.slice(7));
-  await using store = localRunStore({ dir });
+  await using store = openStore(dir);
   return { tasks: await okCount(store, "plain"), result };
 }
 
@@ -99,10 +101,12 @@ function orchestrator(dir: string, extra: string[]) {
 }
 
 async function takeover(extra: string[]) {
-  await using dir = await tempDir();
+  await using tmp = await tempDir();
+  // With Redis, the runs are recorded in redisRunStore on the same server.
+  const dir = { path: extra.length ? `${extra[0]}#${extra[1]}-store` : tmp.path };
   const plain = await uninterrupted(dir.path, extra);
   assert.equal(plain.tasks, 9, "fetch, left, right, refine ×4, publish, audit");
-  await using store = localRunStore({ dir: dir.path, pollMs: 20 });
+  await using store = openStore(dir.path);
   // The orchestrator runs before the owners die, as it would in a deployment.
   const orch = orchestrator(dir.path, extra);
   const startBy = Date.now() + 30_000;
@@ -182,7 +186,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "owners SIGKILLed at 20 random points are continued by an orchestrator process (Redis backend, 2 workers)",
+    "owners SIGKILLed at 20 random points are continued by an orchestrator process (Redis backend, 2 workers, redisRunStore)",
   ignore: NO_REDIS,
   sanitizeOps: false,
   sanitizeResources: false,
