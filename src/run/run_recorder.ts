@@ -128,15 +128,45 @@ export class RunRecorder {
     if (!entries.length && !snapshot) return this.#flushing;
     const { store, runId, lease } = this.#o;
     this.#flushing = this.#flushing.then(async () => {
-      if (this.#failed !== undefined) return;
       try {
-        await store.append(runId, lease, entries);
-        if (snapshot) await store.snapshot(runId, lease, snapshot);
+        if (entries.length) await this.#write(() => store.append(runId, lease, entries), entries);
+        if (snapshot) await this.#write(() => store.snapshot(runId, lease, snapshot));
       } catch (error) {
         this.#fail(error);
       }
     });
     return this.#flushing;
+  }
+
+  /**
+   * Writes, retrying while the store cannot be reached (until the lease is lost): a write that
+   * did arrive before its connection dropped is recognised by its journal positions.
+   */
+  async #write(
+    write: () => Promise<void>,
+    entries?: JournalEntry[],
+    deadline = Infinity,
+  ): Promise<void> {
+    for (let delay = 50, retried = false;; delay = Math.min(delay * 2, 1000), retried = true) {
+      if (this.#failed !== undefined) return;
+      try {
+        return await write();
+      } catch (error) {
+        const code = (error as WorkflowError)?.code;
+        if (code === "JOURNAL_CONFLICT" && retried && entries) {
+          const { store, runId } = this.#o;
+          const have = await store.entries(runId, entries[0].seq - 1).catch(() => []);
+          if (have.length >= entries.length) return; // the first try got through
+        }
+        if (
+          code === "FENCED" || code === "RUN_NOT_FOUND" || code === "JOURNAL_CONFLICT" ||
+          Date.now() + delay > deadline
+        ) {
+          throw error;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   async #renew(): Promise<void> {
@@ -175,11 +205,18 @@ export class RunRecorder {
     if (this.#failed !== undefined && (this.#failed as WorkflowError).code !== "RECORD_FAILED") {
       return undefined;
     }
+    let record: RunRecord | undefined;
     try {
-      return await this.#o.store.update(this.#o.runId, this.#o.lease, patch);
-    } catch {
-      return undefined;
-    }
+      // Until the lease would expire: then an orchestrator continues the run anyway.
+      await this.#write(
+        async () => {
+          record = await this.#o.store.update(this.#o.runId, this.#o.lease, patch);
+        },
+        undefined,
+        Date.now() + this.#o.leaseMs,
+      );
+    } catch { /* fenced: another process drives the run now */ }
+    return record;
   }
 
   /** Stops renewing without writing (the run is given up here). */
