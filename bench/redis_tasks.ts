@@ -26,3 +26,5 @@ export const hold = task("bench_hold", async (ms: number, ctx: TaskContext) => {
 });
 /** URL of this module, for `--module`. */
 export const TASKS_URL: string = import.meta.url;
+/** 100 no-op tasks to make a group of distinct members (`bench_m0` … `bench_m99`). */
+export const members = Array.from({ length: 100 }, (_, i) => task(`bench_m${i}`, () => i));

@@ -25,6 +25,15 @@ export interface GraphShape {
  * @returns Tasks, edges and groups by name.
  */
 export function graphShape(graph: Graph): GraphShape {
+  let shape = shapes.get(graph);
+  if (!shape) shapes.set(graph, shape = computeShape(graph));
+  return shape;
+}
+
+/** Shapes already computed (a flow's graph does not change once built). */
+const shapes = new WeakMap<Graph, GraphShape>();
+
+function computeShape(graph: Graph): GraphShape {
   return {
     tasks: [...graph.nodes.values()].filter((n) => n.kind === "task").map((n) => n.id).sort(),
     edges: graph.edges().map(([a, b]) => `${a} -> ${b}`).sort(),

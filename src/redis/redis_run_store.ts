@@ -262,26 +262,23 @@ export class RedisRunStore implements RunStore {
 
   async append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void> {
     if (!entries.length) return;
-    const sealed = entries.map((e) =>
-      this.#signer.seal("journal", runId, String(e.seq), JSON.stringify(e))
-    );
     const reply = this.#check(
       await STORE_APPEND.run(
         this.#redis,
         [this.#keys.runRecord(runId), this.#keys.runJournal(runId)],
-        [...this.#base(), lease.owner, lease.fence, entries[0].seq, ...sealed],
+        [...this.#base(), lease.owner, lease.fence, entries[0].seq, ...this.#seal(runId, entries)],
       ),
       runId,
       lease,
     );
-    if (reply.startsWith("SEQ")) {
-      throw new WorkflowError(
-        `Cannot append to the journal of run "${runId}": position ${
-          entries[0].seq
-        } is taken or out of order`,
-        { code: "JOURNAL_CONFLICT" },
-      );
-    }
+    if (reply.startsWith("SEQ")) throw conflict(runId, entries[0].seq);
+  }
+
+  /** Journal entries, signed and bound to their run and position. */
+  #seal(runId: string, entries: JournalEntry[]): string[] {
+    return entries.map((e) =>
+      this.#signer.seal("journal", runId, String(e.seq), JSON.stringify(e))
+    );
   }
 
   async snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void> {
@@ -331,7 +328,12 @@ export class RedisRunStore implements RunStore {
     });
   }
 
-  async update(runId: string, lease: Lease, patch: RunPatch): Promise<RunRecord> {
+  async update(
+    runId: string,
+    lease: Lease,
+    patch: RunPatch,
+    entries: JournalEntry[] = [],
+  ): Promise<RunRecord> {
     const { output, error, checkpoints, ...control } = patch;
     const values: string[] = [];
     if ("output" in patch) values.push("output", JSON.stringify(output ?? null));
@@ -339,23 +341,27 @@ export class RedisRunStore implements RunStore {
     if (checkpoints !== undefined) values.push("checkpoints", JSON.stringify(checkpoints));
     const ctl: Record<string, unknown> = { ...control };
     if ("feedback" in patch && patch.feedback === undefined) ctl.feedback = null;
-    this.#check(
-      await STORE_UPDATE.run(
-        this.#redis,
-        [this.#keys.runRecord(runId), this.#keys.runJournal(runId), this.#keys.runSnapshot(runId)],
-        [
-          ...this.#base(),
-          lease.owner,
-          lease.fence,
-          JSON.stringify(ctl),
-          this.#retention,
-          ...values,
-        ],
-      ),
-      runId,
-      lease,
+    const reply = await STORE_UPDATE.run(
+      this.#redis,
+      [this.#keys.runRecord(runId), this.#keys.runJournal(runId), this.#keys.runSnapshot(runId)],
+      [
+        ...this.#base(),
+        lease.owner,
+        lease.fence,
+        JSON.stringify(ctl),
+        this.#retention,
+        entries[0]?.seq ?? 0,
+        entries.length,
+        ...this.#seal(runId, entries),
+        ...values,
+      ],
     );
-    return (await this.#read(runId))!;
+    if (!Array.isArray(reply)) {
+      this.#check(reply, runId, lease);
+      throw conflict(runId, entries[0]?.seq ?? 0);
+    }
+    const [rec, ...rest] = reply as (string | null)[];
+    return toRecord(JSON.parse(rec!), rest);
   }
 
   async cancel(runId: string): Promise<RunRecord> {
@@ -426,4 +432,11 @@ export class RedisRunStore implements RunStore {
  */
 export function redisRunStore(options: RedisRunStoreOptions = {}): RedisRunStore {
   return new RedisRunStore(options);
+}
+
+function conflict(runId: string, seq: number): WorkflowError {
+  return new WorkflowError(
+    `Cannot append to the journal of run "${runId}": position ${seq} is taken or out of order`,
+    { code: "JOURNAL_CONFLICT" },
+  );
 }

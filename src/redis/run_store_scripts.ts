@@ -142,7 +142,7 @@ if not r then return 'MISSING' end
 if not owns(r, ARGV[4], ARGV[5]) then return fenced(r) end
 local len = redis.call('LLEN', KEYS[2])
 if len ~= tonumber(ARGV[6]) - 1 then return 'SEQ\\n' .. len end
-redis.call('RPUSH', KEYS[2], unpack(ARGV, 7))
+for i = 7, #ARGV, 1000 do redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 local last = tonumber(ARGV[6]) + #ARGV - 7
 redis.call('PUBLISH', P .. ':run-events', 'journal\\n' .. r.runId .. '\\n' .. ARGV[6] .. '\\n' .. last)
 return 'OK'`,
@@ -163,18 +163,28 @@ return 'OK'`,
 
 /**
  * Update. KEYS: record, journal, snapshot. ARGV: prefix, now, iso, owner, fence, control patch
- * JSON, retention ms, then value field / JSON pairs stored verbatim. A final status ends the lease
- * and starts the retention of the run's keys. Returns the control JSON, 'FENCED…' or 'MISSING'.
+ * JSON, retention ms, first journal position, number of journal entries n, the n sealed entries,
+ * then value field / JSON pairs stored verbatim. The entries are appended first (as
+ * `store_append` does). A final status ends the lease and starts the retention of the run's
+ * keys. Returns {control JSON, input, output, error, checkpoints}, 'FENCED…', 'SEQ…' or
+ * 'MISSING'.
  */
 export const STORE_UPDATE = script(
   "store_update",
   `local r = rec(KEYS[1])
 if not r then return 'MISSING' end
 if not owns(r, ARGV[4], ARGV[5]) then return fenced(r) end
+local n, first = tonumber(ARGV[9]), tonumber(ARGV[8])
+if n > 0 then
+  local len = redis.call('LLEN', KEYS[2])
+  if len ~= first - 1 then return 'SEQ\\n' .. len end
+  for i = 10, 9 + n, 1000 do redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, 9 + n))) end
+  redis.call('PUBLISH', P .. ':run-events', 'journal\\n' .. r.runId .. '\\n' .. first .. '\\n' .. (first + n - 1))
+end
 local before = r.status
 local patch = cjson.decode(ARGV[6])
 for k, v in pairs(patch) do r[k] = v end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 10 + n, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if final(r.status) then
   r.owner = cjson.null
   r.leaseUntil = cjson.null
@@ -182,7 +192,8 @@ if final(r.status) then
   for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
 end
 put(KEYS[1], r, before)
-return cjson.encode(r)`,
+local v = redis.call('HMGET', KEYS[1], 'input', 'output', 'error', 'checkpoints')
+return {cjson.encode(r), v[1], v[2], v[3], v[4]}`,
 );
 
 /**

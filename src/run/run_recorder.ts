@@ -53,6 +53,8 @@ export class RunRecorder {
   #nextSnapshot: number;
   #failed: unknown;
   #closed = false;
+  /** `finish` has begun: what is recorded from now on goes with the final record. */
+  #ending = false;
 
   /**
    * Starts recording (and renewing the lease).
@@ -101,6 +103,7 @@ export class RunRecorder {
         this.#nextSnapshot = seq + this.#o.snapshotEvery; // the journal alone still rebuilds it
       }
     }
+    if (this.#ending) return;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.flush();
@@ -194,27 +197,37 @@ export class RunRecorder {
   }
 
   /**
-   * Writes the rest of the journal and the run's final record, then stops renewing.
+   * Writes the rest of the journal with the run's final record (one write), then stops
+   * renewing.
    *
    * @param patch The record's final fields.
    * @returns The record, or `undefined` when the lease was lost meanwhile.
    */
   async finish(patch: RunPatch): Promise<RunRecord | undefined> {
-    await this.flush();
+    this.#ending = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#snapshot) this.flush();
+    await this.#flushing;
     this.#stopTimers();
     if (this.#failed !== undefined && (this.#failed as WorkflowError).code !== "RECORD_FAILED") {
       return undefined;
     }
+    const { store, runId, lease } = this.#o;
+    const entries = this.#buffer;
+    this.#buffer = [];
     let record: RunRecord | undefined;
     try {
       // Until the lease would expire: then an orchestrator continues the run anyway.
       await this.#write(
         async () => {
-          record = await this.#o.store.update(this.#o.runId, this.#o.lease, patch);
+          record = await store.update(runId, lease, patch, entries);
         },
-        undefined,
+        entries.length ? entries : undefined,
         Date.now() + this.#o.leaseMs,
       );
+      // A first try that got through before its connection dropped: read what it wrote.
+      record ??= await store.get(runId);
     } catch { /* fenced: another process drives the run now */ }
     return record;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { DatabaseSync } from "../deps/sqlite.ts";
+import { sql, transaction } from "./sqlite_schema.ts";
 import {
   type ChannelSnapshot,
   checkIncrement,
@@ -48,30 +49,24 @@ export class LocalChannel implements SnapshotChannel {
   }
 
   #tx<T>(fn: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return transaction(this.#db, fn);
   }
 
   #live(key: string): Row | undefined {
-    const row = this.#db.prepare(
+    const row = sql(
+      this.#db,
       "SELECT key, value, list, expires_at FROM channel WHERE run_id = ? AND key = ?",
     ).get(this.#runId, key) as Row | undefined;
     if (row?.expires_at != null && row.expires_at <= this.#clock.now()) {
-      this.#db.prepare("DELETE FROM channel WHERE run_id = ? AND key = ?").run(this.#runId, key);
+      sql(this.#db, "DELETE FROM channel WHERE run_id = ? AND key = ?").run(this.#runId, key);
       return undefined;
     }
     return row;
   }
 
   #put(key: string, value: string | null, list: string[] | null, expiresAt?: number): void {
-    this.#db.prepare(
+    sql(
+      this.#db,
       "INSERT OR REPLACE INTO channel (run_id, key, value, list, expires_at) VALUES (?, ?, ?, ?, ?)",
     ).run(this.#runId, key, value, list ? JSON.stringify(list) : null, expiresAt ?? null);
   }
@@ -111,7 +106,7 @@ export class LocalChannel implements SnapshotChannel {
     checkKey(key, "delete");
     return this.#tx(() => {
       const existed = this.#live(key) !== undefined;
-      this.#db.prepare("DELETE FROM channel WHERE run_id = ? AND key = ?").run(this.#runId, key);
+      sql(this.#db, "DELETE FROM channel WHERE run_id = ? AND key = ?").run(this.#runId, key);
       return existed;
     });
   }
@@ -124,7 +119,8 @@ export class LocalChannel implements SnapshotChannel {
 
   /** {@inheritDoc Channel.keys} */
   async keys(): Promise<string[]> {
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       "SELECT key FROM channel WHERE run_id = ? AND (expires_at IS NULL OR expires_at > ?)",
     ).all(this.#runId, this.#clock.now()) as unknown as { key: string }[];
     return rows.map((r) => r.key).sort();
@@ -132,7 +128,7 @@ export class LocalChannel implements SnapshotChannel {
 
   /** {@inheritDoc Channel.clear} */
   async clear(): Promise<void> {
-    this.#db.prepare("DELETE FROM channel WHERE run_id = ?").run(this.#runId);
+    sql(this.#db, "DELETE FROM channel WHERE run_id = ?").run(this.#runId);
   }
 
   /** {@inheritDoc Channel.append} */
@@ -186,7 +182,8 @@ export class LocalChannel implements SnapshotChannel {
    * @returns The contents.
    */
   async snapshot(): Promise<ChannelSnapshot> {
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       "SELECT key, value, list, expires_at FROM channel WHERE run_id = ? ORDER BY key",
     ).all(this.#runId) as unknown as Row[];
     const now = this.#clock.now();

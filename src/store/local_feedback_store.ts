@@ -5,6 +5,7 @@
  * @module
  */
 import type { DatabaseSync } from "../deps/sqlite.ts";
+import { sql } from "./sqlite_schema.ts";
 import type { FeedbackResponse } from "../context/task_context.ts";
 import {
   type FeedbackCancellation,
@@ -43,7 +44,7 @@ export class LocalFeedbackStore implements FeedbackStore {
   }
 
   #read(id: string): FeedbackRecord | undefined {
-    const row = this.#db.prepare("SELECT record, settlement FROM feedback WHERE id = ?").get(id) as
+    const row = sql(this.#db, "SELECT record, settlement FROM feedback WHERE id = ?").get(id) as
       | { record: string; settlement: string | null }
       | undefined;
     if (!row) return undefined;
@@ -59,7 +60,8 @@ export class LocalFeedbackStore implements FeedbackStore {
   /** Saves a new request (an existing id is kept as is). */
   async create(record: FeedbackRecord): Promise<void> {
     const { response: _r, cancelled: _c, ...request } = record;
-    this.#db.prepare(
+    sql(
+      this.#db,
       "INSERT OR IGNORE INTO feedback (id, run_id, created_at, record) VALUES (?, ?, ?, ?)",
     ).run(record.id, record.runId, record.createdAt, JSON.stringify(request));
     this.#changed();
@@ -80,7 +82,8 @@ export class LocalFeedbackStore implements FeedbackStore {
         : alreadyAnswered(id);
     if (!record || record.response || record.cancelled) throw refuse(record);
     if (!settlement.cancelled) checkResponse(record, settlement);
-    const r = this.#db.prepare(
+    const r = sql(
+      this.#db,
       "UPDATE feedback SET settlement = ? WHERE id = ? AND settlement IS NULL",
     ).run(JSON.stringify(settlement), id);
     if (Number(r.changes) !== 1) throw refuse(this.#read(id));
@@ -108,7 +111,8 @@ export class LocalFeedbackStore implements FeedbackStore {
       where.push("run_id = ?");
       args.push(options.runId);
     }
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       `SELECT id FROM feedback ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY created_at DESC, id DESC LIMIT ?`,
     ).all(...args, options.limit ?? 100) as unknown as { id: string }[];

@@ -6,11 +6,13 @@
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "../deps/sqlite.ts";
+import type { DatabaseSync } from "../deps/sqlite.ts";
 
 /** Journal rows per INSERT statement (SQLite allows 32,766 parameters). */
 const ROWS_PER_INSERT = 200;
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { setImmediate } from "node:timers";
 import { WorkflowError } from "../errors.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
 import {
@@ -18,7 +20,9 @@ import {
   openDatabase,
   RUN_COLUMNS,
   type RunRow,
+  sql,
   toRecord,
+  transaction,
 } from "./sqlite_schema.ts";
 import { LocalFeedbackStore } from "./local_feedback_store.ts";
 import { LocalChannel } from "./local_channel.ts";
@@ -66,9 +70,11 @@ export class LocalRunStore implements RunStore {
   readonly #pollMs: number;
   readonly #clock: Clock;
   readonly #wakers = new Set<() => void>();
-  readonly #inserts = new Map<number, StatementSync>();
   #writes = 0;
   #closed = false;
+  /** Writes waiting for the next group commit. */
+  #pending: { fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void }[] =
+    [];
 
   /**
    * Opens the store. Prefer {@linkcode localRunStore}.
@@ -100,20 +106,6 @@ export class LocalRunStore implements RunStore {
     );
   }
 
-  /** A prepared insert of `n` journal rows (cached per size). */
-  #insert(n: number): StatementSync {
-    let s = this.#inserts.get(n);
-    if (!s) {
-      s = this.#db.prepare(
-        `INSERT INTO journal (run_id, seq, at, tr) VALUES ${
-          Array(n).fill("(?, ?, ?, ?)").join(", ")
-        }`,
-      );
-      this.#inserts.set(n, s);
-    }
-    return s;
-  }
-
   #now(): number {
     return this.#clock.now();
   }
@@ -122,35 +114,65 @@ export class LocalRunStore implements RunStore {
     return new Date(this.#now()).toISOString();
   }
 
-  /** Runs `fn` in one write transaction. */
-  #tx<T>(fn: () => T): T {
-    if (this.#closed) {
-      throw new WorkflowError("Cannot use localRunStore: it is closed", { code: "STORE_CLOSED" });
-    }
-    this.#db.exec("BEGIN IMMEDIATE");
+  /**
+   * Runs `fn` in a write transaction shared with the other writes issued in the same turn of
+   * the event loop (group commit: one commit for the writes of many runs). Each write is a
+   * savepoint of its own: one that throws changes nothing and fails alone.
+   */
+  #tx<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closed());
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.#pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+    if (this.#pending.length === 1) setImmediate(() => this.#commit());
+    return promise;
+  }
+
+  /** Commits the writes waiting (see `#tx`), then settles them. */
+  #commit(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (!batch.length) return;
+    if (this.#closed) return batch.forEach((w) => w.reject(closed()));
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      const out = fn();
-      this.#db.exec("COMMIT");
-      return out;
+      transaction(this.#db, () => {
+        for (const w of batch) {
+          if (batch.length > 1) sql(this.#db, "SAVEPOINT w").run();
+          try {
+            outcomes.push({ ok: true, value: w.fn() });
+          } catch (error) {
+            if (batch.length === 1) throw error;
+            sql(this.#db, "ROLLBACK TO w").run();
+            outcomes.push({ ok: false, value: error });
+          }
+          if (batch.length > 1) sql(this.#db, "RELEASE w").run();
+        }
+      });
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+      return batch.forEach((w) => w.reject(error));
     }
+    batch.forEach((w, i) =>
+      outcomes[i].ok ? w.resolve(outcomes[i].value) : w.reject(outcomes[i].value)
+    );
+    this.#notify();
   }
 
   #row(runId: string): RunRow | undefined {
-    return this.#db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`).get(runId) as
+    return sql(this.#db, `SELECT ${RUN_COLUMNS} FROM runs WHERE run_id = ?`).get(runId) as
       | RunRow
       | undefined;
   }
 
   #event(runId: string, kind: "run" | "journal", seqs?: [number, number]): void {
-    this.#db.prepare(
-      "INSERT INTO events (run_id, kind, at, seq_from, seq_to) VALUES (?, ?, ?, ?, ?)",
-    )
+    sql(this.#db, "INSERT INTO events (run_id, kind, at, seq_from, seq_to) VALUES (?, ?, ?, ?, ?)")
       .run(runId, kind, this.#now(), seqs?.[0] ?? null, seqs?.[1] ?? null);
     if (++this.#writes % 1000 === 0) {
-      this.#db.prepare("DELETE FROM events WHERE at < ?").run(this.#now() - 600_000);
+      // Ids grow with time: delete up to the first event still young enough (no full scan).
+      sql(
+        this.#db,
+        `DELETE FROM events WHERE id <
+          COALESCE((SELECT id FROM events WHERE at >= ? ORDER BY id LIMIT 1), 0)`,
+      ).run(this.#now() - 600_000);
     }
   }
 
@@ -160,18 +182,18 @@ export class LocalRunStore implements RunStore {
 
   /** Checks the lease inside a transaction; throws `FENCED` when it is stale. */
   #own(runId: string, lease: Lease): void {
-    const r = this.#db.prepare(
-      "UPDATE runs SET updated_at = ? WHERE run_id = ? AND owner = ? AND fence = ?",
-    ).run(this.#iso(), runId, lease.owner, lease.fence);
-    if (Number(r.changes) !== 1) throw fenced(runId, lease, this.#row(runId));
+    const held = sql(
+      this.#db,
+      "SELECT 1 AS ok FROM runs WHERE run_id = ? AND owner = ? AND fence = ?",
+    )
+      .get(runId, lease.owner, lease.fence);
+    if (!held) throw fenced(runId, lease, this.#row(runId));
   }
 
   async create(run: NewRun): Promise<{ record: RunRecord; created: boolean; lease?: Lease }> {
     return this.#tx(() => {
       if (run.idempotencyKey !== undefined) {
-        const existing = this.#db.prepare(
-          `SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`,
-        )
+        const existing = sql(this.#db, `SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`)
           .get(run.idempotencyKey) as RunRow | undefined;
         if (existing) return { record: toRecord(existing), created: false };
       }
@@ -183,9 +205,14 @@ export class LocalRunStore implements RunStore {
       const now = this.#now();
       const iso = new Date(now).toISOString();
       const owned = run.status === "running";
-      this.#db.prepare(
+      // Runs of one flow version share their graph's row.
+      const graph = JSON.stringify(run.graph ?? null);
+      const graphKey = createHash("sha256").update(graph).digest("hex").slice(0, 32);
+      sql(this.#db, "INSERT OR IGNORE INTO graphs (key, graph) VALUES (?, ?)").run(graphKey, graph);
+      sql(
+        this.#db,
         `INSERT INTO runs (run_id, flow, version, status, input, created_at, created_ms, started_at,
-          updated_at, owner, lease_until, fence, idempotency_key, graph)
+          updated_at, owner, lease_until, fence, idempotency_key, graph_key)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.runId,
@@ -201,7 +228,7 @@ export class LocalRunStore implements RunStore {
         owned ? now + (run.leaseMs ?? 0) : null,
         owned ? 1 : 0,
         run.idempotencyKey ?? null,
-        JSON.stringify(run.graph ?? null),
+        graphKey,
       );
       this.#event(run.runId, "run");
       const record = toRecord(this.#row(run.runId)!);
@@ -223,7 +250,10 @@ export class LocalRunStore implements RunStore {
   }
 
   async graph(runId: string): Promise<unknown> {
-    const row = this.#db.prepare("SELECT graph FROM runs WHERE run_id = ?").get(runId) as
+    const row = sql(
+      this.#db,
+      "SELECT g.graph FROM runs r JOIN graphs g ON g.key = r.graph_key WHERE r.run_id = ?",
+    ).get(runId) as
       | { graph: string }
       | undefined;
     if (!row) throw notFound(runId);
@@ -252,7 +282,8 @@ export class LocalRunStore implements RunStore {
       where.push("(created_ms < ? OR (created_ms = ? AND run_id < ?))");
       args.push(c.ms, c.ms, c.id);
     }
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       `SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY created_ms DESC, run_id DESC LIMIT ?`,
     ).all(...args, limit + 1) as unknown as RunRow[];
@@ -264,7 +295,8 @@ export class LocalRunStore implements RunStore {
   async acquire(runId: string, owner: string, leaseMs: number): Promise<Lease | undefined> {
     return this.#tx(() => {
       const now = this.#now();
-      const r = this.#db.prepare(
+      const r = sql(
+        this.#db,
         `UPDATE runs SET owner = ?, lease_until = ?, fence = fence + 1, updated_at = ?
          WHERE run_id = ? AND (
            status = 'queued'
@@ -282,7 +314,8 @@ export class LocalRunStore implements RunStore {
 
   async renew(runId: string, lease: Lease, leaseMs: number): Promise<RunRecord | undefined> {
     if (this.#closed) return undefined;
-    const r = this.#db.prepare(
+    const r = sql(
+      this.#db,
       "UPDATE runs SET lease_until = ? WHERE run_id = ? AND owner = ? AND fence = ?",
     ).run(this.#now() + leaseMs, runId, lease.owner, lease.fence);
     if (Number(r.changes) !== 1) return undefined;
@@ -291,14 +324,16 @@ export class LocalRunStore implements RunStore {
 
   async release(runId: string, lease: Lease): Promise<void> {
     if (this.#closed) return;
-    this.#db.prepare(
+    sql(
+      this.#db,
       "UPDATE runs SET owner = NULL, lease_until = NULL WHERE run_id = ? AND owner = ? AND fence = ?",
     ).run(runId, lease.owner, lease.fence);
   }
 
   async claimable(limit = 100): Promise<Claimable[]> {
     const now = this.#now();
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       `SELECT run_id AS runId, CASE
          WHEN status = 'queued' THEN 'queued'
          WHEN status = 'running' THEN 'expired'
@@ -317,33 +352,53 @@ export class LocalRunStore implements RunStore {
 
   async append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void> {
     if (!entries.length) return;
-    this.#tx(() => {
+    await this.#tx(() => {
       this.#own(runId, lease);
-      // Many rows per statement: a batch of a busy run costs a few statements, not one per row.
-      for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
-        const rows = entries.slice(i, i + ROWS_PER_INSERT);
-        const args: (string | number)[] = [];
-        for (const e of rows) args.push(runId, e.seq, e.at, JSON.stringify(e.tr));
-        this.#insert(rows.length).run(...args);
-      }
-      this.#event(runId, "journal", [entries[0].seq, entries[entries.length - 1].seq]);
+      this.#append(runId, entries);
     });
-    this.#notify();
+  }
+
+  /** Inserts journal rows, inside a transaction that checked the lease. */
+  #append(runId: string, entries: JournalEntry[]): void {
+    const last = (sql(this.#db, "SELECT MAX(seq) AS seq FROM journal WHERE run_id = ?")
+      .get(runId) as { seq: number | null }).seq ?? 0;
+    if (entries[0].seq !== last + 1) {
+      throw new WorkflowError(
+        `Cannot append to the journal of run "${runId}": position ${
+          entries[0].seq
+        } is taken or out of order (the journal ends at ${last})`,
+        { code: "JOURNAL_CONFLICT" },
+      );
+    }
+    // Many rows per statement: a batch of a busy run costs a few statements, not one per row.
+    for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
+      const rows = entries.slice(i, i + ROWS_PER_INSERT);
+      const args: (string | number)[] = [];
+      for (const e of rows) args.push(runId, e.seq, e.at, JSON.stringify(e.tr));
+      sql(
+        this.#db,
+        `INSERT INTO journal (run_id, seq, at, tr) VALUES ${
+          Array(rows.length).fill("(?, ?, ?, ?)").join(", ")
+        }`,
+      ).run(...args);
+    }
+    this.#event(runId, "journal", [entries[0].seq, entries[entries.length - 1].seq]);
   }
 
   async snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void> {
-    this.#tx(() => {
+    await this.#tx(() => {
       this.#own(runId, lease);
-      this.#db.prepare("INSERT OR REPLACE INTO snapshots (run_id, seq, data) VALUES (?, ?, ?)")
+      sql(this.#db, "INSERT OR REPLACE INTO snapshots (run_id, seq, data) VALUES (?, ?, ?)")
         .run(runId, snapshot.seq, JSON.stringify(snapshot.data));
     });
   }
 
   async journal(runId: string): Promise<{ snapshot?: JournalSnapshot; entries: JournalEntry[] }> {
-    const snap = this.#db.prepare("SELECT seq, data FROM snapshots WHERE run_id = ?").get(runId) as
+    const snap = sql(this.#db, "SELECT seq, data FROM snapshots WHERE run_id = ?").get(runId) as
       | { seq: number; data: string }
       | undefined;
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       "SELECT seq, at, tr FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq",
     ).all(runId, snap?.seq ?? 0) as unknown as { seq: number; at: number; tr: string }[];
     return {
@@ -360,21 +415,29 @@ export class LocalRunStore implements RunStore {
    * @returns The entries in order.
    */
   async entries(runId: string, afterSeq = 0): Promise<JournalEntry[]> {
-    const rows = this.#db.prepare(
+    const rows = sql(
+      this.#db,
       "SELECT seq, at, tr FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq",
     ).all(runId, afterSeq) as unknown as { seq: number; at: number; tr: string }[];
     return rows.map((r) => ({ seq: r.seq, at: r.at, tr: JSON.parse(r.tr) }));
   }
 
-  async update(runId: string, lease: Lease, patch: RunPatch): Promise<RunRecord> {
-    const record = this.#tx(() => {
+  async update(
+    runId: string,
+    lease: Lease,
+    patch: RunPatch,
+    entries: JournalEntry[] = [],
+  ): Promise<RunRecord> {
+    const record = await this.#tx(() => {
       this.#own(runId, lease);
+      if (entries.length) this.#append(runId, entries);
       const sets: string[] = [];
       const args: (string | number | null)[] = [];
       const set = (column: string, value: string | number | null) => {
         sets.push(`${column} = ?`);
         args.push(value);
       };
+      set("updated_at", this.#iso());
       if (patch.status !== undefined) set("status", patch.status);
       if ("output" in patch) set("output", JSON.stringify(patch.output ?? null));
       if ("error" in patch) set("error", patch.error ? JSON.stringify(patch.error) : null);
@@ -391,18 +454,15 @@ export class LocalRunStore implements RunStore {
         set("lease_until", null);
         set("cancel_requested", 0);
       }
-      if (sets.length) {
-        this.#db.prepare(`UPDATE runs SET ${sets.join(", ")} WHERE run_id = ?`).run(...args, runId);
-      }
+      sql(this.#db, `UPDATE runs SET ${sets.join(", ")} WHERE run_id = ?`).run(...args, runId);
       this.#event(runId, "run");
       return toRecord(this.#row(runId)!);
     });
-    this.#notify();
     return record;
   }
 
   async cancel(runId: string): Promise<RunRecord> {
-    const record = this.#tx(() => {
+    const record = await this.#tx(() => {
       const row = this.#row(runId);
       if (!row) throw notFound(runId);
       const r = toRecord(row);
@@ -413,11 +473,12 @@ export class LocalRunStore implements RunStore {
       }
       const live = r.owner !== undefined && (r.leaseUntil ?? 0) >= this.#now();
       if (live) {
-        this.#db.prepare("UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE run_id = ?")
+        sql(this.#db, "UPDATE runs SET cancel_requested = 1, updated_at = ? WHERE run_id = ?")
           .run(this.#iso(), runId);
       } else {
         const iso = this.#iso();
-        this.#db.prepare(
+        sql(
+          this.#db,
           `UPDATE runs SET status = 'cancelled', finished_at = ?, updated_at = ?, owner = NULL,
            lease_until = NULL, retry_requested = 0, cancel_requested = 0 WHERE run_id = ?`,
         ).run(iso, iso, runId);
@@ -425,12 +486,11 @@ export class LocalRunStore implements RunStore {
       this.#event(runId, "run");
       return toRecord(this.#row(runId)!);
     });
-    this.#notify();
     return record;
   }
 
   async retry(runId: string): Promise<RunRecord> {
-    const record = this.#tx(() => {
+    const record = await this.#tx(() => {
       const row = this.#row(runId);
       if (!row) throw notFound(runId);
       if (row.status !== "failed") {
@@ -438,22 +498,22 @@ export class LocalRunStore implements RunStore {
           code: "RUN_NOT_FAILED",
         });
       }
-      this.#db.prepare("UPDATE runs SET retry_requested = 1, updated_at = ? WHERE run_id = ?")
+      sql(this.#db, "UPDATE runs SET retry_requested = 1, updated_at = ? WHERE run_id = ?")
         .run(this.#iso(), runId);
       this.#event(runId, "run");
       return toRecord(this.#row(runId)!);
     });
-    this.#notify();
     return record;
   }
 
   async *watch(options: { runId?: string; signal?: AbortSignal } = {}): AsyncIterable<StoreEvent> {
     const { runId, signal } = options;
-    let last = (this.#db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM events").get() as {
+    let last = (sql(this.#db, "SELECT COALESCE(MAX(id), 0) AS id FROM events").get() as {
       id: number;
     }).id;
     while (!signal?.aborted && !this.#closed) {
-      const rows = this.#db.prepare(
+      const rows = sql(
+        this.#db,
         `SELECT id, run_id, kind, seq_from, seq_to FROM events WHERE id > ?
          ${runId ? "AND run_id = ?" : ""} ORDER BY id LIMIT 1000`,
       ).all(...(runId ? [last, runId] : [last])) as unknown as {
@@ -492,6 +552,7 @@ export class LocalRunStore implements RunStore {
   /** Closes the database. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#commit(); // the writes already issued
     this.#closed = true;
     this.#notify();
     this.#feedback.closeWaits();
@@ -525,4 +586,8 @@ export class LocalRunStore implements RunStore {
  */
 export function localRunStore(options: LocalRunStoreOptions): LocalRunStore {
   return new LocalRunStore(options);
+}
+
+function closed(): WorkflowError {
+  return new WorkflowError("Cannot use localRunStore: it is closed", { code: "STORE_CLOSED" });
 }

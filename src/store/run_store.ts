@@ -203,7 +203,10 @@ export interface RunStore extends AsyncDisposable {
   /** Runs an orchestrator should take now: queued, expired, retry or answered. */
   claimable(limit?: number): Promise<Claimable[]>;
 
-  /** Appends transitions to a run's journal (`seq` continues from the last entry). */
+  /**
+   * Appends transitions to a run's journal: `seq` continues from the last entry, or the write
+   * fails with code `"JOURNAL_CONFLICT"` and changes nothing.
+   */
   append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void>;
   /** Stores a snapshot of the run state at a journal position. */
   snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void>;
@@ -212,11 +215,18 @@ export interface RunStore extends AsyncDisposable {
   /** Every journal entry of a run after a position, from the first (history, timings). */
   entries(runId: string, afterSeq?: number): Promise<JournalEntry[]>;
   /**
-   * Changes a run's record as its owner (status, output, error, steps, checkpoints, feedback).
+   * Changes a run's record as its owner (status, output, error, steps, checkpoints, feedback),
+   * after appending `entries` to its journal in the same write (a run's last transitions and
+   * its final record cost one write).
    *
    * @returns The record after the change.
    */
-  update(runId: string, lease: Lease, patch: RunPatch): Promise<RunRecord>;
+  update(
+    runId: string,
+    lease: Lease,
+    patch: RunPatch,
+    entries?: JournalEntry[],
+  ): Promise<RunRecord>;
 
   /**
    * Asks a run to stop: a queued or waiting run is cancelled at once; a running run's owner

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DatabaseSync } from "../deps/sqlite.ts";
+import { DatabaseSync, type StatementSync } from "../deps/sqlite.ts";
 import type { RunRecord, RunRecordStatus } from "./run_store.ts";
 
 /** Durability of a commit: survives a killed process, or also a power loss (fsync). */
@@ -27,18 +27,19 @@ CREATE TABLE IF NOT EXISTS runs (
   owner TEXT,
   lease_until INTEGER,
   fence INTEGER NOT NULL DEFAULT 0,
-  idempotency_key TEXT UNIQUE,
+  idempotency_key TEXT,
   steps INTEGER NOT NULL DEFAULT 0,
   checkpoints TEXT NOT NULL DEFAULT '[]',
   feedback TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   retry_requested INTEGER NOT NULL DEFAULT 0,
-  graph TEXT NOT NULL
+  graph_key TEXT NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS runs_by_key ON runs (idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_ms DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_ms DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, created_ms DESC, run_id DESC);
-CREATE INDEX IF NOT EXISTS runs_by_lease ON runs (status, lease_until);
 CREATE TABLE IF NOT EXISTS journal (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -46,13 +47,17 @@ CREATE TABLE IF NOT EXISTS journal (
   tr TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graphs (
+  key TEXT PRIMARY KEY,
+  graph TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
   run_id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL,
   data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   run_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   at INTEGER NOT NULL,
@@ -91,6 +96,43 @@ export function openDatabase(path: string, durability: Durability): DatabaseSync
   db.exec(`PRAGMA synchronous = ${durability === "power" ? "FULL" : "NORMAL"};`);
   db.exec(SCHEMA);
   return db;
+}
+
+const statements = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
+
+/**
+ * `db.prepare(text)`, prepared once per connection and text (preparing costs more than most
+ * statements here take to run).
+ *
+ * @param db The connection.
+ * @param text The statement.
+ * @returns The prepared statement.
+ */
+export function sql(db: DatabaseSync, text: string): StatementSync {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, cache = new Map());
+  let s = cache.get(text);
+  if (!s) cache.set(text, s = db.prepare(text));
+  return s;
+}
+
+/**
+ * Runs `fn` in one write transaction (`BEGIN IMMEDIATE`), rolled back when it throws.
+ *
+ * @param db The connection.
+ * @param fn The work.
+ * @returns What `fn` returns.
+ */
+export function transaction<T>(db: DatabaseSync, fn: () => T): T {
+  sql(db, "BEGIN IMMEDIATE").run();
+  try {
+    const out = fn();
+    sql(db, "COMMIT").run();
+    return out;
+  } catch (error) {
+    sql(db, "ROLLBACK").run();
+    throw error;
+  }
 }
 
 /** A row of the runs table. */

@@ -179,6 +179,60 @@ export function runStoreSuite(name: string, make: RunStoreFactory, ignore = fals
     await assert.rejects(store.append(run.runId, lease!, [entry(5)]), "a position is written once");
   });
 
+  test("writes issued together: each succeeds or fails alone", async (store) => {
+    const runs = Array.from({ length: 20 }, () => newRun());
+    const key = `together-${n}`;
+    const created = Promise.allSettled([
+      ...runs.map((r) => store.create(r)),
+      store.create(runs[3]),
+    ]);
+    const keyed = Promise.all([
+      store.create(newRun({ idempotencyKey: key })),
+      store.create(newRun({ idempotencyKey: key })),
+    ]);
+    const missing = store.update("suite-missing", { owner: "p1", fence: 1 }, {
+      status: "completed",
+    }).then(() => undefined, (e) => e);
+    const results = await created;
+    assert.equal(results.slice(0, 20).filter((r) => r.status === "fulfilled").length, 20);
+    const dup = results[20];
+    assert.ok(dup.status === "rejected" && dup.reason.code === "RUN_EXISTS");
+    const [k1, k2] = await keyed;
+    assert.deepEqual([k1.created, k2.created].sort(), [false, true]);
+    assert.equal(k1.record.runId, k2.record.runId);
+    assert.equal((await missing)?.code, "RUN_NOT_FOUND");
+    for (const r of runs) assert.equal((await store.get(r.runId))?.runId, r.runId);
+  });
+
+  test("update with entries: appended and changed in one write, or neither", async (store) => {
+    const run = newRun({ status: "running", owner: "p1", leaseMs: LEASE });
+    const { lease } = await store.create(run);
+    const entry = (seq: number) => ({ seq, at: 1000 + seq, tr: { t: "ok", step: seq } });
+    await store.append(run.runId, lease!, [entry(1)]);
+    await assert.rejects(
+      store.update(run.runId, lease!, { status: "completed" }, [entry(3)]),
+      (e: Error & { code?: string }) =>
+        e.code === "JOURNAL_CONFLICT" && /position 3/.test(e.message),
+    );
+    await assert.rejects(
+      store.append(run.runId, lease!, [entry(1)]),
+      (e: Error & { code?: string }) => e.code === "JOURNAL_CONFLICT",
+    );
+    assert.equal(
+      (await store.get(run.runId))!.status,
+      "running",
+      "a refused update changes nothing",
+    );
+    assert.deepEqual(await store.entries(run.runId), [entry(1)]);
+    const many = Array.from({ length: 2500 }, (_, i) => entry(i + 2));
+    const done = await store.update(run.runId, lease!, { status: "completed", output: [] }, many);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(done.output, []);
+    assert.deepEqual(done.input, run.input);
+    assert.equal((await store.entries(run.runId)).length, 2501);
+    await assert.rejects(store.update(run.runId, lease!, {}, [entry(2502)]), { code: "FENCED" });
+  });
+
   test("update: a final status ends the lease; a waiting run is claimable once answered", async (store) => {
     const run = newRun({ status: "running", owner: "p1", leaseMs: LEASE });
     const { lease } = await store.create(run);
