@@ -31,11 +31,13 @@ export {
 } from "./src/graph/task.ts";
 export { Flow, flow } from "./src/dsl/flow.ts";
 export { Group, parallel, type ParallelOptions } from "./src/dsl/build.ts";
+export { map, MapNode, type MapOptions } from "./src/graph/map.ts";
 export { FlowSyntaxError } from "./src/dsl/flow_syntax_error.ts";
 export {
   atLeast,
   bestEffort,
   critical,
+  firstSuccess,
   type GroupOutcome,
   type GroupPolicy,
   strict,
@@ -46,7 +48,9 @@ export {
   CheckpointError,
   CycleLimitExceededError,
   type GroupFailure,
+  isNonRetryable,
   NonErrorThrownError,
+  NonRetryableError,
   ParallelGroupError,
   registerErrorClass,
   RetryLimitExceededError,
@@ -58,6 +62,7 @@ export {
 } from "./src/errors.ts";
 // Running
 export type { Backend, RunOptions, RunResult, RunStatus } from "./src/engine/run_options.ts";
+export { type CrashPoint, SimulatedCrash } from "./src/engine/simulated_crash.ts";
 export {
   createCheckpoint,
   type CreateCheckpointOptions,
@@ -69,6 +74,7 @@ export type {
   CheckpointOptions,
   FeedbackRequest,
   FeedbackResponse,
+  MapCallOptions,
   NextOptions,
   RunNotice,
   TaskContext,
@@ -81,6 +87,7 @@ export { type CheckpointContents, loadCheckpoint } from "./src/checkpoint/load.t
 export type {
   ActivationKind,
   DynamicTaskRecord,
+  MapRunData,
   MemberRunState,
   PendingActivation,
   RunStateData,

@@ -61,10 +61,15 @@ function validate(options: RunOptions): void {
       }`,
     );
   }
-  for (const [name, h] of Object.entries(handlers ?? {})) {
+  for (const [name, h] of Object.entries({ ...handlers, ...options.taskHandlers })) {
     if (!h || typeof (h as TaskHandler).execute !== "function") {
       throw new TypeError(`Cannot run flow: handler "${name}" has no execute() method`);
     }
+  }
+  if (options.crashAfter !== undefined && typeof options.crashAfter !== "function") {
+    throw new TypeError(
+      `Cannot run flow: crashAfter must be a function, got ${typeof options.crashAfter}`,
+    );
   }
   if (
     keepCheckpoints !== undefined && (!Number.isInteger(keepCheckpoints) || keepCheckpoints < 1)
@@ -131,6 +136,8 @@ export class WorkflowRun implements AsyncDisposable {
       signal: o.signal,
       clock,
       onEvent: o.onEvent,
+      ...(o.taskHandlers ? { taskHandlers: new Map(Object.entries(o.taskHandlers)) } : {}),
+      ...(o.crashAfter ? { crashAfter: o.crashAfter } : {}),
       persistence: runPersistence({
         checkpointDir: o.checkpointDir,
         keepCheckpoints: o.keepCheckpoints,

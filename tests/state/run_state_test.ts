@@ -29,7 +29,7 @@ import { systemClock } from "../../src/time/clock.ts";
 import { Prng } from "../dsl/prng.ts";
 
 const plainPort: RunStatePort<ExecState> = {
-  exec: (step, node, task, input, from, kind, cycle, attempt) => ({
+  exec: (step, node, task, input, from, kind, cycle, attempt, map, item) => ({
     step,
     node,
     task,
@@ -37,6 +37,8 @@ const plainPort: RunStatePort<ExecState> = {
     from,
     kind,
     cycle,
+    map,
+    item,
     attempt,
     settled: false,
     slot: -1,
