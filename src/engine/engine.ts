@@ -290,11 +290,20 @@ export class Engine {
       this.#start(exec);
     }
     // Let tasks that already finished settle before starting more (a microtask, not a timer:
-    // every member of a wide group still starts at once in terms of the event loop).
+    // every member of a wide group still starts at once in terms of the event loop). Until
+    // then, tasks that finish do not start more themselves: what runs at once stays near one
+    // batch, so a 100,000-item map does not hold 100,000 executions in memory.
+    this.#pumpQueued = true;
     queueMicrotask(this.#pumpLater);
   }
 
-  readonly #pumpLater = (): void => this.#pump();
+  /** A pump is queued (the last one started a full batch). */
+  #pumpQueued = false;
+
+  readonly #pumpLater = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
   #maybeFinish(): void {
     if (this.#done || this.#state.runningCount > 0 || this.#busy > 0) return;
@@ -388,7 +397,7 @@ export class Engine {
       });
     }
     if (stop) this.#halt(stop);
-    else this.#pump();
+    else if (!this.#pumpQueued) this.#pump();
   }
 
   #attemptFailed(exec: Execution, attempt: number, raw: unknown): void {
