@@ -477,7 +477,12 @@ export class Engine {
     if (this.#done) return false;
     const point: CrashPoint = { taskId: exec.taskId, ok, ...itemField(exec) };
     if (!this.#setup.crashAfter!(point)) return false;
-    const crash = new SimulatedCrash(point, this.#state.toData(), [...this.#state.checkpoints]);
+    const crash = new SimulatedCrash(
+      point,
+      this.#state.toData(),
+      [...this.#state.checkpoints],
+      this.#setup.channel,
+    );
     this.#done = true;
     if (this.#onSignal) this.#setup.signal!.removeEventListener("abort", this.#onSignal);
     this.#runAbort.abort(crash);

@@ -6,6 +6,7 @@
  */
 import { WorkflowError } from "../errors.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
+import type { Channel } from "../channels/channel.ts";
 
 /** Where a run was made to crash: right after the outcome of this task was applied. */
 export interface CrashPoint {
@@ -29,6 +30,8 @@ export class SimulatedCrash extends WorkflowError {
   readonly state: RunStateData;
   /** Base paths of the checkpoints the run had written. */
   readonly checkpoints: string[];
+  /** The run's channel (as a durable channel would, it outlives the "process"). */
+  readonly channel: Channel;
 
   /**
    * Creates the instance.
@@ -36,8 +39,9 @@ export class SimulatedCrash extends WorkflowError {
    * @param point Where it crashed.
    * @param state The run state then.
    * @param checkpoints Checkpoints written before.
+   * @param channel The run's channel.
    */
-  constructor(point: CrashPoint, state: RunStateData, checkpoints: string[]) {
+  constructor(point: CrashPoint, state: RunStateData, checkpoints: string[], channel: Channel) {
     super(
       `Run "${state.runId}" crashed (simulated) right after ${
         point.item === undefined ? "" : `item ${point.item} of `
@@ -48,5 +52,6 @@ export class SimulatedCrash extends WorkflowError {
     this.point = point;
     this.state = state;
     this.checkpoints = checkpoints;
+    this.channel = channel;
   }
 }

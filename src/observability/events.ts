@@ -88,6 +88,8 @@ export type WorkflowEvent =
     /** Members (or items) not settled when the policy's answer became certain. */
     cancelled: string[];
     ok: boolean;
+    /** Set for maps: `"node"` for a map node of the flow, `"call"` for a task's `ctx.map`. */
+    map?: "node" | "call";
   }
   | WorkflowEventBase & { type: "checkpoint.written"; path: string; taskId?: string; steps: number }
   | WorkflowEventBase & { type: "feedback.requested"; feedbackId: string; taskId: string }

@@ -228,7 +228,7 @@ export class Routing {
   #settleMap(run: MapRun): void {
     this.#maps.delete(run);
     const { outcome, output, error } = run.settle();
-    this.#noteSettled(outcome, !error);
+    this.#noteSettled(outcome, !error, run);
     if (run.running > 0) {
       this.#port.cancel(
         (e) => e.map === run,
@@ -243,13 +243,14 @@ export class Routing {
     this.propagate(run.owner, output, false);
   }
 
-  #noteSettled(outcome: GroupOutcome, ok: boolean): void {
+  #noteSettled(outcome: GroupOutcome, ok: boolean, map?: MapRun): void {
     this.#port.note?.("group.settled", {
       groupId: outcome.groupId,
       succeeded: outcome.succeeded,
       failed: outcome.failed.map((f) => f.taskId),
       cancelled: outcome.cancelled,
       ok,
+      ...(map ? { map: map.owner === map.node ? "node" : "call" } : {}),
     });
   }
 
