@@ -80,8 +80,9 @@ export function crashAfter(
  *
  * @param flow The flow the run ran.
  * @param crash The `SimulatedCrash` the run rejected with.
- * @param options Run options for the continuation (handlers, events, a crash hook, …; `start`
- * must be the original run's).
+ * @param options Run options for the continuation, as a restarted process would pass them
+ * again (handlers, `checkpointDir`, `maxSteps`, events, another crash hook, …; `start` must be
+ * the original run's).
  * @returns The run result.
  */
 export function resumeAfterCrash(
