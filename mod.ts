@@ -40,6 +40,7 @@ export {
   firstSuccess,
   type GroupOutcome,
   type GroupPolicy,
+  type PolicySpec,
   strict,
 } from "./src/graph/policies.ts";
 export type { GroupExecutor } from "./src/graph/graph.ts";

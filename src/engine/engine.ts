@@ -406,7 +406,8 @@ export class Engine {
     exec.timer = undefined;
     const error = asError(raw);
     const t = exec.task;
-    const retryable = attempt <= t.retry.maxRetries && mayRetry(t.retry, error);
+    const retryable = attempt <= t.retry.maxRetries && !this.#state.stop &&
+      mayRetry(t.retry, error);
     if (this.#emit) {
       this.#note({
         type: "task.failed",
@@ -415,10 +416,12 @@ export class Engine {
         cycle: exec.cycle,
         error,
         ...itemField(exec),
-        ...(attempt <= t.retry.maxRetries && !retryable ? { retryable: false } : {}),
+        ...(attempt <= t.retry.maxRetries && !retryable && !this.#state.stop
+          ? { retryable: false }
+          : {}),
       });
     }
-    if (!this.#state.stop && retryable) {
+    if (retryable) {
       const delayMs = retryDelay(t.retry, attempt - 1);
       this.#note({
         type: "task.retried",

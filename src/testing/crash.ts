@@ -7,7 +7,8 @@
  */
 import type { CrashPoint, SimulatedCrash } from "../engine/simulated_crash.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
-import { type Runnable, WorkflowRun } from "../run/workflow_run.ts";
+import { WorkflowRun } from "../run/workflow_run.ts";
+import type { Flow } from "../dsl/flow.ts";
 
 /** Options of {@linkcode crashAfter}. */
 export interface CrashAfterOptions {
@@ -86,7 +87,7 @@ export function crashAfter(
  * @returns The run result.
  */
 export function resumeAfterCrash(
-  flow: Runnable,
+  flow: Flow,
   crash: SimulatedCrash,
   options: Omit<RunOptions, "input" | "runId"> = {},
 ): Promise<RunResult> {
