@@ -144,6 +144,7 @@ export class MapRuns {
           `Cannot restore run: the map of "${ownerId}" names a node or task the flow does not have ("${d.node}", "${d.task}")`,
         );
       }
+      checkIndices(ownerId, d);
       const spec = owner.node.kind === "map" && owner === node
         ? graph.nodes.get(owner.id)?.map
         : undefined;
@@ -156,6 +157,22 @@ export class MapRuns {
         };
       this.add(new MapRun(owner, node, task, d.items, d.cycle, settings, d));
     }
+  }
+}
+
+/** Finished items are named by index below the item count, each once. */
+function checkIndices(ownerId: string, d: MapRunData): void {
+  const n = Array.isArray(d.items) ? d.items.length : -1;
+  const seen = new Set<string>();
+  for (const key of [...Object.keys(d.results ?? {}), ...Object.keys(d.failed ?? {})]) {
+    if (n < 0 || !/^(0|[1-9][0-9]*)$/.test(key) || Number(key) >= n || seen.has(key)) {
+      throw new WorkflowError(
+        `Cannot restore run: the map of "${ownerId}" names item ${
+          JSON.stringify(key)
+        }, which is not a single index below its ${Math.max(n, 0)} item(s)`,
+      );
+    }
+    seen.add(key);
   }
 }
 

@@ -303,3 +303,48 @@ Deno.test("apply() refuses a transition that does not fit the state", () => {
     message: /expected execution 2, got execution 1/,
   });
 });
+
+Deno.test("fromData() refuses a map whose finished items are not indices of its items", () => {
+  const item = task("rs_restore_item", (x: number) => x);
+  const f = flow`${map(item)}`;
+  const data = (maps: RunStateData["maps"]): RunStateData => ({
+    runId: "restore",
+    steps: 0,
+    results: {},
+    completed: [],
+    cycles: { rs_restore_item: 1 },
+    output: undefined,
+    pending: [],
+    arrivals: {},
+    groups: {},
+    dynamic: [],
+    trace: [],
+    feedback: {},
+    checkpoints: [],
+    maps,
+  });
+  const map1 = (results: Record<string, unknown>, failed: Record<string, unknown> = {}) => ({
+    rs_restore_item: {
+      task: "rs_restore_item",
+      node: "rs_restore_item",
+      items: [1, 2],
+      results,
+      failed,
+      cycle: 1,
+    },
+  });
+  const ok = RunState.fromData(data(map1({ "1": 1 })), f.graph, f.plan(), 10, plainPort);
+  assert.deepEqual(ok.toData().maps, map1({ "1": 1 }));
+  for (
+    const bad of [
+      map1({ "2": 1 }),
+      map1({ "x": 1 }),
+      map1({ "01": 1 }),
+      map1({ "0": 1 }, { "0": 1 }),
+    ]
+  ) {
+    assert.throws(() => RunState.fromData(data(bad), f.graph, f.plan(), 10, plainPort), {
+      message: /Cannot restore run: the map of "rs_restore_item" names item/,
+    });
+  }
+});
