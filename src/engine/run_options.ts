@@ -38,7 +38,10 @@ export interface RunOptions {
   input?: unknown;
   /** Node(s) to start at. @default {the nodes without predecessors} */
   start?: string | string[];
-  /** Hard limit of task executions. @default {10000} */
+  /**
+   * Hard limit of task executions (map items count in `RunResult.steps` but not against this
+   * limit: a map's input bounds them). @default {10000}
+   */
   maxSteps?: number;
   /** Aborting it cancels the run and every running task; the run rejects with `signal.reason`. */
   signal?: AbortSignal;
