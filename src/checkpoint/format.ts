@@ -5,7 +5,13 @@
  * @module
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
-import { CheckpointError, WorkflowError } from "../errors.ts";
+import {
+  CheckpointError,
+  type ErrorRecord,
+  fromErrorRecord,
+  toErrorRecord,
+  WorkflowError,
+} from "../errors.ts";
 import { type GroupPolicy, policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import {
   BARRIER,
@@ -288,6 +294,7 @@ export function findTask(name: string, module: string | undefined, file: string)
  * @throws {WorkflowError} `CHECKPOINT_FAILED` when a result or input cannot be stored faithfully.
  */
 export function encodeState(state: RunStateData): RunStateData {
+  const errors = mapErrors(state.groups, state.maps, (error) => toErrorRecord(error));
   try {
     return {
       ...state,
@@ -298,9 +305,9 @@ export function encodeState(state: RunStateData): RunStateData {
         input: toJsonTree(p.input, `checkpoint input of pending task "${p.node}"`),
       })),
       arrivals: toJsonTree(state.arrivals, "checkpoint join inputs") as RunStateData["arrivals"],
-      groups: toJsonTree(state.groups, "checkpoint group results") as RunStateData["groups"],
-      ...(state.maps
-        ? { maps: toJsonTree(state.maps, "checkpoint map items") as RunStateData["maps"] }
+      groups: toJsonTree(errors.groups, "checkpoint group results") as RunStateData["groups"],
+      ...(errors.maps
+        ? { maps: toJsonTree(errors.maps, "checkpoint map items") as RunStateData["maps"] }
         : {}),
     };
   } catch (error) {
@@ -331,15 +338,62 @@ export function decodeState(state: RunStateData, file: string): RunStateData {
       );
     }
   };
+  const errors = mapErrors(
+    decode<RunStateData["groups"]>(state.groups, "groups"),
+    state.maps ? decode<NonNullable<RunStateData["maps"]>>(state.maps, "maps") : undefined,
+    (record, where) => {
+      const r = record as ErrorRecord;
+      if (!r || typeof r !== "object" || typeof r.name !== "string" || typeof r.message !== "string") {
+        throw new CheckpointError(file, `stateFile.state.${where} is not an error record`);
+      }
+      return fromErrorRecord(r);
+    },
+  );
   return {
     ...state,
     results: decode(state.results, "results"),
     output: decode(state.output, "output"),
     pending: state.pending.map((p, i) => ({ ...p, input: decode(p.input, `pending[${i}].input`) })),
     arrivals: decode(state.arrivals, "arrivals"),
-    groups: decode(state.groups, "groups"),
-    ...(state.maps ? { maps: decode(state.maps, "maps") } : {}),
+    groups: errors.groups,
+    ...(errors.maps ? { maps: errors.maps } : {}),
   };
+}
+
+/**
+ * The errors of failed group members and map items, converted (to error records for a file,
+ * back to errors when read): an `Error` is no codec value.
+ */
+function mapErrors(
+  groups: RunStateData["groups"],
+  maps: RunStateData["maps"],
+  convert: (error: unknown, where: string) => unknown,
+): { groups: RunStateData["groups"]; maps: RunStateData["maps"] } {
+  const outGroups: RunStateData["groups"] = {};
+  for (const [g, members] of Object.entries(groups)) {
+    outGroups[g] = {};
+    for (const [m, state] of Object.entries(members)) {
+      outGroups[g][m] = state.failed
+        ? {
+          ...state,
+          failed: {
+            taskId: state.failed.taskId,
+            error: convert(state.failed.error, `groups["${g}"]["${m}"].failed.error`),
+          },
+        }
+        : state;
+    }
+  }
+  if (!maps) return { groups: outGroups, maps };
+  const outMaps: NonNullable<RunStateData["maps"]> = {};
+  for (const [owner, m] of Object.entries(maps)) {
+    const failed: Record<string, unknown> = {};
+    for (const [i, error] of Object.entries(m.failed)) {
+      failed[i] = convert(error, `maps["${owner}"].failed["${i}"]`);
+    }
+    outMaps[owner] = { ...m, failed };
+  }
+  return { groups: outGroups, maps: outMaps };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type GroupOutcome,
   loadCheckpoint,
   map,
+  parallel,
   resume,
   task,
   type TaskContext,
@@ -104,4 +105,67 @@ Deno.test("a tampered map in a state file is refused, naming the field", async (
     return json;
   }, true);
   await assertCheckpointError(loadCheckpoint(base), file, /which also succeeded/);
+});
+
+Deno.test("a ctx.map in progress survives a checkpoint with its policy and bound", async () => {
+  await using dir = await tempDir();
+  const seen: number[] = [];
+  const part = task("cpm_part", async (x: number, ctx: TaskContext) => {
+    seen.push(x);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    if (x === 3) throw new Error("three is bad");
+    if (x === 4) await ctx.checkpoint();
+    return x;
+  });
+  const caller = task("cpm_caller", (n: number, ctx: TaskContext) => {
+    ctx.map(part, Array.from({ length: n }, (_, i) => i), {
+      policy: bestEffort(),
+      concurrency: 1,
+    });
+  });
+  const g = flow`${caller} >> ${total}`;
+  const first = await g.run({ input: 8, checkpointDir: dir.path, runId: "cpm-ctx" });
+  assert.equal(first.output, 0 + 1 + 2 + 4 + 5 + 6 + 7);
+  const { state } = await loadCheckpoint(first.checkpoints[0]);
+  const saved = state.maps!.cpm_caller;
+  assert.equal(saved.node, "cpm_part");
+  assert.deepEqual(saved.policy, { type: "bestEffort" });
+  assert.equal(saved.concurrency, 1);
+  assert.deepEqual(Object.keys(saved.results), ["0", "1", "2", "4"]);
+  assert.deepEqual(Object.keys(saved.failed), ["3"]);
+  assert.deepEqual(state.dynamic, [{ id: "cpm_part", by: "cpm_caller" }]);
+  seen.length = 0;
+  const resumed = await resume(first.checkpoints[0]);
+  assert.equal(resumed.output, first.output);
+  assert.deepEqual(seen, [5, 6, 7], "one at a time, only the items not done");
+});
+
+Deno.test("failures of group members and map items survive a checkpoint as errors", async () => {
+  await using dir = await tempDir();
+  const bad = task("cpm_bad", () => {
+    throw new RangeError("out of range");
+  });
+  const saver = task("cpm_saver", async (_: unknown, ctx: TaskContext) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await ctx.checkpoint();
+    return "saved";
+  });
+  const late = task("cpm_late", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return "late";
+  });
+  const seen: unknown[] = [];
+  const g = flow`${
+    parallel([bad, saver, late], {
+      policy: (o: GroupOutcome) => void seen.push(o.failed[0]?.error),
+    })
+  }`;
+  const first = await g.run({ checkpointDir: dir.path, runId: "cpm-group" });
+  const { state } = await loadCheckpoint(first.checkpoints[0]);
+  const failed = Object.values(Object.values(state.groups)[0]).find((m) => m.failed)!.failed!;
+  assert.ok(failed.error instanceof RangeError, `restored as ${failed.error}`);
+  seen.length = 0;
+  const resumed = await resume(first.checkpoints[0], { flow: g });
+  assert.deepEqual(resumed.output, first.output);
+  assert.ok(seen[0] instanceof RangeError && seen[0].message === "out of range");
 });
