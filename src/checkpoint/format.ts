@@ -343,7 +343,9 @@ export function decodeState(state: RunStateData, file: string): RunStateData {
     state.maps ? decode<NonNullable<RunStateData["maps"]>>(state.maps, "maps") : undefined,
     (record, where) => {
       const r = record as ErrorRecord;
-      if (!r || typeof r !== "object" || typeof r.name !== "string" || typeof r.message !== "string") {
+      if (
+        !r || typeof r !== "object" || typeof r.name !== "string" || typeof r.message !== "string"
+      ) {
         throw new CheckpointError(file, `stateFile.state.${where} is not an error record`);
       }
       return fromErrorRecord(r);
