@@ -32,13 +32,16 @@ export {
 export { Flow, flow } from "./src/dsl/flow.ts";
 export { registerFlow } from "./src/dsl/flow_registry.ts";
 export { Group, parallel, type ParallelOptions } from "./src/dsl/build.ts";
+export { map, MapNode, type MapOptions } from "./src/graph/map.ts";
 export { FlowSyntaxError } from "./src/dsl/flow_syntax_error.ts";
 export {
   atLeast,
   bestEffort,
   critical,
+  firstSuccess,
   type GroupOutcome,
   type GroupPolicy,
+  type PolicySpec,
   strict,
 } from "./src/graph/policies.ts";
 export type { GroupExecutor } from "./src/graph/graph.ts";
@@ -48,7 +51,9 @@ export {
   CycleLimitExceededError,
   type ErrorRecord,
   type GroupFailure,
+  isNonRetryable,
   NonErrorThrownError,
+  NonRetryableError,
   ParallelGroupError,
   registerErrorClass,
   RetryLimitExceededError,
@@ -60,6 +65,7 @@ export {
 } from "./src/errors.ts";
 // Running
 export type { Backend, RunOptions, RunResult, RunStatus } from "./src/engine/run_options.ts";
+export { type CrashPoint, SimulatedCrash } from "./src/engine/simulated_crash.ts";
 export {
   createCheckpoint,
   type CreateCheckpointOptions,
@@ -71,6 +77,7 @@ export type {
   CheckpointOptions,
   FeedbackRequest,
   FeedbackResponse,
+  MapCallOptions,
   NextOptions,
   RunNotice,
   TaskContext,
@@ -83,6 +90,7 @@ export { type CheckpointContents, loadCheckpoint } from "./src/checkpoint/load.t
 export type {
   ActivationKind,
   DynamicTaskRecord,
+  MapRunData,
   MemberRunState,
   PendingActivation,
   RunningExecution,

@@ -1,10 +1,13 @@
 // deno-lint-ignore-file no-console
 /**
- * The five error policies of parallel groups, on the same five members: after an order is
- * placed, `charge`, `reserve_stock` and `push` succeed while `email` and `sms` fail. Each
- * policy decides whether the group (and so the run) succeeds; when it fails, the run rejects
- * with a `ParallelGroupError` whose fields say which members failed and which succeeded, and
- * the group's successor (`confirm`) does not run. Run it with:
+ * The error policies of parallel groups, on the same five members: after an order is placed,
+ * `charge`, `reserve_stock` and `push` succeed while `email` and `sms` fail. Each policy
+ * decides whether the group (and so the run) succeeds; when it fails, the run rejects with a
+ * `ParallelGroupError` whose fields say which members failed and which succeeded, and the
+ * group's successor (`confirm`) does not run. Built-in policies decide as soon as their answer
+ * is certain (`strict` at the first failure, `firstSuccess` at the first success, …): the
+ * members still running are then cancelled (their `ctx.signal` aborts) and listed as such.
+ * Run it with:
  *
  *     deno run -A examples/error_policies.ts
  *
@@ -14,6 +17,7 @@ import {
   atLeast,
   bestEffort,
   critical,
+  firstSuccess,
   flow,
   type GroupOutcome,
   type GroupPolicy,
@@ -60,6 +64,7 @@ const cases: [string, GroupPolicy][] = [
   ['critical(["charge", "email"])', critical(["charge", "email"])],
   ["custom: one channel reaches the customer", oneChannelReachesTheCustomer],
   ["custom: every notification sent", everyNotificationSent],
+  ["firstSuccess()", firstSuccess()],
 ];
 
 console.log("Members: charge, reserve_stock, push succeed; email and sms fail.\n");
@@ -71,10 +76,15 @@ for (const [label, policy] of cases) {
   });
   const f = flow`${place} >> ${group} >> ${confirm}`;
   if (i === 1) console.log(f.toAscii());
+  let cancelled: string[] = [];
+  const onEvent = (e: { type: string; cancelled?: string[] }) => {
+    if (e.type === "group.settled") cancelled = e.cancelled ?? [];
+  };
   try {
-    const result = await f.run();
+    const result = await f.run({ onEvent });
     console.log(`${label}: succeeded`);
     console.log(`  confirm received: ${(result.output as string[]).join(", ")}`);
+    if (cancelled.length) console.log(`  cancelled: ${cancelled.join(", ")}`);
   } catch (error) {
     if (!(error instanceof ParallelGroupError)) throw error;
     console.log(`${label}: failed with ${error.name} (code ${error.code})`);
@@ -85,6 +95,7 @@ for (const [label, policy] of cases) {
       console.log(`  failed:    ${f.taskId}: ${e.name}: ${e.message}`);
     }
     console.log(`  message:   ${error.message}`);
+    if (cancelled.length) console.log(`  cancelled: ${cancelled.join(", ")}`);
   }
 }
 

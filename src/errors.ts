@@ -132,6 +132,56 @@ export class CycleLimitExceededError extends WorkflowError {
   }
 }
 
+/**
+ * Throw it from a task to fail the task at once, without the retries its policy allows (like
+ * BullMQ's `UnrecoverableError`). It keeps its class across Web Workers, Redis workers and
+ * containers; so does any subclass registered with {@linkcode registerErrorClass}, and any
+ * error whose own `retryable` property is `false` (which crosses as data).
+ *
+ * @example A validation failure that retrying cannot fix
+ * ```ts
+ * import { flow, NonRetryableError, task } from "@graflow/graflow";
+ * let calls = 0;
+ * const check = task("doc_nonretry_check", () => {
+ *   calls++;
+ *   throw new NonRetryableError("Cannot import order: field \"total\" is missing");
+ * }, { retries: 3 });
+ * await flow`${check}`.run().catch(() => {});
+ * if (calls !== 1) throw new Error("unexpected");
+ * ```
+ */
+export class NonRetryableError extends WorkflowError {
+  /** Always `false`: the engine does not retry the task that threw it. */
+  readonly retryable = false;
+
+  /**
+   * Creates the instance.
+   *
+   * @param message What failed and why.
+   * @param options The code and cause. @default {code: "NON_RETRYABLE"}
+   */
+  constructor(message: string, options: WorkflowErrorOptions = {}) {
+    super(message, { code: "NON_RETRYABLE", ...options });
+    this.name = "NonRetryableError";
+  }
+}
+
+/**
+ * Whether an error forbids retries: a {@linkcode NonRetryableError} (also after crossing a
+ * process boundary), or any error whose `retryable` property is `false`.
+ *
+ * @param error What a task threw.
+ * @returns True when the task must not be retried.
+ */
+export function isNonRetryable(error: unknown): boolean {
+  if (error instanceof NonRetryableError) return true;
+  try {
+    return (error as { retryable?: unknown } | null)?.retryable === false;
+  } catch {
+    return false;
+  }
+}
+
 /** One failed member of a parallel group. */
 export interface GroupFailure {
   /** The task that failed. */
@@ -286,6 +336,7 @@ for (
     RetryLimitExceededError,
     TaskTimeoutError,
     CycleLimitExceededError,
+    NonRetryableError,
     ParallelGroupError,
     WorkflowCanceledError,
     CheckpointError,

@@ -5,7 +5,7 @@
  * @module
  */
 import { CheckpointError, WorkflowError } from "../errors.ts";
-import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
+import { type GroupPolicy, policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import {
   BARRIER,
   Graph,
@@ -27,13 +27,20 @@ export const SCHEMA_VERSION = 2;
 
 /** The flow's graph as JSON. */
 export interface FlowJson {
-  /** Nodes in order: tasks by name and module URL, group forks and barriers. */
+  /** Nodes in order: tasks by name and module URL, maps, group forks and barriers. */
   nodes: {
     id: string;
     kind: GraphNode["kind"];
     module?: string;
     group?: string;
     parent?: { group: string; member: string };
+    /** For map nodes: the task run per item, its policy and bound. */
+    map?: {
+      task: string;
+      policy?: PolicySpec | { type: "custom"; label?: string };
+      concurrency?: number;
+      named: boolean;
+    };
   }[];
   /** Edges `[from, to]`. */
   edges: [string, string][];
@@ -83,12 +90,24 @@ export function graphToJson(graph: Graph, starts: string[]): FlowJson {
       ...(n.task?.module ? { module: n.task.module } : {}),
       ...(n.group ? { group: n.group } : {}),
       ...(n.parent ? { parent: { ...n.parent } } : {}),
+      ...(n.map
+        ? {
+          map: {
+            task: n.task!.name,
+            ...(n.map.policy ? { policy: policyJson(n.map.policy) } : {}),
+            ...(n.map.concurrency !== undefined && n.map.concurrency !== Infinity
+              ? { concurrency: n.map.concurrency }
+              : {}),
+            named: n.map.named,
+          },
+        }
+        : {}),
     })),
     edges: graph.edges(),
     groups: [...graph.groups.values()].map((g) => ({
       id: g.id,
       members: g.members.map((m) => ({ id: m.id, entries: [...m.entries], exits: [...m.exits] })),
-      ...(g.policy ? { policy: g.policy.spec ?? { type: "custom", label: g.policy.label } } : {}),
+      ...(g.policy ? { policy: policyJson(g.policy) } : {}),
       ...(g.executor ? { executor: g.executor } : {}),
       named: g.named,
     })),
@@ -117,33 +136,35 @@ export function graphFromJson(
   for (const n of json.nodes) {
     if (n.kind === "task") {
       graph.addNode({ id: n.id, kind: "task", task: findTask(n.id, n.module, file) });
+    } else if (n.kind === "map") {
+      const m = n.map!;
+      graph.addNode({
+        id: n.id,
+        kind: "map",
+        task: findTask(m.task, n.module, file),
+        map: {
+          policy: rebuildPolicy(
+            m.policy,
+            () => flowGraph?.nodes.get(n.id)?.map?.policy,
+            `map "${n.id}"`,
+            file,
+          ),
+          ...(m.concurrency !== undefined ? { concurrency: m.concurrency } : {}),
+          named: m.named,
+        },
+      });
     } else graph.addNode({ id: n.id, kind: n.kind, group: n.group });
   }
   for (const n of json.nodes) {
     if (n.parent) graph.nodes.get(n.id)!.parent = { ...n.parent };
   }
   for (const g of json.groups) {
-    let policy: GroupSpec["policy"];
-    if (g.policy?.type === "custom") {
-      policy = flowGraph?.groups.get(g.id)?.policy;
-      if (!policy) {
-        throw new CheckpointError(
-          file,
-          `group "${g.id}" uses a custom policy, which cannot be stored: pass the flow to resume() as { flow }`,
-        );
-      }
-    } else if (g.policy) {
-      try {
-        policy = policyFromSpec(g.policy as PolicySpec);
-      } catch (error) {
-        throw new CheckpointError(
-          file,
-          `stateFile.flow group "${g.id}" has a policy that cannot be rebuilt: ${
-            (error as Error).message
-          }`,
-        );
-      }
-    }
+    const policy: GroupSpec["policy"] = rebuildPolicy(
+      g.policy,
+      () => flowGraph?.groups.get(g.id)?.policy,
+      `group "${g.id}"`,
+      file,
+    );
     graph.groups.set(g.id, {
       id: g.id,
       members: g.members,
@@ -154,6 +175,39 @@ export function graphFromJson(
   }
   for (const [from, to] of json.edges) graph.addEdge(from, to);
   return graph;
+}
+
+/** A policy as JSON: its spec, or `custom` for user functions. */
+function policyJson(policy: GroupPolicy): PolicySpec | { type: "custom"; label?: string } {
+  return policy.spec ?? { type: "custom", label: policy.label };
+}
+
+/** Rebuilds a policy from JSON (a custom one is taken from the flow given to `resume`). */
+function rebuildPolicy(
+  json: PolicySpec | { type: "custom"; label?: string } | undefined,
+  custom: () => GroupPolicy | undefined,
+  what: string,
+  file: string,
+): GroupPolicy | undefined {
+  if (!json) return undefined;
+  if (json.type === "custom") {
+    const policy = custom();
+    if (!policy) {
+      throw new CheckpointError(
+        file,
+        `${what} uses a custom policy, which cannot be stored: pass the flow to resume() as { flow }`,
+      );
+    }
+    return policy;
+  }
+  try {
+    return policyFromSpec(json as PolicySpec);
+  } catch (error) {
+    throw new CheckpointError(
+      file,
+      `stateFile.flow ${what} has a policy that cannot be rebuilt: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Every id the flow's JSON refers to exists, once. */
@@ -169,7 +223,9 @@ function checkGraphRefs(json: FlowJson, file: string): void {
   const groups = new Map(json.groups.map((g) => [g.id, g]));
   if (groups.size !== json.groups.length) bad("has two groups with the same id");
   for (const n of json.nodes) {
-    if (n.kind !== "task") {
+    if (n.kind === "map") {
+      if (!n.map) bad(`map node "${n.id}" has no map`);
+    } else if (n.kind !== "task") {
       const g = n.group === undefined ? undefined : groups.get(n.group);
       if (!g) bad(`node "${n.id}" belongs to an unknown group "${n.group}"`);
       if (n.id !== (n.kind === "fork" ? g!.id : g!.id + BARRIER)) {

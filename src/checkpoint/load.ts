@@ -47,8 +47,8 @@ export async function loadCheckpoint(
     path: cp.path,
     metadata: cp.metadata,
     state: decodeState(cp.state.state, cp.path + SUFFIXES.state),
-    tasks: cp.state.flow.nodes.filter((n) => n.kind === "task").map((n) => ({
-      id: n.id,
+    tasks: cp.state.flow.nodes.filter((n) => n.kind === "task" || n.map).map((n) => ({
+      id: n.map?.task ?? n.id,
       ...(n.module ? { module: n.module } : {}),
     })),
     channelKind: cp.channel.kind,

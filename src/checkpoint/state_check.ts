@@ -118,9 +118,34 @@ export function checkOrThrow(check: Check, value: unknown, path: string, file: s
   }
 }
 
+/** Both checks. */
+function both(a: Check, b: Check): Check {
+  return (v, path) => {
+    a(v, path);
+    b(v, path);
+  };
+}
+
+/** A map's finished items are named by index, each below the item count, done once. */
+const itemIndices: Check = (v, path) => {
+  const m = v as { items: unknown[]; results: object; failed: object };
+  const n = m.items.length;
+  const seen = new Set<string>();
+  for (const field of ["results", "failed"] as const) {
+    for (const key of Object.keys(m[field])) {
+      if (!/^(0|[1-9][0-9]*)$/.test(key) || Number(key) >= n) {
+        fail(`${path}.${field}`, `names item ${JSON.stringify(key)}, not an index below ${n}`);
+      }
+      if (seen.has(key)) fail(`${path}.failed`, `names item ${key}, which also succeeded`);
+      seen.add(key);
+    }
+  }
+};
+
 // deno-lint-ignore no-control-regex -- ids never hold NUL
 const ID = str(/^[^\u0000]{1,400}$/);
-const KIND = oneOf("start", "edge", "back", "next", "goto", "iterate", "resume");
+const KIND = oneOf("start", "edge", "back", "next", "goto", "iterate", "map", "item", "resume");
+const POLICY_TYPES = ["strict", "bestEffort", "atLeast", "critical", "firstSuccess"];
 const NAME = str(/^[A-Za-z_][A-Za-z0-9_.-]*$/);
 const RUN_ID = str(/^(?!\.{1,2}$)[A-Za-z0-9_.:-]{1,128}$/);
 
@@ -146,22 +171,42 @@ export const runStateCheck: Check = obj({
   feedback: rec(arr(ID)),
   checkpoints: arr(str()),
   "terminated?": bool,
+  "maps?": rec(both(
+    obj({
+      task: NAME,
+      node: ID,
+      items: arr(any),
+      results: rec(any),
+      failed: rec(any),
+      cycle: int(1),
+      "policy?": obj({ type: oneOf(...POLICY_TYPES) }),
+      "concurrency?": int(1),
+    }),
+    itemIndices,
+  )),
+  "itemSteps?": int(0),
 });
 
 /** A flow's graph inside a state file. */
 export const flowCheck: Check = obj({
   nodes: arr(obj({
     id: ID,
-    kind: oneOf("task", "fork", "barrier"),
+    kind: oneOf("task", "fork", "barrier", "map"),
     "module?": str(),
     "group?": ID,
     "parent?": obj({ group: ID, member: ID }),
+    "map?": obj({
+      task: NAME,
+      "policy?": obj({ type: oneOf(...POLICY_TYPES, "custom") }),
+      "concurrency?": int(1),
+      named: bool,
+    }),
   })),
   edges: arr(tuple(ID, ID)),
   groups: arr(obj({
     id: ID,
     members: arr(obj({ id: ID, entries: arr(ID), exits: arr(ID) })),
-    "policy?": obj({ type: oneOf("strict", "bestEffort", "atLeast", "critical", "custom") }),
+    "policy?": obj({ type: oneOf(...POLICY_TYPES, "custom") }),
     "executor?": str(),
     named: bool,
   })),

@@ -195,6 +195,21 @@ function directivesProblem(d: unknown): string | undefined {
       if (problem) return problem;
     }
   }
+  if (d.map !== undefined) {
+    const m = d.map;
+    if (!isObject(m)) return "directives.map is not an object";
+    if (typeof m.task !== "string" || m.task.length === 0 || m.task.length > MAX_NAME) {
+      return "the task named by ctx.map() has no valid name";
+    }
+    if (m.policy !== undefined && !(isObject(m.policy) && typeof m.policy.type === "string")) {
+      return "ctx.map() policy is malformed";
+    }
+    if (m.concurrency !== undefined && typeof m.concurrency !== "number") {
+      return "ctx.map() concurrency is not a number";
+    }
+    const problem = treeProblem(m.items);
+    if (problem) return problem;
+  }
   for (const k of ["terminate", "cancel"] as const) {
     const v = d[k];
     if (v !== undefined && !(isObject(v) && optionalString(v.reason))) {

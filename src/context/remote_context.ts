@@ -18,9 +18,9 @@
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import type { Channel, SetOptions } from "../channels/channel.ts";
-import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../errors.ts";
+import { type ErrorRecord, fromErrorRecord, toErrorRecord, WorkflowError } from "../errors.ts";
 import { getTask, resolveTask, type Task } from "../graph/task.ts";
-import { WorkflowError } from "../errors.ts";
+import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import { callProblem, outcomeProblem } from "./remote_check.ts";
 import {
   type CheckpointInfo,
@@ -54,6 +54,8 @@ export interface RemoteDirectives {
   next?: { task: string; input?: unknown; hasInput: boolean; goto?: boolean }[];
   /** `ctx.nextIteration`. */
   iterate?: { input?: unknown; hasInput: boolean };
+  /** `ctx.map`: the task by name (the host's registry decides; nothing is imported). */
+  map?: { task: string; items: unknown; policy?: PolicySpec; concurrency?: number };
   /** `ctx.terminate`. */
   terminate?: { reason?: string };
   /** `ctx.cancel`. */
@@ -175,6 +177,7 @@ export async function settleOutcome(ctx: TaskContext, outcome: RemoteOutcome): P
     if (d.iterate.hasInput) ctx.nextIteration(fromJsonTree(d.iterate.input));
     else ctx.nextIteration();
   }
+  if (d.map) applyRemoteMap(ctx, d.map);
   if (d.terminate) ctx.terminate(d.terminate.reason);
   if (d.cancel) ctx.cancel(d.cancel.reason);
   for (const c of d.checkpoints ?? []) await ctx.checkpoint(c);
@@ -191,6 +194,28 @@ function registeredTask(caller: string, name: string): Task {
       "module because a message names it: import the module that defines it before the run)",
     { code: "TASK_NOT_FOUND" },
   );
+}
+
+/** Applies a `ctx.map` that came back as data: the task must be registered on the host. */
+function applyRemoteMap(ctx: TaskContext, m: NonNullable<RemoteDirectives["map"]>): void {
+  const what = `ctx.map() of task "${ctx.taskId}"`;
+  if (typeof m !== "object" || m === null || typeof m.task !== "string") {
+    throw new TypeError(`Cannot apply ${what}: the map is malformed`);
+  }
+  const t = getTask(m.task);
+  if (!t) {
+    throw new WorkflowError(
+      `Cannot apply ${what}: task "${m.task}" is not registered on the host (import the module that defines it before the run)`,
+      { code: "TASK_NOT_FOUND" },
+    );
+  }
+  const items = fromJsonTree(m.items);
+  const policy = m.policy === undefined ? undefined : policyFromSpec(m.policy);
+  // The host context checks the items and options again (they arrive as data).
+  ctx.map(t, items as unknown[], {
+    ...(policy ? { policy } : {}),
+    ...(m.concurrency !== undefined ? { concurrency: m.concurrency } : {}),
+  });
 }
 
 function directivesToJson(d: Directives | undefined): RemoteDirectives | undefined {
@@ -210,6 +235,14 @@ function directivesToJson(d: Directives | undefined): RemoteDirectives | undefin
     out.iterate = d.iterate.hasInput
       ? { input: toJsonTree(d.iterate.input, "input of nextIteration"), hasInput: true }
       : { hasInput: false };
+  }
+  if (d.map) {
+    out.map = {
+      task: nameOf(d.map.task),
+      items: toJsonTree(d.map.items, `items of ctx.map() over "${nameOf(d.map.task)}"`),
+      ...(d.map.policy ? { policy: d.map.policy } : {}),
+      ...(d.map.concurrency !== undefined ? { concurrency: d.map.concurrency } : {}),
+    };
   }
   if (d.terminate) out.terminate = d.terminate;
   if (d.cancel) out.cancel = d.cancel;

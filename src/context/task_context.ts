@@ -5,6 +5,8 @@
  */
 import type { Channel } from "../channels/channel.ts";
 import type { Task } from "../graph/task.ts";
+import type { GroupPolicy, PolicySpec } from "../graph/policies.ts";
+import { checkMapOptions } from "../graph/map.ts";
 
 /** Options of {@linkcode TaskContext.next}. */
 export interface NextOptions {
@@ -119,10 +121,35 @@ export interface NextCall {
   goto: boolean | undefined;
 }
 
+/** Options of {@linkcode TaskContext.map}. */
+export interface MapCallOptions {
+  /**
+   * A built-in policy: `strict()`, `bestEffort()`, `atLeast(n)` or `firstSuccess()` (custom
+   * functions cannot be kept in checkpoints nor sent from workers). @default {strict()}
+   */
+  policy?: GroupPolicy;
+  /** Most items in flight at once (a whole number >= 1). @default {Infinity} */
+  concurrency?: number;
+}
+
+/** A `ctx.map` call recorded during an attempt. */
+export interface MapCall {
+  /** The task, or its name (resolved in the flow, then the task registry). */
+  task: Task | string;
+  /** The items. */
+  items: unknown[];
+  /** The policy as data (built-in policies only). */
+  policy?: PolicySpec;
+  /** The bound, when finite. */
+  concurrency?: number;
+}
+
 /** What a task asked for during one attempt; applied when the attempt succeeds. */
 export interface Directives {
   /** `ctx.next` calls. */
   next?: NextCall[];
+  /** `ctx.map`. */
+  map?: MapCall;
   /** `ctx.nextIteration`. */
   iterate?: { input: unknown; hasInput: boolean };
   /** `ctx.terminate`. */
@@ -174,6 +201,20 @@ export interface TaskContext {
    * @param input Input of the next execution.
    */
   nextIteration(input?: unknown): void;
+  /**
+   * Maps over a list decided at run time: after this task succeeds, `task` runs once per item
+   * (on its own handler, at most `concurrency` at a time, under `policy`), and this task's
+   * successors receive the results array in item order instead of this task's return value
+   * (which is also what `ctx.result` and `RunResult.results` then give for this task).
+   *
+   * @param task The task run per item (it receives the item).
+   * @param items The items (structured data).
+   * @param options Policy (built-in), concurrency.
+   * @throws {TypeError} When called twice, together with `nextIteration`, with a custom policy
+   * or `critical()`, or with items that are not an array.
+   * @throws {RangeError} When `concurrency` is not a whole number >= 1.
+   */
+  map(task: Task, items: unknown[], options?: MapCallOptions): void;
   /**
    * Finishes the run normally after this task (`status: "terminated"`); nothing else runs.
    *
@@ -237,7 +278,51 @@ export abstract class DirectiveRecorder {
    * @param args The input of the next execution.
    */
   nextIteration(...args: [input?: unknown]): void {
+    if (this.directives?.map) {
+      throw new TypeError(
+        `Cannot call nextIteration() from task "${this.taskId}": it already called map()`,
+      );
+    }
     (this.directives ??= {}).iterate = { input: args[0], hasInput: args.length > 0 };
+  }
+
+  /**
+   * Maps `task` over `items` after this task (see {@linkcode TaskContext.map}).
+   *
+   * @param task The task run per item.
+   * @param items The items.
+   * @param options Policy, concurrency.
+   */
+  map(task: Task, items: unknown[], options: MapCallOptions = {}): void {
+    const what = `map() from task "${this.taskId}"`;
+    if (!task || typeof (task as Task).invoke !== "function") {
+      throw new TypeError(`Cannot call ${what}: expected a Task, got ${typeof task}`);
+    }
+    if (!Array.isArray(items)) {
+      throw new TypeError(
+        `Cannot call ${what}: items must be an array, got ${
+          items === null ? "null" : typeof items
+        }`,
+      );
+    }
+    if (this.directives?.map) throw new TypeError(`Cannot call ${what}: it was already called`);
+    if (this.directives?.iterate) {
+      throw new TypeError(`Cannot call ${what}: the task already called nextIteration()`);
+    }
+    checkMapOptions(`${what} over "${task.name}"`, options);
+    const policy = options.policy;
+    if (policy !== undefined && policy.spec === undefined) {
+      throw new TypeError(
+        `Cannot call ${what}: a custom policy function cannot be kept in checkpoints nor sent from workers; use strict(), bestEffort(), atLeast(n) or firstSuccess()`,
+      );
+    }
+    const c = options.concurrency;
+    (this.directives ??= {}).map = {
+      task,
+      items: [...items],
+      ...(policy ? { policy: structuredClone(policy.spec!) } : {}),
+      ...(c !== undefined && c !== Infinity ? { concurrency: c } : {}),
+    };
   }
 
   /**

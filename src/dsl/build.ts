@@ -15,6 +15,7 @@ import {
 import { getTask, registeredTaskNames, Task } from "../graph/task.ts";
 import type { Flow } from "./flow.ts";
 import type { GroupPolicy } from "../graph/policies.ts";
+import { MapNode } from "../graph/map.ts";
 
 /** Options of {@linkcode parallel}. */
 export interface ParallelOptions {
@@ -190,6 +191,10 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
       case "interp": {
         const v = values[ast.index];
         if (v instanceof Task) return taskFrag(v);
+        if (v instanceof MapNode) {
+          graph.addMap(v.id, v.task, v.spec);
+          return { entries: [v.id], exits: [v.id], nodes: [v.id] };
+        }
         if (v instanceof Group) {
           const cached = groupCache.get(v);
           if (cached) return cached;
@@ -202,7 +207,7 @@ export function buildGraph(program: Program, values: readonly unknown[]): Graph 
         }
         if (v && (v as HasGraph).graph instanceof Graph) return graph.inline((v as HasGraph).graph);
         throw new FlowSyntaxError(
-          `interpolated value is not a Task, Flow or Group (got ${kindOf(v)})`,
+          `interpolated value is not a Task, Flow, Group or map (got ${kindOf(v)})`,
           source,
           ast.offset,
           ast.length,

@@ -37,12 +37,12 @@ export class Flow {
   }
 
   /**
-   * The task ids of the flow, in order of first appearance.
+   * The task (and map) ids of the flow, in order of first appearance.
    *
-   * @returns The task ids of the flow, in order of first appearance.
+   * @returns The task (and map) ids of the flow, in order of first appearance.
    */
   get tasks(): string[] {
-    return [...this.graph.nodes.values()].filter((n) => n.kind === "task").map((n) => n.id);
+    return [...this.graph.nodes.values()].filter((n) => n.task).map((n) => n.id);
   }
 
   /** @internal The scheduling plan for a start set. */

@@ -8,7 +8,7 @@
  */
 import type { Graph } from "../graph/graph.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
-import { retryDelay } from "../graph/task.ts";
+import { mayRetry, retryDelay } from "../graph/task.ts";
 import { asError, TaskTimeoutError, WorkflowError } from "../errors.ts";
 import { type ExecState, RunState, type RunStatePort } from "../state/run_state.ts";
 import { Replay, replayToContinue } from "../state/replay.ts";
@@ -27,6 +27,7 @@ import { findHandler, handlerName, handlerNames, type PlacementOptions } from ".
 import type { AttemptRef, DistributiveOmit, EnginePort, RunPersistence } from "./persistence.ts";
 import type { RunResult, RunStatus } from "./run_options.ts";
 import { makeRunResult } from "./run_result.ts";
+import { type CrashPoint, SimulatedCrash } from "./simulated_crash.ts";
 
 /** Tasks started by one pump before it yields to settle finished ones. */
 const PUMP_BATCH = 512;
@@ -47,6 +48,13 @@ interface Execution extends ExecState, AttemptRef {
   started: number;
   /** Feedback requests made by the current attempt. */
   feedbackCalls: number;
+  /** Ends a retry wait when the execution is cancelled (made for the first retry). */
+  retryWait: AbortController | undefined;
+}
+
+/** The `item` field of events and crash points, for map items. */
+function itemField(exec: Execution): { item?: number } {
+  return exec.item >= 0 ? { item: exec.item } : {};
 }
 
 /** A new execution with every field set, so that all executions share one shape. */
@@ -59,6 +67,8 @@ const newExecution: RunStatePort<Execution>["exec"] = (
   kind,
   cycle,
   attempt,
+  map,
+  item,
 ) => ({
   step,
   node,
@@ -68,6 +78,8 @@ const newExecution: RunStatePort<Execution>["exec"] = (
   from,
   kind,
   cycle,
+  map,
+  item,
   attempt,
   settled: false,
   slot: -1,
@@ -77,6 +89,7 @@ const newExecution: RunStatePort<Execution>["exec"] = (
   deadline: 0,
   started: 0,
   feedbackCalls: 0,
+  retryWait: undefined,
 });
 
 /** Everything a run needs, already checked. */
@@ -108,6 +121,14 @@ export interface EngineSetup {
    * transitions after it, and whether to retry its failed tasks.
    */
   journal?: { snapshot?: RunStateData; transitions: Transition[]; retry: boolean };
+  /** Handlers by task name, consulted before placement (the test kit's mocks). */
+  taskHandlers?: ReadonlyMap<string, TaskHandler>;
+  /**
+   * Consulted after each outcome is applied to the state: true stops the run on the spot, as
+   * if its process died (the test kit's crash injection). The run rejects with a
+   * {@linkcode SimulatedCrash} holding the state at that instant.
+   */
+  crashAfter?: (point: CrashPoint) => boolean;
   /** Creates the run's persistence from the engine's port. */
   persistence: (port: EnginePort) => RunPersistence;
 }
@@ -156,11 +177,13 @@ export class Engine {
     });
     // Every handler the flow needs must exist before anything runs.
     for (const name of handlerNames(setup.graph, setup.placement)) {
-      findHandler(setup.handlers, name, this.#taskUsing(name));
+      const taskId = this.#taskUsing(name);
+      if (taskId !== undefined) findHandler(setup.handlers, name, taskId);
     }
     const port: RunStatePort<Execution> = {
       exec: newExecution,
       admit: (node) => void this.#handlerOf(node),
+      cancel: (exec, reason) => this.#cancelled(exec, reason),
     };
     const j = setup.journal;
     const fresh = (snapshot?: RunStateData) =>
@@ -177,23 +200,27 @@ export class Engine {
     this.#host = this.#contextHost();
   }
 
-  #taskUsing(name: string): string {
-    for (const node of this.#setup.graph.nodes.values()) {
+  /** A task that runs on handler `name` (none when every such task has a task handler). */
+  #taskUsing(name: string): string | undefined {
+    const { graph, placement, taskHandlers } = this.#setup;
+    for (const node of graph.nodes.values()) {
       if (
-        node.kind === "task" && handlerName(this.#setup.graph, node, this.#setup.placement) === name
+        node.task && !taskHandlers?.has(node.task.name) &&
+        handlerName(graph, node, placement) === name
       ) {
         return node.id;
       }
     }
-    return "?";
+    return undefined;
   }
 
   #handlerOf(node: PlanNode): TaskHandler {
-    return this.#handlerAt[node.index] ??= findHandler(
-      this.#setup.handlers,
-      handlerName(this.#setup.graph, node.node, this.#setup.placement),
-      node.id,
-    );
+    return this.#handlerAt[node.index] ??= this.#setup.taskHandlers?.get(node.node.task!.name) ??
+      findHandler(
+        this.#setup.handlers,
+        handlerName(this.#setup.graph, node.node, this.#setup.placement),
+        node.id,
+      );
   }
 
   #note(event: DistributiveOmit<WorkflowEvent, "runId" | "time">): void {
@@ -271,6 +298,7 @@ export class Engine {
   }
 
   #pump(): void {
+    if (this.#done) return;
     // While a deferred checkpoint is being written no new task starts: the checkpoint is on
     // disk before its task's successors run. The write's completion pumps again.
     if (this.#busy > 0) return;
@@ -285,11 +313,20 @@ export class Engine {
       this.#start(exec);
     }
     // Let tasks that already finished settle before starting more (a microtask, not a timer:
-    // every member of a wide group still starts at once in terms of the event loop).
+    // every member of a wide group still starts at once in terms of the event loop). Until
+    // then, tasks that finish do not start more themselves: what runs at once stays near one
+    // batch, so a 100,000-item map does not hold 100,000 executions in memory.
+    this.#pumpQueued = true;
     queueMicrotask(this.#pumpLater);
   }
 
-  readonly #pumpLater = (): void => this.#pump();
+  /** A pump is queued (the last one started a full batch). */
+  #pumpQueued = false;
+
+  readonly #pumpLater = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
   #maybeFinish(): void {
     if (this.#done || this.#state.runningCount > 0 || this.#busy > 0) return;
@@ -309,7 +346,13 @@ export class Engine {
     exec.feedbackCalls = 0;
     if (this.#emit) {
       exec.started = performance.now();
-      this.#note({ type: "task.started", taskId: exec.taskId, attempt, cycle: exec.cycle });
+      this.#note({
+        type: "task.started",
+        taskId: exec.taskId,
+        attempt,
+        cycle: exec.cycle,
+        ...itemField(exec),
+      });
     }
     const timeoutMs = exec.task.options.timeoutMs;
     if (timeoutMs !== undefined) {
@@ -355,9 +398,11 @@ export class Engine {
         attempt,
         cycle: exec.cycle,
         durationMs: performance.now() - exec.started,
+        ...itemField(exec),
       });
     }
     state.succeeded(exec, result, d);
+    if (this.#setup.crashAfter && this.#crashed(exec, true)) return;
     // Deferred checkpoints are written when the task succeeded: also when it terminated the
     // run (the checkpoint then records the run as terminated), never when it failed or canceled.
     const stop = state.stop;
@@ -375,7 +420,7 @@ export class Engine {
       });
     }
     if (stop) this.#halt(stop);
-    else this.#pump();
+    else if (!this.#pumpQueued) this.#pump();
   }
 
   #attemptFailed(exec: Execution, attempt: number, raw: unknown): void {
@@ -384,15 +429,44 @@ export class Engine {
     exec.timer = undefined;
     const error = asError(raw);
     const t = exec.task;
-    this.#note({ type: "task.failed", taskId: t.name, attempt, cycle: exec.cycle, error });
-    if (!this.#state.stop && attempt <= t.retry.maxRetries) {
+    const retryable = attempt <= t.retry.maxRetries && !this.#state.stop &&
+      mayRetry(t.retry, error);
+    if (this.#emit) {
+      this.#note({
+        type: "task.failed",
+        taskId: t.name,
+        attempt,
+        cycle: exec.cycle,
+        error,
+        ...itemField(exec),
+        ...(attempt <= t.retry.maxRetries && !retryable && !this.#state.stop
+          ? { retryable: false }
+          : {}),
+      });
+    }
+    if (retryable) {
       const delayMs = retryDelay(t.retry, attempt - 1);
-      this.#note({ type: "task.retried", taskId: t.name, attempt, delayMs, error });
+      this.#note({
+        type: "task.retried",
+        taskId: t.name,
+        attempt,
+        delayMs,
+        error,
+        ...itemField(exec),
+      });
       this.#state.retry(exec, error);
-      clockSleep(this.#setup.clock, delayMs, this.#runAbort.signal).then(() => {
-        if (this.#state.stop) return this.#settleFailed(exec, error);
-        this.#attempt(exec);
-      }, () => this.#settleFailed(exec, error));
+      // The wait ends early when the run stops or the execution is cancelled (its group or map
+      // settled without it): a cancelled execution never starts another attempt.
+      exec.retryWait ??= new AbortController();
+      const wait = AbortSignal.any([this.#runAbort.signal, exec.retryWait.signal]);
+      clockSleep(this.#setup.clock, delayMs, wait)
+        .then(() => {
+          if (exec.settled) return;
+          if (this.#state.stop) return this.#settleFailed(exec, error);
+          this.#attempt(exec);
+        }, () => {
+          if (!exec.settled) this.#settleFailed(exec, error);
+        });
       return;
     }
     this.#settleFailed(exec, error);
@@ -400,9 +474,51 @@ export class Engine {
 
   #settleFailed(exec: Execution, error: Error): void {
     this.#state.failed(exec, error);
+    if (this.#setup.crashAfter && this.#crashed(exec, false)) return;
     const stop = this.#state.stop;
     if (stop) this.#halt(stop);
     else this.#pump();
+  }
+
+  /** An execution its group or map no longer waits for: abort it, drop what it returns. */
+  #cancelled(exec: Execution, reason: unknown): void {
+    exec.timer?.clear();
+    exec.timer = undefined;
+    exec.ctx?.abort(reason);
+    exec.retryWait?.abort(reason);
+    if (this.#emit) {
+      this.#note({
+        type: "task.cancelled",
+        taskId: exec.taskId,
+        attempt: exec.attempt,
+        cycle: exec.cycle,
+        reason,
+        ...itemField(exec),
+      });
+    }
+  }
+
+  /** Asks the crash hook; when it says so, the run stops as if its process died right now. */
+  #crashed(exec: Execution, ok: boolean): boolean {
+    if (this.#done) return false;
+    const point: CrashPoint = { taskId: exec.taskId, ok, ...itemField(exec) };
+    if (!this.#setup.crashAfter!(point)) return false;
+    const crash = new SimulatedCrash(
+      point,
+      this.#state.toData(),
+      [...this.#state.checkpoints],
+      this.#setup.channel,
+    );
+    this.#done = true;
+    if (this.#onSignal) this.#setup.signal!.removeEventListener("abort", this.#onSignal);
+    this.#runAbort.abort(crash);
+    for (const running of this.#state.running) {
+      running.timer?.clear();
+      running.ctx?.abort(crash);
+      this.#state.drop(running);
+    }
+    this.#reject(crash);
+    return true;
   }
 
   #finish(stop: Stop | undefined): void {

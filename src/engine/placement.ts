@@ -67,7 +67,7 @@ export function handlerNames(graph: Graph, options: PlacementOptions): string[] 
   if (!list) {
     const seen = new Set<string>();
     for (const node of graph.nodes.values()) {
-      if (node.kind === "task") seen.add(handlerName(graph, node, options));
+      if (node.task) seen.add(handlerName(graph, node, options));
     }
     byOptions.set(key, list = [...seen]);
   }

@@ -11,6 +11,7 @@ import type { ExecutedGraph } from "../graph/executed_graph.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { RunStore } from "../store/run_store.ts";
+import type { CrashPoint } from "./simulated_crash.ts";
 
 /**
  * Where tasks run when a run has a backend (e.g. `redisBackend(...)` from
@@ -38,7 +39,10 @@ export interface RunOptions {
   input?: unknown;
   /** Node(s) to start at. @default {the nodes without predecessors} */
   start?: string | string[];
-  /** Hard limit of task executions. @default {10000} */
+  /**
+   * Hard limit of task executions (map items count in `RunResult.steps` but not against this
+   * limit: a map's input bounds them). @default {10000}
+   */
   maxSteps?: number;
   /** Aborting it cancels the run and every running task; the run rejects with `signal.reason`. */
   signal?: AbortSignal;
@@ -84,6 +88,19 @@ export interface RunOptions {
    * test kit's fake clock drives them. @default {the system clock}
    */
   clock?: Clock;
+  /**
+   * Handlers by task name for this run: a task named here runs on this handler, whatever its
+   * own `handler` option and placement say (the test kit's mocks use it; so can a staging run
+   * that routes one task elsewhere). @default {undefined}
+   */
+  taskHandlers?: Record<string, TaskHandler>;
+  /**
+   * Test hook (see `crashAfter` in `@graflow/graflow/testing`): consulted after each task
+   * outcome is applied; returning true stops the run on the spot, as if its process died, and
+   * the run rejects with a `SimulatedCrash` holding the state at that instant.
+   * @default {undefined}
+   */
+  crashAfter?: (point: CrashPoint) => boolean;
 }
 
 /** How a run ended. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BARRIER, type Graph, type GroupSpec } from "./graph.ts";
+import { BARRIER, type Graph, type GraphNode, type GroupSpec } from "./graph.ts";
 import {
   type RenderEdge,
   type RenderModel,
@@ -14,8 +14,20 @@ import {
   toMermaid,
 } from "./render.ts";
 
-/** How a node was activated (for the executed graph). */
-export type ActivationKind = "start" | "edge" | "back" | "next" | "goto" | "iterate" | "resume";
+/**
+ * How a node was activated (for the executed graph). `"map"`: a task's `ctx.map` started the
+ * items of the target; `"item"`: a self-edge counting the map items a node ran.
+ */
+export type ActivationKind =
+  | "start"
+  | "edge"
+  | "back"
+  | "next"
+  | "goto"
+  | "iterate"
+  | "map"
+  | "item"
+  | "resume";
 
 /** An edge of the executed graph with how often it was taken. */
 export interface TraceEdge {
@@ -33,7 +45,9 @@ export interface TraceEdge {
 export class ExecutedGraph {
   readonly #graph: Graph;
   readonly #source: () => TraceEdge[];
-  #data: { edges: TraceEdge[]; counts: Map<string, number> } | undefined;
+  #data:
+    | { edges: TraceEdge[]; counts: Map<string, number>; items: Map<string, number> }
+    | undefined;
 
   /**
    * Creates the executed graph of a run.
@@ -54,14 +68,27 @@ export class ExecutedGraph {
     return this.#load().counts;
   }
 
-  #load(): { edges: TraceEdge[]; counts: Map<string, number> } {
+  #load(): { edges: TraceEdge[]; counts: Map<string, number>; items: Map<string, number> } {
     if (!this.#data) {
       const edges = this.#source();
       const counts = new Map<string, number>();
-      for (const e of edges) counts.set(e.to, (counts.get(e.to) ?? 0) + e.count);
-      this.#data = { edges, counts };
+      const items = new Map<string, number>();
+      for (const e of edges) {
+        if (e.kind === "item") items.set(e.to, (items.get(e.to) ?? 0) + e.count);
+        else counts.set(e.to, (counts.get(e.to) ?? 0) + e.count);
+      }
+      this.#data = { edges, counts, items };
     }
     return this.#data;
+  }
+
+  /**
+   * How many map items each node ran (map nodes, and tasks run by `ctx.map`).
+   *
+   * @returns Items by node id.
+   */
+  items(): Record<string, number> {
+    return Object.fromEntries(this.#load().items);
   }
 
   /**
@@ -97,16 +124,19 @@ export class ExecutedGraph {
         groupsSeen.add(id);
         continue;
       }
+      const items = this.#load().items.get(id);
       nodes.push({
         id,
         count,
         parent: node?.parent?.group,
         dynamic: !node,
+        ...(node?.map ? { map: mapLabel(node) } : {}),
+        ...(items !== undefined ? { items } : {}),
       });
     }
     const edges: RenderEdge[] = [];
     for (const e of this.#edges) {
-      if (e.from === "start") continue;
+      if (e.from === "start" || e.kind === "item") continue;
       const fromNode = g.nodes.get(e.from);
       if (fromNode?.kind === "fork" && e.kind === "edge") continue; // member entry: drawn as containment
       const from = fromNode?.kind === "barrier" ? fromNode.group! : e.from;
@@ -166,6 +196,7 @@ export function staticModel(g: Graph): RenderModel {
   const nodes: RenderNode[] = [];
   for (const n of g.nodes.values()) {
     if (n.kind === "task") nodes.push({ id: n.id, parent: n.parent?.group });
+    else if (n.kind === "map") nodes.push({ id: n.id, parent: n.parent?.group, map: mapLabel(n) });
   }
   const edges: RenderEdge[] = [];
   for (const [from, to] of g.edges()) {
@@ -186,6 +217,23 @@ export function staticModel(g: Graph): RenderModel {
     })),
     edges,
   };
+}
+
+/**
+ * How a map node is named in drawings: `map(score)`, `ranker: map(score)`, with its bound and
+ * policy: `map(score) ≤8 (at least 2)`.
+ *
+ * @param node The map node.
+ * @returns The label.
+ */
+export function mapLabel(node: GraphNode): string {
+  const name = node.task!.name;
+  let label = node.id === name ? `map(${name})` : `${node.id}: map(${name})`;
+  const c = node.map?.concurrency;
+  if (c !== undefined && c !== Infinity) label += ` ≤${c}`;
+  const policy = node.map?.policy?.label;
+  if (policy) label += ` (${policy})`;
+  return label;
 }
 
 /**

@@ -1,11 +1,22 @@
 /**
- * The graph a flow compiles to: task nodes, and for every parallel group a fork node (its id is
- * the group id) and a barrier node (`<group>/end`) that waits for every member to settle.
+ * The graph a flow compiles to: task nodes, map nodes (one node that runs its task once per
+ * item of its input), and for every parallel group a fork node (its id is the group id) and a
+ * barrier node (`<group>/end`) that waits for every member to settle.
  *
  * @module
  */
 import type { Task } from "./task.ts";
 import type { GroupPolicy } from "./policies.ts";
+
+/** How a map node runs its items. */
+export interface MapSpec {
+  /** Policy deciding success from the items' outcomes. @default {strict()} */
+  readonly policy?: GroupPolicy;
+  /** Most items in flight at once. @default {Infinity} */
+  readonly concurrency?: number;
+  /** True when the id was given by the user (else it is the task's name). */
+  readonly named: boolean;
+}
 
 /**
  * Where a group's members run: a handler name (`"direct"`, `"worker"`, `"process"`,
@@ -14,14 +25,16 @@ import type { GroupPolicy } from "./policies.ts";
  */
 export type GroupExecutor = string;
 
-/** A node: a task, or the fork / barrier of a parallel group. */
+/** A node: a task, a map over a task, or the fork / barrier of a parallel group. */
 export interface GraphNode {
-  /** Task name, group id (fork) or `<group>/end` (barrier). */
+  /** Task name, map id, group id (fork) or `<group>/end` (barrier). */
   readonly id: string;
   /** What the node is. */
-  readonly kind: "task" | "fork" | "barrier";
-  /** The task, for task nodes. */
+  readonly kind: "task" | "fork" | "barrier" | "map";
+  /** The task, for task nodes; the task run per item, for map nodes. */
   readonly task?: Task;
+  /** How items run, for map nodes. */
+  readonly map?: MapSpec;
   /** The group, for fork and barrier nodes. */
   readonly group?: string;
   /** The innermost group this node is a member of, and which member. */
@@ -86,7 +99,7 @@ export class Graph {
   addTask(t: Task): string {
     const existing = this.nodes.get(t.name);
     if (existing) {
-      if (existing.task !== t) {
+      if (existing.kind !== "task" || existing.task !== t) {
         throw new TypeError(
           `Cannot add task "${t.name}": the graph already has a ${existing.kind} node with this id`,
         );
@@ -98,6 +111,30 @@ export class Graph {
     }
     this.#put({ id: t.name, kind: "task", task: t });
     return t.name;
+  }
+
+  /**
+   * Adds a map node (or returns the existing one when `spec` is the same).
+   *
+   * @param id The node id.
+   * @param t The task run per item.
+   * @param spec Policy, concurrency.
+   * @returns The node id.
+   * @throws {TypeError} When another node already uses the id.
+   */
+  addMap(id: string, t: Task, spec: MapSpec): string {
+    const existing = this.nodes.get(id);
+    if (existing) {
+      if (existing.kind === "map" && existing.task === t && existing.map === spec) return id;
+      throw new TypeError(
+        `Cannot add map "${id}": the flow already has a ${
+          existing.kind === "map" ? "different map" : `${existing.kind} node`
+        } with this id; give the map its own name: map(${t.name}, { name: "…" })`,
+      );
+    }
+    if (this.groups.has(id)) throw new TypeError(`Cannot add map "${id}": a group has this id`);
+    this.#put({ id, kind: "map", task: t, map: spec });
+    return id;
   }
 
   /**
@@ -243,7 +280,7 @@ export class Graph {
     const rename = new Map<string, string>();
     const mapId = (id: string): string => {
       const node = other.nodes.get(id)!;
-      if (node.kind === "task") return id;
+      if (node.kind === "task" || node.kind === "map") return id;
       const gid = rename.get(node.group!) ?? node.group!;
       return node.kind === "fork" ? gid : gid + BARRIER;
     };
@@ -255,6 +292,8 @@ export class Graph {
       const id = mapId(node.id);
       if (node.kind === "task") {
         this.addTask(node.task!);
+      } else if (node.kind === "map") {
+        this.addMap(id, node.task!, node.map!);
       } else {
         if (this.nodes.has(id)) {
           throw new TypeError(`Cannot inline flow: group "${id}" already exists in this flow`);

@@ -1,5 +1,10 @@
 /**
- * Error policies of parallel groups. A policy sees the settled group and throws to fail it.
+ * Error policies of parallel groups and map nodes. A policy sees the settled group and throws
+ * to fail it. Built-in policies also say when their answer is certain before every member
+ * settled (`strict` at the first failure, `critical` at the first critical failure, `atLeast(n)`
+ * at the n-th success or once n cannot be reached, `firstSuccess` at the first success): the
+ * group then settles at once and its members still running are cancelled. Custom policy
+ * functions see the final outcome (every member settled).
  *
  * @module
  */
@@ -13,6 +18,26 @@ export interface GroupOutcome {
   succeeded: string[];
   /** Members that failed, with what they threw (`taskId` is the task that failed). */
   failed: { taskId: string; member?: string; error: unknown }[];
+  /**
+   * Members that had not settled when the policy's answer became certain: they were aborted
+   * through `ctx.signal` (running) or never started, and their results are dropped. Always
+   * empty for custom policy functions, which see every member settled.
+   */
+  cancelled: string[];
+}
+
+/** How far a group got, for deciding early: counts of settled members. */
+export interface GroupProgress {
+  /** Members that succeeded so far. */
+  succeeded: number;
+  /** Members that failed so far. */
+  failed: number;
+  /** Members in all. */
+  total: number;
+  /** The member whose failure was just recorded, when the last event was a failure. */
+  failedMember?: string;
+  /** The task (or nested group) that failed in it. */
+  failedTask?: string;
 }
 
 /**
@@ -32,6 +57,11 @@ export interface GroupPolicy {
   label?: string;
   /** @internal How to rebuild a built-in policy (checkpoints store it; custom ones have none). */
   spec?: PolicySpec;
+  /**
+   * @internal Whether the answer is certain before every member settled (built-in policies
+   * only; called after each member settles).
+   */
+  early?: (progress: GroupProgress) => boolean;
 }
 
 /** A built-in policy as data. */
@@ -39,7 +69,8 @@ export type PolicySpec =
   | { type: "strict" }
   | { type: "bestEffort" }
   | { type: "atLeast"; n: number }
-  | { type: "critical"; names: string[] };
+  | { type: "critical"; names: string[] }
+  | { type: "firstSuccess" };
 
 /**
  * Rebuilds a built-in policy from its {@linkcode PolicySpec}.
@@ -58,6 +89,8 @@ export function policyFromSpec(spec: PolicySpec): GroupPolicy {
       return atLeast(spec.n);
     case "critical":
       return critical(spec.names);
+    case "firstSuccess":
+      return firstSuccess();
   }
   throw new TypeError(`Cannot rebuild policy: unknown spec ${JSON.stringify(spec)}`);
 }
@@ -66,9 +99,10 @@ function make(
   spec: PolicySpec,
   label: string,
   decide: (o: GroupOutcome) => void,
+  early: ((p: GroupProgress) => boolean) | undefined,
   validate?: (members: string[], groupId: string) => void,
 ): GroupPolicy {
-  return Object.assign(decide, { label, validate, spec });
+  return Object.assign(decide, { label, validate, spec, early });
 }
 
 function fail(o: GroupOutcome, reason: string, failed: GroupFailure[] = o.failed): never {
@@ -96,7 +130,7 @@ function fail(o: GroupOutcome, reason: string, failed: GroupFailure[] = o.failed
 export function strict(): GroupPolicy {
   return make({ type: "strict" }, "strict", (o) => {
     if (o.failed.length) fail(o, `${o.failed.length} member(s) failed under strict policy`);
-  });
+  }, (p) => p.failed > 0);
 }
 
 /**
@@ -108,11 +142,16 @@ export function strict(): GroupPolicy {
  * ```ts
  * import { bestEffort } from "@graflow/graflow";
  * const policy = bestEffort();
- * policy({ groupId: "g", succeeded: [], failed: [{ taskId: "a", error: new Error("x") }] });
+ * policy({
+ *   groupId: "g",
+ *   succeeded: [],
+ *   failed: [{ taskId: "a", error: new Error("x") }],
+ *   cancelled: [],
+ * });
  * ```
  */
 export function bestEffort(): GroupPolicy {
-  return make({ type: "bestEffort" }, "best effort", () => {});
+  return make({ type: "bestEffort" }, "best effort", () => {}, undefined);
 }
 
 /**
@@ -127,30 +166,41 @@ export function bestEffort(): GroupPolicy {
  * ```ts
  * import { atLeast } from "@graflow/graflow";
  * const policy = atLeast(2);
- * policy({ groupId: "g", succeeded: ["a", "b"], failed: [{ taskId: "c", error: new Error("x") }] });
+ * policy({
+ *   groupId: "g",
+ *   succeeded: ["a", "b"],
+ *   failed: [{ taskId: "c", error: new Error("x") }],
+ *   cancelled: [],
+ * });
  * ```
  */
 export function atLeast(n: number): GroupPolicy {
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`Cannot create atLeast policy: n must be a whole number >= 0, got ${n}`);
   }
-  return make({ type: "atLeast", n }, `at least ${n}`, (o) => {
-    const total = o.succeeded.length + o.failed.length;
-    if (n > total) {
-      throw new RangeError(
-        `Cannot apply atLeast(${n}) to group "${o.groupId}": it has only ${total} member(s)`,
-      );
-    }
-    if (o.succeeded.length < n) {
-      fail(o, `${o.succeeded.length} of ${total} member(s) succeeded, at least ${n} required`);
-    }
-  }, (members, groupId) => {
-    if (n > members.length) {
-      throw new RangeError(
-        `Cannot apply atLeast(${n}) to group "${groupId}": it has only ${members.length} member(s)`,
-      );
-    }
-  });
+  return make(
+    { type: "atLeast", n },
+    `at least ${n}`,
+    (o) => {
+      const total = o.succeeded.length + o.failed.length + (o.cancelled?.length ?? 0);
+      if (n > total) {
+        throw new RangeError(
+          `Cannot apply atLeast(${n}) to group "${o.groupId}": it has only ${total} member(s)`,
+        );
+      }
+      if (o.succeeded.length < n) {
+        fail(o, `${o.succeeded.length} of ${total} member(s) succeeded, at least ${n} required`);
+      }
+    },
+    (p) => p.succeeded >= n || p.failed > p.total - n,
+    (members, groupId) => {
+      if (n > members.length) {
+        throw new RangeError(
+          `Cannot apply atLeast(${n}) to group "${groupId}": it has only ${members.length} member(s)`,
+        );
+      }
+    },
+  );
 }
 
 /**
@@ -165,7 +215,12 @@ export function atLeast(n: number): GroupPolicy {
  * ```ts
  * import { critical } from "@graflow/graflow";
  * const policy = critical(["charge"]);
- * policy({ groupId: "g", succeeded: ["charge"], failed: [{ taskId: "email", error: new Error("x") }] });
+ * policy({
+ *   groupId: "g",
+ *   succeeded: ["charge"],
+ *   failed: [{ taskId: "email", error: new Error("x") }],
+ *   cancelled: [],
+ * });
  * ```
  */
 export function critical(names: string[]): GroupPolicy {
@@ -190,7 +245,53 @@ export function critical(names: string[]): GroupPolicy {
   return make({ type: "critical", names: [...names] }, `critical ${names.join(", ")}`, (o) => {
     const criticalFailures = o.failed.filter((f) => set.has(f.taskId) || set.has(f.member ?? ""));
     if (criticalFailures.length) fail(o, "a critical member failed", criticalFailures);
-  }, check);
+  }, (p) =>
+    (p.failedMember !== undefined && set.has(p.failedMember)) ||
+    (p.failedTask !== undefined && set.has(p.failedTask)), check);
+}
+
+/**
+ * The first member to succeed wins: the group succeeds at once, the members still running are
+ * cancelled (aborted through `ctx.signal`), and successors get the winner's result alone. The
+ * group fails only when every member failed.
+ *
+ * @returns The policy.
+ *
+ * @example A race of two mirrors
+ * ```ts
+ * import { firstSuccess, flow, parallel, task } from "@graflow/graflow";
+ * const fast = task("doc_first_fast", () => "fast");
+ * const slow = task("doc_first_slow", async (_: unknown, ctx) => {
+ *   await new Promise((resolve) => {
+ *     const timer = setTimeout(resolve, 5_000);
+ *     ctx.signal.addEventListener("abort", () => resolve(clearTimeout(timer)));
+ *   });
+ *   return "slow";
+ * });
+ * const race = parallel([fast, slow], { name: "doc_race", policy: firstSuccess() });
+ * const result = await flow`${race}`.run();
+ * if (JSON.stringify(result.output) !== '{"doc_first_fast":"fast"}') throw new Error("unexpected");
+ * ```
+ */
+export function firstSuccess(): GroupPolicy {
+  return make({ type: "firstSuccess" }, "first success", (o) => {
+    if (o.succeeded.length === 0) {
+      fail(o, `none of ${o.failed.length + (o.cancelled?.length ?? 0)} member(s) succeeded`);
+    }
+  }, (p) => p.succeeded > 0);
+}
+
+/**
+ * Whether a group's answer is certain now (built-in policies only; custom ones wait for every
+ * member).
+ *
+ * @param policy The group's policy (default strict).
+ * @param progress Counts of settled members.
+ * @returns True when the group can settle before its other members.
+ */
+export function decidedEarly(policy: GroupPolicy | undefined, progress: GroupProgress): boolean {
+  const early = (policy ?? defaultPolicy).early;
+  return early !== undefined && early(progress);
 }
 
 /**

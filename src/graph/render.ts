@@ -15,6 +15,10 @@ export interface RenderNode {
   count?: number;
   /** Added at run time. */
   dynamic?: boolean;
+  /** For a map node: how to name it, e.g. `map(score) ≤8 (at least 2)`. */
+  map?: string;
+  /** Map items it ran (executed graphs). */
+  items?: number;
 }
 
 /** A group box. */
@@ -70,7 +74,10 @@ function idMap(model: RenderModel): (id: string) => string {
 }
 
 function nodeLabel(n: RenderNode): string {
-  return n.count !== undefined && n.count > 1 ? `${n.id} ×${n.count}` : n.id;
+  let label = n.map ?? n.id;
+  if (n.count !== undefined && n.count > 1) label += ` ×${n.count}`;
+  if (n.items !== undefined) label += ` [${n.items} item${n.items === 1 ? "" : "s"}]`;
+  return label;
 }
 
 function edgeLabel(e: RenderEdge): string {
@@ -99,7 +106,11 @@ export function toMermaid(model: RenderModel): string {
   const emit = (parent: string | undefined, indent: string) => {
     const { nodes, groups } = children(model, parent);
     for (const n of nodes) {
-      const shape = n.dynamic ? `[/"${nodeLabel(n)}"/]` : `["${nodeLabel(n)}"]`;
+      const shape = n.dynamic
+        ? `[/"${nodeLabel(n)}"/]`
+        : n.map
+        ? `[["${nodeLabel(n)}"]]`
+        : `["${nodeLabel(n)}"]`;
       lines.push(`${indent}${id(n.id)}${shape}`);
     }
     for (const g of groups) {
@@ -133,7 +144,9 @@ export function toDot(model: RenderModel): string {
     const { nodes, groups } = children(model, parent);
     for (const n of nodes) {
       lines.push(
-        `${indent}${q(n.id)} [label=${q(nodeLabel(n))}${n.dynamic ? ", style=dashed" : ""}];`,
+        `${indent}${q(n.id)} [label=${q(nodeLabel(n))}${n.dynamic ? ", style=dashed" : ""}${
+          n.map ? ", shape=box3d" : ""
+        }];`,
       );
     }
     for (const g of groups) {

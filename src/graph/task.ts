@@ -4,7 +4,7 @@
  * @module
  */
 import type { TaskContext } from "../context/task_context.ts";
-import { WorkflowError } from "../errors.ts";
+import { isNonRetryable, WorkflowError } from "../errors.ts";
 import { checkDelay } from "../time/clock.ts";
 
 /** Backoff between retries: delay before retry k (0-based) is `min(initialDelayMs * factor ** k, maxDelayMs)`. */
@@ -19,6 +19,13 @@ export interface RetryPolicy {
   maxDelayMs?: number;
   /** Multiply each delay by a uniform random factor in [0.5, 1.5). @default {false} */
   jitter?: boolean;
+  /**
+   * Decides, on the host, whether an attempt that threw `error` may be retried: `false` fails
+   * the task at once (so does a throwing `retryIf`). Errors from Web Workers, Redis workers and
+   * containers arrive rebuilt with their class. A `NonRetryableError` is never retried,
+   * whatever this says. @default {every error but a NonRetryableError is retried}
+   */
+  retryIf?: (error: unknown) => boolean;
 }
 
 /** Options of {@linkcode task}. */
@@ -74,6 +81,8 @@ export interface NormalizedRetry {
   maxDelayMs: number;
   /** Whether delays are randomised by 0.5–1.5×. */
   jitter: boolean;
+  /** Whether an error may be retried (absent: every error but a `NonRetryableError`). */
+  retryIf?: (error: unknown) => boolean;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -299,7 +308,13 @@ function normalizeRetry(name: string, retries: TaskOptions["retries"]): Normaliz
     factor: p.factor ?? 2,
     maxDelayMs: p.maxDelayMs ?? 60000,
     jitter: p.jitter ?? false,
+    ...(p.retryIf !== undefined ? { retryIf: p.retryIf } : {}),
   };
+  if (r.retryIf !== undefined && typeof r.retryIf !== "function") {
+    throw new TypeError(
+      `Cannot define task "${name}": retries.retryIf must be a function, got ${typeof r.retryIf}`,
+    );
+  }
   if (!Number.isInteger(r.maxRetries) || r.maxRetries < 0) {
     throw new RangeError(
       `Cannot define task "${name}": retries must be a whole number >= 0, got ${r.maxRetries}`,
@@ -316,6 +331,25 @@ function normalizeRetry(name: string, retries: TaskOptions["retries"]): Normaliz
     throw new TypeError(`Cannot define task "${name}": retries.jitter must be a boolean`);
   }
   return r;
+}
+
+/**
+ * Whether an attempt that threw `error` may be retried under `policy` (attempts left aside): not
+ * for a `NonRetryableError` (or an error whose `retryable` is `false`), nor when `retryIf`
+ * returns `false` or throws.
+ *
+ * @param policy The normalised policy.
+ * @param error What the attempt threw.
+ * @returns True when a retry is allowed.
+ */
+export function mayRetry(policy: NormalizedRetry, error: unknown): boolean {
+  if (isNonRetryable(error)) return false;
+  if (policy.retryIf === undefined) return true;
+  try {
+    return Boolean(policy.retryIf(error));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -21,13 +21,22 @@ export type WorkflowEvent =
     steps: number;
   }
   | WorkflowEventBase & { type: "run.failed"; error: unknown; steps: number }
-  | WorkflowEventBase & { type: "task.started"; taskId: string; attempt: number; cycle: number }
+  | WorkflowEventBase & {
+    type: "task.started";
+    taskId: string;
+    attempt: number;
+    cycle: number;
+    /** For a map item: its index in the map's input. */
+    item?: number;
+  }
   | WorkflowEventBase & {
     type: "task.succeeded";
     taskId: string;
     attempt: number;
     cycle: number;
     durationMs: number;
+    /** For a map item: its index in the map's input. */
+    item?: number;
   }
   | WorkflowEventBase & {
     type: "task.failed";
@@ -35,6 +44,10 @@ export type WorkflowEvent =
     attempt: number;
     cycle: number;
     error: unknown;
+    /** For a map item: its index in the map's input. */
+    item?: number;
+    /** False when the error forbids retries (`NonRetryableError`, `retryIf`). */
+    retryable?: boolean;
   }
   | WorkflowEventBase & {
     type: "task.retried";
@@ -42,6 +55,18 @@ export type WorkflowEvent =
     attempt: number;
     delayMs: number;
     error: unknown;
+    /** For a map item: its index in the map's input. */
+    item?: number;
+  }
+  | WorkflowEventBase & {
+    /** A running task was aborted because its group or map settled without it. */
+    type: "task.cancelled";
+    taskId: string;
+    attempt: number;
+    cycle: number;
+    reason: unknown;
+    /** For a map item: its index in the map's input. */
+    item?: number;
   }
   | WorkflowEventBase & { type: "task.added"; taskId: string; by: string; goto: boolean }
   | WorkflowEventBase & {
@@ -55,11 +80,16 @@ export type WorkflowEvent =
     message: string;
   }
   | WorkflowEventBase & {
+    /** A parallel group or a map settled (`groupId` is the map's id; items are `"<id>[<i>]"`). */
     type: "group.settled";
     groupId: string;
     succeeded: string[];
     failed: string[];
+    /** Members (or items) not settled when the policy's answer became certain. */
+    cancelled: string[];
     ok: boolean;
+    /** Set for maps: `"node"` for a map node of the flow, `"call"` for a task's `ctx.map`. */
+    map?: "node" | "call";
   }
   | WorkflowEventBase & { type: "checkpoint.written"; path: string; taskId?: string; steps: number }
   | WorkflowEventBase & { type: "feedback.requested"; feedbackId: string; taskId: string }

@@ -248,6 +248,26 @@ function checkDirectives(what: string, v: unknown): RemoteDirectives {
     const hasInput = flag(what, it, "hasInput")!;
     out.iterate = hasInput ? { hasInput, input: it.input } : { hasInput };
   }
+  if (o.map !== undefined) {
+    // By name only, like ctx.next; items, policy and bound are checked again on the host.
+    const m = object(what, "directives.map", o.map);
+    if (typeof m.task !== "string" || !TASK_NAME.test(m.task)) {
+      fail(what, "directives.map.task", "must be a task name");
+    }
+    if (!Object.hasOwn(m, "items")) fail(what, "directives.map.items", "is missing");
+    const policy = m.policy === undefined
+      ? undefined
+      : object(what, "directives.map.policy", m.policy);
+    if (m.concurrency !== undefined && typeof m.concurrency !== "number") {
+      fail(what, "directives.map.concurrency", "must be a number");
+    }
+    out.map = {
+      task: m.task,
+      items: m.items,
+      ...(policy ? { policy: policy as never } : {}),
+      ...(m.concurrency !== undefined ? { concurrency: m.concurrency as number } : {}),
+    };
+  }
   for (const key of ["terminate", "cancel"] as const) {
     if (o[key] === undefined) continue;
     const r = object(what, `directives.${key}`, o[key]);

@@ -83,6 +83,8 @@ const plainPort = {
     kind: ExecState["kind"],
     cycle: number,
     attempt: number,
+    map: ExecState["map"],
+    item: number,
   ): ExecState => ({
     step,
     node,
@@ -92,6 +94,8 @@ const plainPort = {
     kind,
     cycle,
     attempt,
+    map,
+    item,
     settled: false,
     slot: -1,
   }),

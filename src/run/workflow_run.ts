@@ -10,6 +10,7 @@ import { Engine, type EngineSetup } from "../engine/engine.ts";
 import { graphShape } from "../graph/graph_version.ts";
 import { toJsonTree } from "../channels/codec.ts";
 import type { Lease } from "../store/run_store.ts";
+import { SimulatedCrash } from "../engine/simulated_crash.ts";
 import { RunRecorder } from "./run_recorder.ts";
 import { finalPatch, keyedRunId, recordedResult } from "./recorded_run.ts";
 import type { RunOptions, RunResult } from "../engine/run_options.ts";
@@ -104,10 +105,15 @@ function validate(options: RunOptions): void {
       }`,
     );
   }
-  for (const [name, h] of Object.entries(handlers ?? {})) {
+  for (const [name, h] of Object.entries({ ...handlers, ...options.taskHandlers })) {
     if (!h || typeof (h as TaskHandler).execute !== "function") {
       throw new TypeError(`Cannot run flow: handler "${name}" has no execute() method`);
     }
+  }
+  if (options.crashAfter !== undefined && typeof options.crashAfter !== "function") {
+    throw new TypeError(
+      `Cannot run flow: crashAfter must be a function, got ${typeof options.crashAfter}`,
+    );
   }
   if (
     keepCheckpoints !== undefined && (!Number.isInteger(keepCheckpoints) || keepCheckpoints < 1)
@@ -232,7 +238,12 @@ export class WorkflowRun implements AsyncDisposable {
       if (result.status === "waiting" && recorder) await store!.release(this.runId, recorder.lease);
       return result;
     } catch (error) {
-      if ((error as WorkflowError)?.code === "LEASE_LOST") recorder?.close();
+      if (error instanceof SimulatedCrash) {
+        // As if the process died right after the outcome: what was recorded is written, the
+        // lease is left to expire (another process continues the run), no final record.
+        await recorder?.flush();
+        recorder?.close();
+      } else if ((error as WorkflowError)?.code === "LEASE_LOST") recorder?.close();
       else {
         await recorder?.finish(
           finalPatch(
@@ -275,6 +286,8 @@ export class WorkflowRun implements AsyncDisposable {
       onEvent: o.onEvent,
       record: recorder?.record,
       journal: from?.journal,
+      ...(o.taskHandlers ? { taskHandlers: new Map(Object.entries(o.taskHandlers)) } : {}),
+      ...(o.crashAfter ? { crashAfter: o.crashAfter } : {}),
       persistence: runPersistence({
         checkpointDir: o.checkpointDir,
         keepCheckpoints: o.keepCheckpoints,

@@ -6,6 +6,7 @@
 import type { PlanNode } from "../graph/plan.ts";
 import type { Task } from "../graph/task.ts";
 import type { ActivationKind } from "./run_state_data.ts";
+import type { MapRun } from "./map_run.ts";
 
 /** A node waiting to run. */
 export interface Activation {
@@ -37,6 +38,10 @@ export interface ExecState {
   readonly kind: ActivationKind;
   /** 1-based execution count of this task in the run. */
   readonly cycle: number;
+  /** The map this execution is an item of, if any. */
+  readonly map: MapRun | undefined;
+  /** Its item index in that map (-1 when it is no map item). */
+  readonly item: number;
   /** Current attempt. */
   attempt: number;
   /** True once it succeeded or failed for good (or was dropped). */

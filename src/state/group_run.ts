@@ -1,13 +1,14 @@
 /**
  * One activation of a parallel group: which members settled, how, and the group's output.
  * Kept in arrays indexed by member position, so that wide groups (10,000 members) cost no
- * more per member than narrow ones.
+ * more per member than narrow ones. The group is decided once every member settled, or as
+ * soon as its policy's answer is certain (members not settled then are `cancelled`).
  *
  * @module
  */
 import type { GroupSpec } from "../graph/graph.ts";
 import type { MemberRunState } from "./run_state_data.ts";
-import { applyPolicy, type GroupOutcome } from "../graph/policies.ts";
+import { applyPolicy, decidedEarly, type GroupOutcome } from "../graph/policies.ts";
 
 const UNSET = Symbol("unset");
 
@@ -22,6 +23,8 @@ export class GroupRun {
   /** Result per single-exit member, or per-exit results object for multi-exit members. */
   readonly #results: unknown[];
   readonly #failed = new Map<number, { taskId: string; error: unknown }>();
+  /** Members that succeeded. */
+  #ok = 0;
 
   /**
    * Creates the state of a new activation, or restores one from a checkpoint.
@@ -46,7 +49,10 @@ export class GroupRun {
         this.#results[i] = m.exits.length === 1 ? r.results[keys[0]] : { ...r.results };
       }
       if (r.failed) this.#failed.set(i, r.failed);
-      if (r.settled) this.pending--;
+      if (r.settled) {
+        this.pending--;
+        if (!r.failed) this.#ok++;
+      }
     });
   }
 
@@ -56,7 +62,8 @@ export class GroupRun {
    * @param i Member position (`PlanNode.member`).
    * @param key Result key (exit task id, or nested group id).
    * @param result The exit's result.
-   * @returns Whether every member has now settled.
+   * @returns Whether the group is decided now (every member settled, or the policy's answer
+   * is certain).
    */
   exit(i: number, key: string, result: unknown): boolean {
     if (i < 0 || this.#remaining[i] === 0) return false;
@@ -66,7 +73,20 @@ export class GroupRun {
       (this.#results[i] as Record<string, unknown>)[key] = result;
     }
     if (--this.#remaining[i] > 0) return false;
-    return --this.pending === 0;
+    this.#ok++;
+    if (--this.pending === 0) return true;
+    const policy = this.spec.policy;
+    return policy !== undefined && decidedEarly(policy, this.#progress());
+  }
+
+  #progress(failedMember?: string, failedTask?: string) {
+    return {
+      succeeded: this.#ok,
+      failed: this.#failed.size,
+      total: this.spec.members.length,
+      failedMember,
+      failedTask,
+    };
   }
 
   /**
@@ -76,36 +96,39 @@ export class GroupRun {
    * @param taskId The task (or nested group) that failed.
    * @param error What it threw.
    * @returns `undefined` when the member had already settled (the failure is not the group's),
-   * else whether every member has now settled.
+   * else whether the group is decided now.
    */
   fail(i: number, taskId: string, error: unknown): boolean | undefined {
     if (i < 0 || this.#remaining[i] === 0) return undefined;
     this.#remaining[i] = 0;
     this.#failed.set(i, { taskId, error });
-    return --this.pending === 0;
+    if (--this.pending === 0) return true;
+    return decidedEarly(this.spec.policy, this.#progress(this.spec.members[i].id, taskId));
   }
 
   /**
-   * Applies the policy to the settled group.
+   * Applies the policy to the decided group.
    *
-   * @returns The outcome, the group's output (results of members that succeeded, by member id)
-   * and the error that fails the group, if any.
+   * @returns The outcome (members not settled are `cancelled`), the group's output (results of
+   * members that succeeded, by member id) and the error that fails the group, if any.
    */
   settle(): { outcome: GroupOutcome; output: Record<string, unknown>; error?: Error } {
     const succeeded: string[] = [];
     const failed: GroupOutcome["failed"] = [];
+    const cancelled: string[] = [];
     const output: Record<string, unknown> = {};
     const members = this.spec.members;
     for (let i = 0; i < members.length; i++) {
       const id = members[i].id;
       const f = this.#failed.get(i);
       if (f) failed.push({ ...f, member: id });
+      else if (this.#remaining[i] > 0) cancelled.push(id);
       else {
         succeeded.push(id);
         output[id] = this.#results[i] === UNSET ? undefined : this.#results[i];
       }
     }
-    const outcome = { groupId: this.spec.id, succeeded, failed };
+    const outcome = { groupId: this.spec.id, succeeded, failed, cancelled };
     return { outcome, output, error: applyPolicy(this.spec.policy, outcome) };
   }
 

@@ -40,6 +40,20 @@ export class ReadyQueue<T> {
   }
 
   /**
+   * Removes the items that pass a test, keeping the others in order.
+   *
+   * @param test Which items to remove.
+   * @returns How many were removed.
+   */
+  removeWhere(test: (item: T) => boolean): number {
+    const kept = this.#items.slice(this.#head).filter((item) => !test(item));
+    const removed = this.#items.length - this.#head - kept.length;
+    this.#items = kept;
+    this.#head = 0;
+    return removed;
+  }
+
+  /**
    * The waiting items, oldest first (for snapshots).
    *
    * @returns A copy.

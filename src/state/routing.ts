@@ -1,7 +1,8 @@
 /**
  * Where results go: the queue of activations waiting to start, the arrivals of joins, the
- * active parallel groups and the executed graph (the edges taken). Owned by one `RunState`,
- * which it tells when a group settled or failed the run.
+ * active parallel groups and maps, and the executed graph (the edges taken). Owned by one
+ * `RunState`, which it tells when a group or map settled, failed the run, or cancelled
+ * running executions (a group or map decided early).
  *
  * @module
  */
@@ -9,8 +10,12 @@ import type { Graph } from "../graph/graph.ts";
 import { BARRIER } from "../graph/graph.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
 import { WorkflowError } from "../errors.ts";
-import type { Activation } from "./exec_state.ts";
+import type { GroupOutcome } from "../graph/policies.ts";
+import type { Activation, ExecState } from "./exec_state.ts";
 import { GroupRun } from "./group_run.ts";
+import type { MapRun, MapSettings } from "./map_run.ts";
+import { MapRuns } from "./map_runs.ts";
+import type { Task } from "../graph/task.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { RunTrace } from "./run_trace.ts";
 import type { ActivationKind, RunStateData, TraceEdge } from "./run_state_data.ts";
@@ -19,8 +24,12 @@ import type { ActivationKind, RunStateData, TraceEdge } from "./run_state_data.t
 export interface RoutingPort {
   /** A group succeeded with this output (its fork node carries the result). */
   groupSucceeded(fork: PlanNode, output: Record<string, unknown>): void;
+  /** A map succeeded with this output (its owner carries the result). */
+  mapSucceeded(run: MapRun, output: unknown[]): void;
   /** A group failure that is no outer group's member failure: the run fails. */
   fail(error: unknown): void;
+  /** Cancels the running executions that pass `test` (a group or map decided without them). */
+  cancel(test: (exec: ExecState) => boolean, reason: unknown): void;
   /** Emits an event (absent when nobody listens). */
   note?(type: "group.settled", fields: Record<string, unknown>): void;
 }
@@ -33,6 +42,7 @@ export class Routing {
   readonly #ready = new ReadyQueue<Activation>();
   readonly #arrivals = new Map<PlanNode, Map<string, unknown>>();
   readonly #groups = new Map<string, GroupRun>();
+  readonly #maps = new MapRuns();
   readonly #trace: RunTrace;
 
   /**
@@ -49,13 +59,22 @@ export class Routing {
     this.#trace = new RunTrace(plan);
   }
 
-  /** Whether an activation waits. */
+  /** Whether an activation or a map item waits. */
   get hasReady(): boolean {
-    return !this.#ready.empty;
+    return !this.#ready.empty || this.#maps.hasRoom;
   }
 
   /**
-   * The next task activation; the forks of groups met on the way are opened.
+   * Starts the next item of the oldest active map that has room.
+   *
+   * @returns The map (the item started is its `current`), or `undefined`.
+   */
+  nextItem(): MapRun | undefined {
+    return this.#maps.next();
+  }
+
+  /**
+   * The next task or map node activation; the forks of groups met on the way are opened.
    *
    * @returns The activation, or `undefined` when none waits.
    */
@@ -153,6 +172,88 @@ export class Routing {
     return true;
   }
 
+  /**
+   * Opens a map: its items become startable (an empty map settles at once). A map that cannot
+   * start (its input is no array, …) fails like a task of its owner.
+   *
+   * @param owner The node the map completes (a map node, or the task that called `ctx.map`).
+   * @param node The node its items run as.
+   * @param task The task.
+   * @param input The items.
+   * @param cycle The owner's execution count.
+   * @param settings Policy and bound.
+   */
+  openMap(
+    owner: PlanNode,
+    node: PlanNode,
+    task: Task,
+    input: unknown,
+    cycle: number,
+    settings: MapSettings,
+  ): void {
+    let run: MapRun;
+    try {
+      run = this.#maps.open(owner, node, task, input, cycle, settings);
+    } catch (error) {
+      if (!this.memberFailed(owner, error)) this.#port.fail(error);
+      return;
+    }
+    if (owner !== node) this.#trace.record(owner.id, node.id, "map");
+    this.#trace.items(node, run.items.length);
+    if (run.done) this.#settleMap(run);
+  }
+
+  /**
+   * Records a map item's result.
+   *
+   * @param run The map.
+   * @param i The item.
+   * @param result Its result.
+   */
+  itemOk(run: MapRun, i: number, result: unknown): void {
+    if (run.ok(i, result)) this.#settleMap(run);
+  }
+
+  /**
+   * Records a map item's failure (after its retries).
+   *
+   * @param run The map.
+   * @param i The item.
+   * @param error What it threw.
+   */
+  itemFailed(run: MapRun, i: number, error: unknown): void {
+    if (run.fail(i, error)) this.#settleMap(run);
+  }
+
+  #settleMap(run: MapRun): void {
+    this.#maps.delete(run);
+    const { outcome, output, error } = run.settle();
+    this.#noteSettled(outcome, !error, run);
+    if (run.running > 0) {
+      this.#port.cancel(
+        (e) => e.map === run,
+        settledEarly(`map "${run.owner.id}"`, run.policy?.label ?? "strict"),
+      );
+    }
+    if (error) {
+      if (!this.memberFailed(run.owner, error)) this.#port.fail(error);
+      return;
+    }
+    this.#port.mapSucceeded(run, output);
+    this.propagate(run.owner, output, false);
+  }
+
+  #noteSettled(outcome: GroupOutcome, ok: boolean, map?: MapRun): void {
+    this.#port.note?.("group.settled", {
+      groupId: outcome.groupId,
+      succeeded: outcome.succeeded,
+      failed: outcome.failed.map((f) => f.taskId),
+      cancelled: outcome.cancelled,
+      ok,
+      ...(map ? { map: map.owner === map.node ? "node" : "call" } : {}),
+    });
+  }
+
   #memberExit(node: PlanNode, result: unknown): void {
     const run = this.#groups.get(node.node.parent!.group);
     if (run?.exit(node.member, node.key, result)) this.#settleGroup(run);
@@ -162,12 +263,13 @@ export class Routing {
     const group = run.spec.id;
     this.#groups.delete(group);
     const { outcome, output, error } = run.settle();
-    this.#port.note?.("group.settled", {
-      groupId: group,
-      succeeded: outcome.succeeded,
-      failed: outcome.failed.map((f) => f.taskId),
-      ok: !error,
-    });
+    this.#noteSettled(outcome, !error);
+    if (outcome.cancelled.length) {
+      this.#cancelInside(
+        group,
+        settledEarly(`group "${group}"`, run.spec.policy?.label ?? "strict"),
+      );
+    }
     const barrier = this.#plan.nodes.get(group + BARRIER)!;
     if (error) {
       if (!this.memberFailed(barrier, error)) this.#port.fail(error);
@@ -175,6 +277,21 @@ export class Routing {
     }
     this.#port.groupSucceeded(this.#plan.nodes.get(group)!, output);
     this.propagate(barrier, output, false);
+  }
+
+  /**
+   * Drops everything inside a group that settled early: activations waiting, join arrivals,
+   * nested groups and maps, and the executions running (cancelled).
+   */
+  #cancelInside(group: string, reason: unknown): void {
+    const inside = (node: PlanNode) => isInside(this.#graph, node, group);
+    this.#ready.removeWhere((a) => inside(a.node));
+    for (const node of [...this.#arrivals.keys()]) if (inside(node)) this.#arrivals.delete(node);
+    for (const id of [...this.#groups.keys()]) {
+      if (inside(this.#plan.nodes.get(id)!)) this.#groups.delete(id);
+    }
+    for (const run of [...this.#maps.active]) if (inside(run.owner)) this.#maps.delete(run);
+    this.#port.cancel((e) => inside(e.map ? e.map.owner : e.node), reason);
   }
 
   // As data -----------------------------------------------------------------------------------
@@ -215,6 +332,25 @@ export class Routing {
   }
 
   /**
+   * The active map that completes a node.
+   *
+   * @param owner The node.
+   * @returns The map, if one is active.
+   */
+  mapRun(owner: PlanNode): MapRun | undefined {
+    return this.#maps.get(owner);
+  }
+
+  /**
+   * The active maps by owner id.
+   *
+   * @returns Plain data.
+   */
+  mapsData(): NonNullable<RunStateData["maps"]> {
+    return this.#maps.toData();
+  }
+
+  /**
    * The edges taken.
    *
    * @returns Plain data.
@@ -229,12 +365,14 @@ export class Routing {
    * @param data The saved state.
    * @param arrivals Its join arrivals with nodes resolved.
    * @param pending Its pending activations with nodes resolved (none when it was terminated).
-   * @throws {WorkflowError} When a saved group is not in the flow.
+   * @param nodeOf Finds a node of the run by id.
+   * @throws {WorkflowError} When a saved group or map is not in the flow.
    */
   restore(
     data: RunStateData,
     arrivals: [PlanNode, Map<string, unknown>][],
     pending: Activation[],
+    nodeOf: (id: string) => PlanNode | undefined,
   ): void {
     for (const [node, preds] of arrivals) this.#arrivals.set(node, preds);
     for (const [group, members] of Object.entries(data.groups)) {
@@ -244,7 +382,31 @@ export class Routing {
       }
       this.#groups.set(group, new GroupRun(spec, members));
     }
+    if (data.maps && !data.terminated) this.#maps.restore(data.maps, this.#graph, nodeOf);
     this.#trace.restore(data.trace);
     for (const act of pending) this.#ready.push(act);
   }
+}
+
+/**
+ * Whether a node lies inside a group (in one of its members, at any depth).
+ *
+ * @param graph The flow's graph.
+ * @param node The node.
+ * @param group The group id.
+ * @returns True when it does.
+ */
+export function isInside(graph: Graph, node: PlanNode, group: string): boolean {
+  for (let p = node.node.parent; p; p = graph.nodes.get(p.group)?.parent) {
+    if (p.group === group) return true;
+  }
+  return false;
+}
+
+/** The reason given to the executions a group or map cancels when it settles early. */
+function settledEarly(what: string, policy: string): WorkflowError {
+  return new WorkflowError(
+    `Cannot finish the task: ${what} settled without it (its ${policy} policy had its answer)`,
+    { code: "SETTLED_EARLY" },
+  );
 }

@@ -1,7 +1,7 @@
 /**
  * `RunState`: the single owner of everything a run knows (steps, completions, cycle counts,
- * results, output, the queue of waiting activations, join arrivals, active groups, tasks added
- * at run time, the executed graph, feedback requests, checkpoints). It is a deterministic state
+ * results, output, the queue of waiting activations, join arrivals, active groups and maps,
+ * tasks added at run time, the executed graph, feedback requests, checkpoints). It is a deterministic state
  * machine: the engine feeds it what happened (a task started, succeeded, failed, is retried)
  * and it decides what runs next. Every change is one method, so the same calls made from a
  * recorded list of {@linkcode Transition}s rebuild the same state ({@linkcode RunState.apply}),
@@ -19,6 +19,7 @@ import {
   WorkflowError,
 } from "../errors.ts";
 import { ResultStore } from "./result_store.ts";
+import type { MapRun } from "./map_run.ts";
 import { RunningSet } from "./running_set.ts";
 import { Routing } from "./routing.ts";
 import type {
@@ -32,7 +33,7 @@ import type {
 } from "./run_state_data.ts";
 import { restoreState, snapshotState, type StateFields } from "./run_state_io.ts";
 import type { ExecState } from "./exec_state.ts";
-import { applyDirectives, type DirectivePort } from "./directives.ts";
+import { applyDirectives, type DirectivePort, itemSucceeded } from "./directives.ts";
 
 export type { Activation, ExecState } from "./exec_state.ts";
 
@@ -51,7 +52,14 @@ export interface RunStatePort<E extends ExecState> {
     kind: ActivationKind,
     cycle: number,
     attempt: number,
+    map: MapRun | undefined,
+    item: number,
   ): E;
+  /**
+   * Stops an execution the run no longer waits for (its group or map settled without it): abort
+   * its attempt; whatever it returns later is dropped.
+   */
+  cancel?(exec: E, reason: unknown): void;
   /** Checks a task added at run time can run (e.g. its handler exists); throws if not. */
   admit?(node: PlanNode): void;
   /** Emits an event (absent when nobody listens). */
@@ -71,6 +79,8 @@ export class RunState<E extends ExecState = ExecState> {
   /** Hard limit of task executions. */
   readonly maxSteps: number;
   #steps = 0;
+  /** Executions of map items among `#steps` (they do not count against `maxSteps`). */
+  #itemSteps = 0;
   readonly #completed: string[] = [];
   readonly #cycles: number[] = [];
   readonly #results = new ResultStore();
@@ -116,7 +126,9 @@ export class RunState<E extends ExecState = ExecState> {
           this.#output = output;
           this.#lastTask = fork.id;
         },
+        mapSucceeded: (run, output) => this.#mapSucceeded(run, output),
         fail: (error) => this.halt({ kind: "failed", error }),
+        cancel: (test, reason) => this.#cancel(test, reason),
         note: (type, fields) => this.#port.note?.(type, fields),
       }),
       note: (type, fields) => this.#port.note?.(type, fields),
@@ -236,10 +248,12 @@ export class RunState<E extends ExecState = ExecState> {
   take(): E | undefined {
     const running = !this.#stop;
     this.#depth++;
+    this.#opened = false;
     const exec = this.#take();
     this.#depth--;
-    // A take that stopped the run on a limit is recorded too: replaying it stops the same way.
-    if (this.#depth === 0 && (exec || (running && this.#stop))) {
+    // A take that stopped the run on a limit, or opened a map that settled at once, is recorded
+    // too: replaying it changes the state the same way.
+    if (this.#depth === 0 && (exec || this.#opened || (running && this.#stop))) {
       this.#record?.(
         exec ? { t: "take", step: exec.step, task: exec.task.name } : { t: "take", step: 0 },
       );
@@ -247,13 +261,48 @@ export class RunState<E extends ExecState = ExecState> {
     return exec;
   }
 
+  /** Set by a take that opened a map. */
+  #opened = false;
+
   #take(): E | undefined {
-    if (!this.#stop) {
+    while (!this.#stop) {
+      const run = this.#routing.nextItem();
+      if (run) {
+        const step = ++this.#steps;
+        this.#itemSteps++;
+        const i = run.current;
+        const exec = this.#port.exec(
+          step,
+          run.node,
+          run.task,
+          run.items[i],
+          run.owner.id,
+          "edge",
+          run.cycle,
+          1,
+          run,
+          i,
+        );
+        this.#running.add(exec);
+        return exec;
+      }
       const act = this.#routing.next();
       if (!act) return undefined;
       const node = act.node;
       const t = node.node.task!;
-      if (this.#steps >= this.maxSteps) {
+      if (node.node.kind === "map") {
+        const cycle = (this.#cycles[node.index] ?? 0) + 1;
+        if (cycle > t.maxCycles) {
+          this.halt({ kind: "failed", error: new CycleLimitExceededError(node.id, t.maxCycles) });
+          return undefined;
+        }
+        this.#cycles[node.index] = cycle;
+        this.#opened = true;
+        const spec = node.node.map!;
+        this.#routing.openMap(node, node, t, act.input, cycle, spec);
+        continue;
+      }
+      if (this.#steps - this.#itemSteps >= this.maxSteps) {
         this.halt({
           kind: "failed",
           error: new WorkflowError(
@@ -279,6 +328,8 @@ export class RunState<E extends ExecState = ExecState> {
         act.kind,
         cycle,
         act.attempt ?? 1,
+        undefined,
+        -1,
       );
       this.#running.add(exec);
       return exec;
@@ -298,6 +349,15 @@ export class RunState<E extends ExecState = ExecState> {
     if (exec.settled) return;
     exec.settled = true;
     this.#running.delete(exec);
+    if (exec.map) {
+      if (!this.#stop) {
+        this.#depth++;
+        itemSucceeded(this.#directivePort, exec, result, directives);
+        this.#depth--;
+      }
+      if (this.#depth === 0) this.#record?.({ t: "ok", step: exec.step, result, directives });
+      return;
+    }
     const id = exec.task.name;
     this.#results.set(exec.node, result);
     this.#completed.push(id);
@@ -334,12 +394,15 @@ export class RunState<E extends ExecState = ExecState> {
     if (!this.#stop) {
       this.#depth++;
       const t = exec.task;
-      const wrapped = t.retry.maxRetries > 0
+      // Retries ran out (not a non-retryable error, which stops them early).
+      const exhausted = t.retry.maxRetries > 0 && exec.attempt > t.retry.maxRetries;
+      const wrapped = exhausted
         ? new RetryLimitExceededError(t.name, exec.attempt, error)
         : new TaskFailedError(t.name, error);
-      // In a group the failure record keeps what the task threw; outside, the run fails with
-      // the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
-      if (!this.#routing.memberFailed(exec.node, t.retry.maxRetries > 0 ? wrapped : error)) {
+      // In a group or map the failure record keeps what the task threw; outside, the run fails
+      // with the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
+      if (exec.map) this.#routing.itemFailed(exec.map, exec.item, exhausted ? wrapped : error);
+      else if (!this.#routing.memberFailed(exec.node, exhausted ? wrapped : error)) {
         this.halt({ kind: "failed", error: wrapped });
       }
       this.#depth--;
@@ -437,6 +500,7 @@ export class RunState<E extends ExecState = ExecState> {
     return {
       runId: this.runId,
       steps: this.#steps,
+      itemSteps: this.#itemSteps,
       running: this.#running,
       ready: this.#routing.readyItems(),
       cycles: this.cycles(),
@@ -446,6 +510,7 @@ export class RunState<E extends ExecState = ExecState> {
       lastTask: this.#lastTask,
       arrivals: this.#routing.arrivalsData(),
       groups: this.#routing.groupsData(copy),
+      maps: this.#routing.mapsData(),
       dynamic: this.#dynamic,
       trace: this.#routing.traceEdges(),
       feedback: this.#feedback,
@@ -491,6 +556,7 @@ export class RunState<E extends ExecState = ExecState> {
     }
     const r = restoreState(data, (id) => this.node(id));
     this.#steps = r.steps;
+    this.#itemSteps = data.itemSteps ?? 0;
     for (const [node, value] of r.results) this.#results.set(node, value);
     this.#completed.push(...r.completed);
     for (const [node, count] of r.cycles) this.#cycles[node.index] = count;
@@ -499,23 +565,55 @@ export class RunState<E extends ExecState = ExecState> {
     this.#feedback = structuredClone(data.feedback ?? {});
     this.#checkpoints.push(...(data.checkpoints ?? []));
     if (data.terminated) this.#stop = { kind: "terminated" };
-    this.#routing.restore(data, r.arrivals, data.terminated ? [] : r.pending);
+    this.#routing.restore(
+      data,
+      r.arrivals,
+      data.terminated ? [] : r.pending,
+      (id) => this.node(id),
+    );
     for (const x of r.running) {
+      const map = x.map === undefined ? undefined : this.node(x.map);
+      const run = map && this.#routing.mapRun(map);
+      if (x.map !== undefined && !run?.resume(x.item ?? -1)) {
+        throw new WorkflowError(
+          `Cannot restore run: execution ${x.step} is item ${x.item} of map "${x.map}", which has no such waiting item`,
+        );
+      }
       const exec = this.#port.exec(
         x.step,
         x.node,
-        x.node.node.task!,
+        run ? run.task : x.node.node.task!,
         x.input,
         x.from,
         x.kind,
         x.cycle,
         x.attempt,
+        run,
+        run ? x.item! : -1,
       );
       this.#running.add(exec);
     }
   }
 
   // Internals ------------------------------------------------------------------------------
+
+  #mapSucceeded(run: MapRun, output: unknown[]): void {
+    const owner = run.owner;
+    this.#results.set(owner, output);
+    // A map node completes once, with its array; a task that called ctx.map completed already.
+    if (owner === run.node) this.#completed.push(owner.id);
+    this.#output = output;
+    this.#lastTask = owner.id;
+  }
+
+  #cancel(test: (exec: ExecState) => boolean, reason: unknown): void {
+    for (const exec of this.#running) {
+      if (!test(exec)) continue;
+      exec.settled = true;
+      this.#running.delete(exec);
+      this.#port.cancel?.(exec, reason);
+    }
+  }
 
   #addDynamic(t: Task, by: string): PlanNode {
     const pn: PlanNode = {

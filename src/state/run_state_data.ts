@@ -7,6 +7,7 @@
  */
 import type { ActivationKind, TraceEdge } from "../graph/executed_graph.ts";
 import type { Directives } from "../context/task_context.ts";
+import type { PolicySpec } from "../graph/policies.ts";
 
 export type { ActivationKind, Directives, TraceEdge };
 
@@ -40,6 +41,10 @@ export interface RunningExecution {
   cycle: number;
   /** Its current attempt. */
   attempt: number;
+  /** For a map item: the id of the node its map completes. */
+  map?: string;
+  /** For a map item: its index. */
+  item?: number;
 }
 
 /** A member of an active parallel group. */
@@ -52,6 +57,26 @@ export interface MemberRunState {
   settled: boolean;
   /** The failure that settled it, if any. */
   failed?: { taskId: string; error: unknown };
+}
+
+/** An active map (a map node, or `ctx.map` of a task): its items and those that finished. */
+export interface MapRunData {
+  /** The task run per item. */
+  task: string;
+  /** The node the items run as (the map node, or the node of `ctx.map`'s task). */
+  node: string;
+  /** Every item, in order. */
+  items: unknown[];
+  /** Results of the items that succeeded, by index. */
+  results: Record<string, unknown>;
+  /** Errors of the items that failed, by index. */
+  failed: Record<string, unknown>;
+  /** Execution count of the map's owner when it started (each item's `ctx.cycle`). */
+  cycle: number;
+  /** For `ctx.map`: its policy (built-in ones only). Map nodes take theirs from the flow. */
+  policy?: PolicySpec;
+  /** For `ctx.map`: its concurrency, when bounded. */
+  concurrency?: number;
 }
 
 /** A task added at run time by `ctx.next`. */
@@ -99,6 +124,10 @@ export interface RunStateData {
   checkpoints: string[];
   /** Set when the run was terminated (`ctx.terminate`): resuming finishes at once. */
   terminated?: boolean;
+  /** Active maps by the id of the node they complete (the map node, or `ctx.map`'s caller). */
+  maps?: Record<string, MapRunData>;
+  /** Executions of map items among `steps` (they do not count against `maxSteps`). */
+  itemSteps?: number;
 }
 
 /**
@@ -108,7 +137,10 @@ export interface RunStateData {
 export type Transition =
   /** The run started with this input. */
   | { t: "begin"; input: unknown }
-  /** The next waiting task started as execution `step` (0: a limit stopped the run instead). */
+  /**
+   * The next waiting task (or map item) started as execution `step` (0: none did: a limit
+   * stopped the run, or a map opened and settled at once); `task` names what started.
+   */
   | { t: "take"; step: number; task?: string }
   /** Execution `step` succeeded with `result` and asked for `directives`. */
   | { t: "ok"; step: number; result: unknown; directives?: Directives }

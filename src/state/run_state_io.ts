@@ -18,6 +18,7 @@ import type {
 export interface StateFields<E extends ExecState> {
   runId: string;
   steps: number;
+  itemSteps: number;
   running: Iterable<E>;
   ready: Activation[];
   cycles: Record<string, number>;
@@ -27,6 +28,7 @@ export interface StateFields<E extends ExecState> {
   lastTask: string | undefined;
   arrivals: RunStateData["arrivals"];
   groups: RunStateData["groups"];
+  maps: NonNullable<RunStateData["maps"]>;
   dynamic: readonly DynamicTaskRecord[];
   trace: TraceEdge[];
   feedback: Record<string, string[]>;
@@ -36,7 +38,8 @@ export interface StateFields<E extends ExecState> {
 
 /**
  * The state as data: running executions become pending (first, in start order), and do not
- * count in `steps` and `cycles` (they run again).
+ * count in `steps` and `cycles` (they run again); running map items stay in their map as
+ * items not done.
  *
  * @param f The state's fields.
  * @param rerun The execution taking an immediate checkpoint: it keeps its attempt number.
@@ -50,6 +53,7 @@ export function snapshotState<E extends ExecState>(
   const pending: PendingActivation[] = [];
   const cycles = f.cycles;
   let steps = f.steps;
+  let itemSteps = f.itemSteps;
   const running = [...f.running].filter((e) => e === rerun || !e.settled);
   running.sort((a, b) => a.step - b.step);
   const kept: RunningExecution[] = [];
@@ -63,7 +67,13 @@ export function snapshotState<E extends ExecState>(
         kind: exec.kind,
         cycle: exec.cycle,
         attempt: exec.attempt,
+        ...(exec.map ? { map: exec.map.owner.id, item: exec.item } : {}),
       });
+      continue;
+    }
+    steps--;
+    if (exec.map) {
+      itemSteps--;
       continue;
     }
     pending.push({
@@ -74,7 +84,6 @@ export function snapshotState<E extends ExecState>(
       ...(exec === rerun || exec.attempt > 1 ? { attempt: exec.attempt } : {}),
     });
     if (--cycles[exec.node.id] === 0) delete cycles[exec.node.id];
-    steps--;
   }
   for (const a of f.ready) {
     pending.push({
@@ -102,6 +111,8 @@ export function snapshotState<E extends ExecState>(
     feedback: structuredClone(f.feedback),
     checkpoints: [...f.checkpoints],
     ...(f.terminated ? { terminated: true } : {}),
+    ...(Object.keys(f.maps).length ? { maps: f.maps } : {}),
+    ...(itemSteps ? { itemSteps } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ export class RunTrace {
   readonly #counts: number[];
   readonly #extra = new Map<string, TraceEdge>();
   readonly #iterations = new Map<PlanNode, number>();
+  readonly #items = new Map<PlanNode, number>();
 
   /**
    * Creates an empty trace.
@@ -41,6 +42,17 @@ export class RunTrace {
    */
   iterate(node: PlanNode): void {
     this.#iterations.set(node, (this.#iterations.get(node) ?? 0) + 1);
+  }
+
+  /**
+   * Counts the items of a map that opened (a self-edge of kind `"item"` of the node the items
+   * run as: the executed graph shows one node with the count).
+   *
+   * @param node The node the items run as.
+   * @param n How many items.
+   */
+  items(node: PlanNode, n: number): void {
+    this.#items.set(node, (this.#items.get(node) ?? 0) + n);
   }
 
   /**
@@ -72,6 +84,9 @@ export class RunTrace {
     const merged = new Map<string, TraceEdge>();
     for (const [key, e] of this.#extra) merged.set(key, { ...e });
     for (const [node, count] of this.#iterations) add(merged, node.id, node.id, "iterate", count);
+    for (const [node, count] of this.#items) {
+      if (count > 0) add(merged, node.id, node.id, "item", count);
+    }
     for (let i = 0; i < this.#counts.length; i++) {
       const count = this.#counts[i];
       if (count === 0) continue;
@@ -81,7 +96,7 @@ export class RunTrace {
     // A stable order: by source, then target, in plan order (tasks added at run time after the
     // flow's own nodes, by name), so renderings do not depend on what finished first.
     const rank = (id: string) => id === "start" ? -1 : this.#plan.nodes.get(id)?.index ?? Infinity;
-    const kinds = ["start", "edge", "back", "iterate", "next", "goto", "resume"];
+    const kinds = ["start", "edge", "back", "iterate", "next", "goto", "map", "item", "resume"];
     return [...merged.values()].sort((a, b) =>
       rank(a.from) - rank(b.from) ||
       (rank(a.from) === Infinity ? a.from.localeCompare(b.from) : 0) ||

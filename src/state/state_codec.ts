@@ -6,7 +6,7 @@
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../errors.ts";
-import type { Directives, NextCall } from "../context/task_context.ts";
+import type { Directives, MapCall, NextCall } from "../context/task_context.ts";
 import type { RunStateData, Stop, Transition } from "./run_state_data.ts";
 
 type Groups = RunStateData["groups"];
@@ -45,7 +45,7 @@ function decodeGroups(groups: Groups): Groups {
           ? {
             failed: {
               taskId: s.failed.taskId,
-              error: fromErrorRecord(s.failed.error as ErrorRecord),
+              error: errorOf(s.failed.error, `member "${m}" of group "${g}"`),
             },
           }
           : {}),
@@ -53,6 +53,52 @@ function decodeGroups(groups: Groups): Groups {
     }
   }
   return out;
+}
+
+type Maps = NonNullable<RunStateData["maps"]>;
+
+function encodeMaps(maps: Maps, label: string): Maps {
+  const out: Maps = {};
+  for (const [owner, m] of Object.entries(maps)) {
+    const failed: Record<string, unknown> = {};
+    for (const [i, error] of Object.entries(m.failed)) failed[i] = toErrorRecord(error);
+    out[owner] = {
+      ...m,
+      items: toJsonTree(m.items, `${label} items of map "${owner}"`) as unknown[],
+      results: toJsonTree(m.results, `${label} item results of map "${owner}"`) as Record<
+        string,
+        unknown
+      >,
+      failed,
+    };
+  }
+  return out;
+}
+
+function decodeMaps(maps: Maps): Maps {
+  const out: Maps = {};
+  for (const [owner, m] of Object.entries(maps)) {
+    const failed: Record<string, unknown> = {};
+    for (const [i, record] of Object.entries(m.failed ?? {})) {
+      failed[i] = errorOf(record, `map "${owner}" item ${i}`);
+    }
+    out[owner] = {
+      ...m,
+      items: fromJsonTree(m.items) as unknown[],
+      results: fromJsonTree(m.results) as Record<string, unknown>,
+      failed,
+    };
+  }
+  return out;
+}
+
+/** An error record back as an error; anything else is refused, naming where it was. */
+function errorOf(record: unknown, where: string): Error {
+  const r = record as ErrorRecord;
+  if (!r || typeof r !== "object" || typeof r.name !== "string" || typeof r.message !== "string") {
+    throw new TypeError(`the error of ${where} is not an error record`);
+  }
+  return fromErrorRecord(r);
 }
 
 /**
@@ -82,6 +128,7 @@ export function encodeStateData(state: RunStateData, label: string): RunStateDat
       : {}),
     arrivals: toJsonTree(state.arrivals, `${label} join inputs`) as RunStateData["arrivals"],
     groups: encodeGroups(state.groups, label),
+    ...(state.maps ? { maps: encodeMaps(state.maps, label) } : {}),
   };
 }
 
@@ -109,6 +156,12 @@ export function decodeStateData(
   } catch (error) {
     throw fail("groups", error);
   }
+  let maps: Maps | undefined;
+  try {
+    maps = state.maps && decodeMaps(state.maps);
+  } catch (error) {
+    throw fail("maps", error);
+  }
   return {
     ...state,
     results: decode(state.results, "results"),
@@ -124,6 +177,7 @@ export function decodeStateData(
       : {}),
     arrivals: decode(state.arrivals, "arrivals"),
     groups,
+    ...(maps ? { maps } : {}),
   };
 }
 
@@ -150,6 +204,15 @@ function encodeDirectives(d: Directives, label: string): unknown {
       };
     });
   }
+  if (d.map) {
+    const name = typeof d.map.task === "string" ? d.map.task : d.map.task.name;
+    out.map = {
+      task: name,
+      items: toJsonTree(d.map.items, `${label} items of map() over "${name}"`),
+      ...(d.map.policy ? { policy: d.map.policy } : {}),
+      ...(d.map.concurrency !== undefined ? { concurrency: d.map.concurrency } : {}),
+    };
+  }
   if (d.iterate) {
     out.iterate = d.iterate.hasInput
       ? { hasInput: true, input: toJsonTree(d.iterate.input, `${label} iteration input`) }
@@ -171,6 +234,8 @@ function decodeDirectives(d: Record<string, unknown>): Directives {
       goto: n.goto,
     }));
   }
+  const map = d.map as MapCall | undefined;
+  if (map) out.map = { ...map, items: fromJsonTree(map.items) as unknown[] };
   const it = d.iterate as { hasInput: boolean; input?: unknown } | undefined;
   if (it) {
     out.iterate = {

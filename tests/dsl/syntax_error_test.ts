@@ -278,7 +278,7 @@ Deno.test("flow rejects an interpolation that is not a Task, Flow or Group", () 
       line: 1,
       column: 11,
       reason: new RegExp(
-        `interpolated value is not a Task, Flow or Group \\(got ${kind}\\)`,
+        `interpolated value is not a Task, Flow, Group or map \\(got ${kind}\\)`,
       ),
       token: "${…}",
     });

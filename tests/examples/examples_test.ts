@@ -187,10 +187,16 @@ Deno.test("examples/error_policies.ts shows which policies accept the same outco
     ['critical(["charge", "email"])', "failed"],
     ["custom: one channel reaches the customer", "succeeded"],
     ["custom: every notification sent", "failed"],
+    ["firstSuccess()", "succeeded"],
   ]);
   const out = lines(stdout);
   assert.equal(out.filter((l) => l === "confirm received: charge, push, reserve_stock").length, 4);
-  assert.equal(out.filter((l) => l === "succeeded: charge, reserve_stock, push").length, 4);
+  // strict decides at the first failure (sms, which throws at once): the others are cancelled.
+  const strict = stdout.split("strict(): ")[1].split("\nbestEffort")[0];
+  assert.ok(strict.includes("cancelled: charge, reserve_stock, email, push"), strict);
+  // Custom policies see every member settled.
+  assert.equal(out.filter((l) => l === "succeeded: charge, reserve_stock, push").length, 1);
+  assert.ok(out.includes("confirm received: push"), "firstSuccess: the first to succeed alone");
   assert.ok(out.includes("failed:    email: Error: SMTP server refused the connection"));
   assert.ok(out.includes("failed:    sms: TypeError: phone number is missing"));
   // critical(["charge", "email"]) lists only the critical failure.
