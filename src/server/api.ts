@@ -353,7 +353,7 @@ export function apiRoutes(app: Hono<Env>, ctx: ServerContext): void {
   });
   app.get("/runs/events", (c) => {
     need(c, "viewer");
-    return ctx.hub.response(undefined, c.req.raw.signal);
+    return ctx.hub.response(undefined);
   });
   app.get("/runs/:id", async (c) => {
     need(c, "viewer");
@@ -391,7 +391,7 @@ export function apiRoutes(app: Hono<Env>, ctx: ServerContext): void {
         `Cannot find run "${runId}": no such run in the store`,
       );
     }
-    return ctx.hub.response(runId, c.req.raw.signal);
+    return ctx.hub.response(runId);
   });
   app.post("/runs/:id/cancel", async (c) => {
     need(c, "operator");

@@ -117,10 +117,9 @@ export class EventHub {
    * A `text/event-stream` response that receives the events of one run, or of every run.
    *
    * @param runId Only this run's events.
-   * @param signal Aborted when the client goes away.
-   * @returns The response.
+   * @returns The response (the stream ends when the client goes away or the server closes).
    */
-  response(runId: string | undefined, signal: AbortSignal): Response {
+  response(runId: string | undefined): Response {
     let sub: Subscriber | undefined;
     let timer: ReturnType<typeof setInterval> | undefined;
     const remove = () => {
@@ -150,7 +149,6 @@ export class EventHub {
         if (this.#stop.signal.aborted) return sub.close();
         this.#subs.add(sub);
         timer = setInterval(() => sub!.push(encoder.encode(": ping\n\n")), this.#heartbeatMs);
-        signal.addEventListener("abort", () => sub?.close(), { once: true });
       },
       cancel: () => {
         remove();
