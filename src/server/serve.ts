@@ -154,6 +154,14 @@ export class GraflowServer implements AsyncDisposable {
   }
 }
 
+function decodeSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
 function authenticate(request: Request, tokens: TokenSet, sessions: Sessions): Auth {
   const header = request.headers.get("authorization");
   if (header !== null) {
@@ -356,7 +364,10 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
       h.set("x-frame-options", "DENY");
       if (!h.has("cache-control")) h.set("cache-control", "no-store");
     } catch { /* immutable headers: leave them */ }
-    const path = new URL(request.url).pathname;
+    // A token pasted into a path is not logged either.
+    const path = new URL(request.url).pathname.split("/")
+      .map((seg) => seg.length >= 16 && tokens.lookup(decodeSegment(seg)) ? "[token]" : seg)
+      .join("/");
     emit({
       type: "request",
       method: request.method,
