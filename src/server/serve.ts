@@ -261,7 +261,7 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
     store,
     hub,
     options.notify,
-    () => url,
+    () => options.publicUrl ?? url,
     (delivery) => emit({ type: "notification", delivery }),
   );
   const sessions = new Sessions(tokens, key, options.sessionTtlMs ?? 12 * 3600_000);
