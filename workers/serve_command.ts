@@ -7,7 +7,7 @@
  * @module
  */
 import { serve, type ServerEvent } from "../src/server/mod.ts";
-import { parseTokens, type TokenSpec } from "../src/server/tokens.ts";
+import { parseTokens, TokenSet, type TokenSpec } from "../src/server/tokens.ts";
 import type { NotifyTarget } from "../src/server/notifier.ts";
 import { moduleUrl } from "../src/worker/worker_options.ts";
 import {
@@ -119,6 +119,7 @@ async function tokensOf(o: Options): Promise<TokenSpec[]> {
       }
       out.push(...parseTokens(text, `--tokens-file ${o.tokensFile}`));
     }
+    if (out.length) new TokenSet(out); // checks names, roles, lengths, duplicates
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(`graflow serve: ${error.message}`);
     throw error;
