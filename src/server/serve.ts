@@ -360,7 +360,8 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
     try {
       h.set("content-security-policy", CSP);
       h.set("x-content-type-options", "nosniff");
-      h.set("referrer-policy", "no-referrer");
+      // same-origin: with no-referrer, browsers send "Origin: null" on form posts.
+      h.set("referrer-policy", "same-origin");
       h.set("x-frame-options", "DENY");
       if (!h.has("cache-control")) h.set("cache-control", "no-store");
     } catch { /* immutable headers: leave them */ }

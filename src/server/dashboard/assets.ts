@@ -168,3 +168,7 @@ if (url && "EventSource" in window) {
   });
 }
 `;
+
+/** The icon: three nodes and two edges. */
+export const ICON_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2330"/><path d="M9 10L16 22L23 10" stroke="#8fb3ff" stroke-width="2.5" fill="none"/><circle cx="9" cy="10" r="4" fill="#dff3e7"/><circle cx="23" cy="10" r="4" fill="#dde9fb"/><circle cx="16" cy="22" r="4" fill="#efe3fa"/></svg>`;

@@ -119,6 +119,7 @@ export function page(info: PageInfo, title: string, body: Html, live?: string): 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Graflow</title>
 <link rel="stylesheet" href="/ui/assets/style.css">
+<link rel="icon" href="/ui/assets/icon.svg" type="image/svg+xml">
 <script type="module" src="/ui/assets/app.js"></script>
 </head>
 <body${live ? ` data-live="${escapeHtml(live)}"` : ""}>

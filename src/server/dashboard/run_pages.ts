@@ -222,7 +222,7 @@ export function runPage(info: PageInfo, d: {
     <dt>Started</dt><dd>${time(r.startedAt)}</dd>
     <dt>Finished</dt><dd>${time(r.finishedAt)}</dd>
     <dt>Duration</dt><dd>${duration(r.durationMs)}</dd>
-    <dt>Steps</dt><dd>${r.steps}</dd>
+    <dt>Steps</dt><dd>${Math.max(r.steps, d.steps.length)}</dd>
     ${r.owner
       ? html`
         <dt>Owner</dt>

@@ -15,7 +15,7 @@ import { checkId, type Env, type ServerContext } from "../context.ts";
 import { HttpError, toHttpError } from "../http_error.ts";
 import { SESSION_COOKIE } from "../session.ts";
 import { apiFeedback } from "../views.ts";
-import { APP_JS, STYLE_CSS } from "./assets.ts";
+import { APP_JS, ICON_SVG, STYLE_CSS } from "./assets.ts";
 import { type Html, page, type PageInfo } from "./html.ts";
 import { inboxPage, loginPage, messagePage } from "./inbox_pages.ts";
 import { runPage, runsPage, stepPage } from "./run_pages.ts";
@@ -23,6 +23,7 @@ import { runPage, runsPage, stepPage } from "./run_pages.ts";
 const ASSETS: Record<string, { type: string; body: string }> = {
   "app.js": { type: "text/javascript; charset=utf-8", body: APP_JS },
   "style.css": { type: "text/css; charset=utf-8", body: STYLE_CSS },
+  "icon.svg": { type: "image/svg+xml", body: ICON_SVG },
 };
 
 /**
@@ -123,6 +124,7 @@ export function uiRoutes(app: Hono<Env>, ctx: ServerContext): void {
   };
 
   app.get("/", () => redirect("/ui/"));
+  app.get("/favicon.ico", () => redirect("/ui/assets/icon.svg"));
   app.get("/ui", () => redirect("/ui/"));
   app.get("/ui/assets/:name", (c) => {
     const a = Object.hasOwn(ASSETS, c.req.param("name")) ? ASSETS[c.req.param("name")] : undefined;
