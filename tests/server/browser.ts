@@ -7,7 +7,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console
-import type { BrowserContext } from "npm:playwright-core@1.65.1";
+import type { BrowserContext } from "./playwright.ts";
 
 /** Where Chromium is expected (`apt-get install chromium`). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -48,7 +48,7 @@ export const CHROMIUM_ARGS: readonly string[] = [
 export async function browser(
   viewport = { width: 1280, height: 900 },
 ): Promise<{ context: BrowserContext } & AsyncDisposable> {
-  const { chromium } = await import("npm:playwright-core@1.65.1");
+  const { chromium } = await import("./playwright.ts");
   const profile = await Deno.makeTempDir({ prefix: "graflow-chromium-" });
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "assert";
-import type { Page } from "npm:playwright-core@1.65.1";
+import type { Page } from "./playwright.ts";
 import { artifacts, browser, NO_BROWSER } from "./browser.ts";
 import { OPERATOR, startServer, until, VIEWER } from "./server_fixture.ts";
 
