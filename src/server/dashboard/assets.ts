@@ -112,10 +112,12 @@ const live = document.getElementById("live");
 let timer = 0, busy = false, again = false, dirty = false, last = 0;
 document.addEventListener("input", (e) => { if (e.target.closest("main form")) dirty = true; });
 document.addEventListener("submit", () => { dirty = false; });
+// Someone is filling in or about to press a form control: do not swap the page under them.
 function typing() {
   const a = document.activeElement;
-  return dirty || (a && a.closest("main form") && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName));
+  return dirty || !!(a && a.closest("main form"));
 }
+const FOCUSABLE = "a[href], button, input, select, textarea, summary";
 async function refresh() {
   if (busy) { again = true; return; }
   if (typing()) { again = true; return; }
@@ -129,12 +131,13 @@ async function refresh() {
     const main = document.querySelector("main");
     if (!next || !main || typing()) { again = true; return; }
     const open = new Set([...main.querySelectorAll("details[open]")].map((d) => d.closest("[id]")?.id + "|" + d.querySelector("summary")?.textContent));
-    const focused = document.activeElement?.id;
+    const all = [...main.querySelectorAll(FOCUSABLE)];
+    const at = all.indexOf(document.activeElement);
     main.innerHTML = next.innerHTML;
     for (const d of main.querySelectorAll("details")) {
       if (open.has(d.closest("[id]")?.id + "|" + d.querySelector("summary")?.textContent)) d.open = true;
     }
-    if (focused) document.getElementById(focused)?.focus();
+    if (at >= 0) main.querySelectorAll(FOCUSABLE)[at]?.focus();
     body.dispatchEvent(new CustomEvent("graflow:refreshed"));
   } catch { /* offline for a moment: the next event tries again */ }
   finally {
