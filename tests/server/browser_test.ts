@@ -47,32 +47,50 @@ Deno.test({
     await page.waitForURL(/\/ui\/runs\//);
     await page.waitForFunction("document.body.dataset.liveState === 'open'");
     await page.evaluate("window.marker = 2");
-    // Watch the publish node: pending, then running, then succeeded, with its fill colour.
-    const seen: { status: string; fill: string }[] = [];
+    // Watch every node: each goes pending → running → succeeded, coloured by its status.
+    const seen = new Map<string, string[]>();
+    const fills = new Map<string, string>();
     const read = () =>
-      page.evaluate(`(() => {
-        const g = document.querySelector('g[data-node="srv_publish"]');
-        return g ? { status: g.getAttribute("data-status"), fill: getComputedStyle(g.querySelector("rect")).fill } : undefined;
-      })()`) as Promise<{ status: string; fill: string } | undefined>;
+      page.evaluate(`[...document.querySelectorAll("g[data-node]")].map((g) => ({
+        id: g.getAttribute("data-node"),
+        status: g.getAttribute("data-status"),
+        fill: getComputedStyle(g.querySelector("rect")).fill,
+      }))`) as Promise<{ id: string; status: string; fill: string }[]>;
     let shot = false;
     await until(
       async () => {
-        const now = await read();
-        if (now && seen.at(-1)?.status !== now.status) seen.push(now);
-        if (!shot && now?.status === "running") {
+        const nodes = await read();
+        for (const n of nodes) {
+          const list = seen.get(n.id) ?? [];
+          if (list.at(-1) !== n.status) list.push(n.status);
+          seen.set(n.id, list);
+          fills.set(n.status, n.fill);
+        }
+        if (
+          !shot && nodes.some((n) => n.status === "running") &&
+          nodes.some((n) => n.status === "succeeded")
+        ) {
           shot = true;
           await page.screenshot({ path: `${dir}/run-running.png`, fullPage: true });
         }
-        return now?.status === "succeeded";
+        return nodes.find((n) => n.id === "srv_publish")?.status === "succeeded";
       },
       "srv_publish to succeed",
       20_000,
     );
-    const statuses = seen.map((x) => x.status);
-    assert.equal(statuses[0], "pending", JSON.stringify(seen));
-    assert.ok(statuses.includes("running"), JSON.stringify(seen));
-    assert.equal(statuses.at(-1), "succeeded");
-    assert.equal(new Set(seen.map((x) => x.fill)).size, seen.length, "each status has its colour");
+    const report = JSON.stringify(Object.fromEntries(seen));
+    assert.equal(seen.get("srv_publish")?.[0], "pending", report);
+    const full = [...seen.values()].filter((l) => l.join(">") === "pending>running>succeeded");
+    assert.ok(
+      full.length >= 1,
+      `no node was seen pending, then running, then succeeded: ${report}`,
+    );
+    for (const list of seen.values()) assert.equal(list.at(-1), "succeeded", report);
+    assert.equal(
+      new Set([fills.get("pending"), fills.get("running"), fills.get("succeeded")]).size,
+      3,
+      "pending, running and succeeded have their own colours",
+    );
     assert.equal(
       await page.evaluate("window.marker"),
       2,
