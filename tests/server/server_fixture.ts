@@ -15,7 +15,34 @@ import {
   type ServerEvent,
 } from "../../src/server/mod.ts";
 import { checkResponse } from "./schema_check.ts";
+import { NO_REDIS, randomPrefix, RedisServer } from "../redis/redis_server.ts";
 import "./fixtures/flows.ts";
+
+type RedisStoreFactory = (o: { url: string; prefix?: string }) => RunStore;
+const redisModule = await import("../../src/redis/mod.ts") as unknown as {
+  redisRunStore?: RedisStoreFactory;
+};
+
+/**
+ * The stores the API tests run against: the local store, and the Redis store when this tree
+ * has `redisRunStore` and redis-server is installed (otherwise those variants are skipped).
+ */
+export const STORES: readonly { kind: "local" | "redis"; ignore: boolean }[] = [
+  { kind: "local", ignore: false },
+  { kind: "redis", ignore: NO_REDIS || !redisModule.redisRunStore },
+];
+
+/**
+ * Declares a test once per store.
+ *
+ * @param name The test's name (the store's kind is appended).
+ * @param fn The test, given the store's kind.
+ */
+export function storeTest(name: string, fn: (kind: "local" | "redis") => Promise<void>): void {
+  for (const s of STORES) {
+    Deno.test({ name: `${name} [${s.kind} store]`, ignore: s.ignore, fn: () => fn(s.kind) });
+  }
+}
 
 /** The operator's token. */
 export const OPERATOR = "op-token-0123456789abcdef";
@@ -46,17 +73,23 @@ export interface TestServer extends AsyncDisposable {
  * @returns The server; dispose it.
  */
 export async function startServer(
-  options: Partial<ServeOptions> & { storeDir?: string } = {},
+  options: Partial<ServeOptions> & { storeDir?: string; kind?: "local" | "redis" } = {},
 ): Promise<TestServer> {
-  const dir = options.storeDir ?? await Deno.makeTempDir({ prefix: "graflow-server-" });
-  const store = localRunStore({ dir, pollMs: 20 });
+  const { kind = "local", storeDir, ...serveOptions } = options;
+  const dir = storeDir ?? await Deno.makeTempDir({ prefix: "graflow-server-" });
+  let redis: RedisServer | undefined;
+  let store: RunStore;
+  if (kind === "redis") {
+    redis = await RedisServer.start();
+    store = redisModule.redisRunStore!({ url: redis.url(), prefix: randomPrefix() });
+  } else store = localRunStore({ dir, pollMs: 20 });
   const events: ServerEvent[] = [];
   const server = await serve({
     store,
     port: 0,
     tokens: TOKENS,
     onServerEvent: (e) => events.push(e),
-    ...options,
+    ...serveOptions,
   });
   return {
     server,
@@ -91,7 +124,8 @@ export async function startServer(
     async [Symbol.asyncDispose]() {
       await server.close();
       await store.close();
-      if (!options.storeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await redis?.[Symbol.asyncDispose]();
+      if (!storeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }
