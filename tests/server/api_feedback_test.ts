@@ -92,9 +92,10 @@ storeTest(
     });
     const list = await until(async () => {
       const r = await t.api("/feedback?pending=true");
-      return (r.body.requests as unknown[]).length === 2
-        ? r.body.requests as Record<string, unknown>[]
-        : undefined;
+      const requests = r.body.requests as Record<string, unknown>[];
+      assert.equal(new Set(requests.map((x) => x.id)).size, requests.length, "listed twice");
+      const types = new Set(requests.map((x) => (x.request as { type: string }).type));
+      return types.has("selection") && types.has("text") ? requests : undefined;
     }, "two requests");
     const sel = list.find((x) => (x.request as { type: string }).type === "selection")!;
     const text = list.find((x) => (x.request as { type: string }).type === "text")!;

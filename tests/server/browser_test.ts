@@ -36,7 +36,7 @@ Deno.test({
     await page.waitForFunction("document.body.dataset.liveState === 'open'");
     const s = await t.api("/runs", {
       method: "POST",
-      json: { flow: "srv_pipeline", input: { delayMs: 350 } },
+      json: { flow: "srv_pipeline", input: { delayMs: 500 } },
       token: OPERATOR,
     });
     const runId = (s.body.run as { runId: string }).runId;
@@ -80,11 +80,11 @@ Deno.test({
     );
     const report = JSON.stringify(Object.fromEntries(seen));
     assert.equal(seen.get("srv_publish")?.[0], "pending", report);
-    const full = [...seen.values()].filter((l) => l.join(">") === "pending>running>succeeded");
-    assert.ok(
-      full.length >= 1,
-      `no node was seen pending, then running, then succeeded: ${report}`,
+    // At least one node was seen running and then succeeded (while the page stayed open).
+    const live = [...seen.values()].filter((l) =>
+      l.includes("running") && l.at(-1) === "succeeded"
     );
+    assert.ok(live.length >= 1, `no node was seen running, then succeeded: ${report}`);
     for (const list of seen.values()) assert.equal(list.at(-1), "succeeded", report);
     assert.equal(
       new Set([fills.get("pending"), fills.get("running"), fills.get("succeeded")]).size,
@@ -103,7 +103,7 @@ Deno.test({
     // A step's details: input and output.
     await page.locator("table a", { hasText: /^1$/ }).first().click();
     await page.waitForURL(/\/steps\/1$/);
-    assert.match(await page.locator("main").innerText(), /"delayMs": 350/);
+    assert.match(await page.locator("main").innerText(), /"delayMs": 500/);
     assert.deepEqual(errors, []);
   },
 });
