@@ -8,7 +8,7 @@
  */
 import type { Flow } from "../../dsl/flow.ts";
 import { FINAL_STATUSES, type RunRecordStatus } from "../../store/run_store.ts";
-import { STATUSES } from "../api.ts";
+import { STATUSES } from "../query.ts";
 import { graphSvg } from "../graph_svg.ts";
 import type { StepView } from "../run_view.ts";
 import type { ApiError, ApiFeedback, ApiRun } from "../views.ts";
