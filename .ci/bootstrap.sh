@@ -17,7 +17,7 @@ DENO_VERSION=${DENO_VERSION:-2.9.6}
 IMAGE=${IMAGE:-localhost/graflow-deno:latest}
 TOOLS_DIR="$PROJECT_DIR/.ci/deno"     # own package.json + package-lock.json (commit both)
 BIN_DIR="$PROJECT_DIR/.ci/bin"        # deno symlink lives here (gitignored)
-APT_PACKAGES=(redis-server podman runc)
+APT_PACKAGES=(redis-server podman runc chromium)   # chromium: the dashboard's browser tests
 CONF_DROPIN=/etc/containers/containers.conf.d/50-graflow.conf
 
 declare -a TIMING_NAMES=() TIMING_SECS=()
@@ -168,6 +168,7 @@ report_versions() {
     redis-server --version | cut -d' ' -f1-3
     podman --version
     runc --version | head -1
+    chromium --version 2>/dev/null | head -1 || true
   fi
 }
 

@@ -13,7 +13,7 @@
  *   flags; every flag can also come from a `GRAFLOW_*` environment variable, the flag wins).
  * - `graflow orchestrate`: continues the recorded runs nobody drives (`runOrchestrator()`).
  * - `graflow runs list|show|cancel|retry`: finds and steers the runs of a store.
- * - `graflow serve`: reserved; this version says it is not available and exits with code 3.
+ * - `graflow serve`: the HTTP API, live dashboard and human-in-the-loop inbox (`serve()`).
  *
  * `graflow --help`, `graflow <command> --help` (or `graflow help <command>`) and
  * `graflow --version` print to stdout and exit 0.
@@ -33,10 +33,11 @@
  * @module
  */
 import config from "../deno.json" with { type: "json" };
-import { type CliIo, type Command, EXIT, notAvailable, processIo } from "./cli_command.ts";
+import { type CliIo, type Command, EXIT, processIo } from "./cli_command.ts";
 import { workerCommand } from "./worker_command.ts";
 import { orchestrateCommand } from "./orchestrate_command.ts";
 import { runsCommand } from "./runs_command.ts";
+import { serveCommand } from "./serve_command.ts";
 
 export type { CliIo, Command } from "./cli_command.ts";
 export { EXIT } from "./cli_command.ts";
@@ -64,7 +65,7 @@ export const VERSION: string = config.version;
 export const COMMANDS: Readonly<Record<string, Command>> = {
   worker: workerCommand(),
   orchestrate: orchestrateCommand(),
-  serve: notAvailable("serve", "serve the HTTP API and the web dashboard of runs", VERSION),
+  serve: serveCommand(),
   runs: runsCommand(),
 };
 

@@ -195,6 +195,8 @@ export class Engine {
       ? replayToContinue(() => new Replay(fresh(j.snapshot)), j.transitions, j.retry).state
       : fresh(data);
     this.#state.recordTo(setup.record);
+    // Later rebuilds undo the same failure (the journal keeps it: it happened).
+    if (j?.retry) setup.record?.({ t: "retried" });
     if (this.#emit) port.note = (type, fields) => this.#note({ type, ...fields } as never);
     this.#persistence = setup.persistence(this.#port());
     this.#host = this.#contextHost();

@@ -12,10 +12,10 @@ import type { Graph } from "../graph/graph.ts";
 import type { Plan } from "../graph/plan.ts";
 import { makeRunResult } from "../engine/run_result.ts";
 import type { RunResult, RunStatus } from "../engine/run_options.ts";
-import { type ExecState, RunState } from "../state/run_state.ts";
-import { Replay } from "../state/replay.ts";
-import type { RunStateData } from "../state/run_state_data.ts";
-import { decodeStateData, decodeTransition } from "../state/state_codec.ts";
+import type { ExecState, RunState } from "../state/run_state.ts";
+import { replayFrom } from "../state/journal_state.ts";
+import { linearJournal } from "../state/replay.ts";
+import { decodeTransition } from "../state/state_codec.ts";
 import {
   FINAL_STATUSES,
   type RunPatch,
@@ -73,34 +73,6 @@ export function finalPatch(
   };
 }
 
-const plainPort = {
-  exec: (
-    step: number,
-    node: ExecState["node"],
-    task: ExecState["task"],
-    input: unknown,
-    from: string,
-    kind: ExecState["kind"],
-    cycle: number,
-    attempt: number,
-    map: ExecState["map"],
-    item: number,
-  ): ExecState => ({
-    step,
-    node,
-    task,
-    input,
-    from,
-    kind,
-    cycle,
-    attempt,
-    map,
-    item,
-    settled: false,
-    slot: -1,
-  }),
-};
-
 /**
  * Rebuilds a recorded run's state from its journal (nothing runs).
  *
@@ -122,18 +94,12 @@ export async function rebuildState(
       code: "JOURNAL_INVALID",
       cause: error,
     });
-  const state = snapshot
-    ? RunState.fromData(
-      decodeStateData(snapshot.data as RunStateData, fail),
-      graph,
-      plan,
-      Number.MAX_SAFE_INTEGER,
-      plainPort,
-    )
-    : new RunState(runId, graph, plan, Number.MAX_SAFE_INTEGER, plainPort);
-  const replay = new Replay(state);
-  for (const e of entries) replay.apply(decodeTransition(e.tr));
-  return state;
+  const make = () => replayFrom(runId, graph, plan, snapshot?.data, fail);
+  const replay = make();
+  for (const tr of linearJournal(make, entries.map((e) => decodeTransition(e.tr)))) {
+    replay.apply(tr);
+  }
+  return replay.state;
 }
 
 /**

@@ -84,8 +84,54 @@ export class Replay<E extends ExecState> {
       case "halt":
         state.halt(tr.stop);
         return;
+      case "retried":
+        throw new WorkflowError(
+          'Cannot apply transition "retried" one at a time: replay the journal through linearJournal()',
+          { code: "JOURNAL_MISMATCH" },
+        );
     }
   }
+}
+
+/**
+ * A journal with its retries resolved: each `retried` entry undoes the failure before it (the
+ * transition that failed the run, and the failures and stops after it), so that the list
+ * applies in order with {@linkcode Replay.apply}.
+ *
+ * @param make Makes a new replay onto the state the journal starts from.
+ * @param transitions The journal, in order.
+ * @returns The transitions to apply.
+ */
+export function linearJournal<E extends ExecState>(
+  make: () => Replay<E>,
+  transitions: Transition[],
+): Transition[] {
+  if (!transitions.some((tr) => tr.t === "retried")) return transitions;
+  let out: Transition[] = [];
+  for (const tr of transitions) {
+    if (tr.t === "retried") out = undoFailure(make, out);
+    else out.push(tr);
+  }
+  return out;
+}
+
+/** The transitions without the failure that stopped the run, and the failures after it. */
+function undoFailure<E extends ExecState>(
+  make: () => Replay<E>,
+  transitions: Transition[],
+): Transition[] {
+  const keep = (tr: Transition) => !(tr.t === "halt" && tr.stop.kind === "waiting");
+  const probe = make();
+  let failedAt = -1;
+  for (let i = 0; i < transitions.length && failedAt < 0; i++) {
+    if (!keep(transitions[i])) continue;
+    probe.apply(transitions[i]);
+    if (probe.state.stop?.kind === "failed") failedAt = i;
+  }
+  if (failedAt < 0) return transitions;
+  return transitions.filter((tr, i) =>
+    !(i >= failedAt && (tr.t === "fail" || tr.t === "halt" || i === failedAt))
+  );
 }
 
 /**
@@ -105,23 +151,11 @@ export function replayToContinue<E extends ExecState>(
   transitions: Transition[],
   retry: boolean,
 ): Replay<E> {
-  const keep = (tr: Transition) => !(tr.t === "halt" && tr.stop.kind === "waiting");
-  let failedAt = -1;
-  if (retry) {
-    const probe = make();
-    for (let i = 0; i < transitions.length && failedAt < 0; i++) {
-      if (!keep(transitions[i])) continue;
-      probe.apply(transitions[i]);
-      if (probe.state.stop?.kind === "failed") failedAt = i;
-    }
-  }
+  let list = linearJournal(make, transitions);
+  if (retry) list = undoFailure(make, list);
   const replay = make();
-  transitions.forEach((tr, i) => {
-    if (!keep(tr)) return;
-    if (failedAt >= 0 && i >= failedAt && (tr.t === "fail" || tr.t === "halt" || i === failedAt)) {
-      return;
-    }
-    replay.apply(tr);
-  });
+  for (const tr of list) {
+    if (!(tr.t === "halt" && tr.stop.kind === "waiting")) replay.apply(tr);
+  }
   return replay;
 }

@@ -153,7 +153,12 @@ export type Transition =
   /** A checkpoint was written. */
   | { t: "checkpoint"; path: string }
   /** The run stopped from outside (aborted, waiting for feedback, …). */
-  | { t: "halt"; stop: Stop };
+  | { t: "halt"; stop: Stop }
+  /**
+   * The failed run was continued from its failed tasks: the failure before this entry is
+   * undone (see `linearJournal`), the tasks it stopped run again.
+   */
+  | { t: "retried" };
 
 /** Why a run stops early. */
 export type Stop =

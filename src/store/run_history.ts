@@ -42,10 +42,24 @@ interface Tr {
 export function taskAttempts(entries: readonly JournalEntry[]): TaskAttempt[] {
   const out: TaskAttempt[] = [];
   const current = new Map<number, TaskAttempt>();
+  const last = new Map<number, TaskAttempt>();
+  let retriedAt: number | undefined;
   for (const e of entries) {
     const tr = e.tr as Tr;
+    if (tr?.t === "retried") retriedAt = e.at; // a failed run continued: its tasks run again
     if (typeof tr?.step !== "number" || tr.step <= 0) continue;
-    const open = current.get(tr.step);
+    let open = current.get(tr.step);
+    const ended = last.get(tr.step);
+    if (!open && ended && retriedAt !== undefined && (tr.t === "ok" || tr.t === "fail")) {
+      open = {
+        step: tr.step,
+        taskId: ended.taskId,
+        attempt: ended.attempt + 1,
+        startedAt: retriedAt,
+        status: "running",
+      };
+      out.push(open);
+    }
     switch (tr.t) {
       case "take": {
         const a: TaskAttempt = {
@@ -57,6 +71,7 @@ export function taskAttempts(entries: readonly JournalEntry[]): TaskAttempt[] {
         };
         out.push(a);
         current.set(tr.step, a);
+        last.set(tr.step, a);
         break;
       }
       case "retry":
@@ -73,6 +88,7 @@ export function taskAttempts(entries: readonly JournalEntry[]): TaskAttempt[] {
           };
           out.push(next);
           current.set(tr.step, next);
+          last.set(tr.step, next);
         }
         break;
       case "ok":
@@ -82,6 +98,7 @@ export function taskAttempts(entries: readonly JournalEntry[]): TaskAttempt[] {
           open.endedAt = e.at;
           if (tr.error) open.error = tr.error;
           current.delete(tr.step);
+          last.set(tr.step, open);
         }
         break;
     }

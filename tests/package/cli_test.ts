@@ -15,7 +15,7 @@ const ROOT = new URL("../../", import.meta.url);
 const CLI = new URL("workers/cli.ts", ROOT).pathname;
 const MAIN = new URL("workers/main.ts", ROOT).pathname;
 const CONFIG = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-const RESERVED = ["serve"];
+const MORE = ["serve"];
 
 interface Result {
   code: number;
@@ -48,7 +48,7 @@ Deno.test("graflow --help lists the commands and the exit codes", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, "");
   assert.match(r.stdout, /^graflow \d+\.\d+\.\d+: /);
-  for (const name of ["worker", ...RESERVED]) {
+  for (const name of ["worker", ...MORE]) {
     assert.match(r.stdout, new RegExp(`^  ${name} `, "m"));
   }
   for (const code of [0, 1, 2, 3]) assert.match(r.stdout, new RegExp(`^  ${code}  \\S`, "m"));
@@ -64,7 +64,7 @@ Deno.test("graflow --version prints the version from deno.json", async () => {
 });
 
 Deno.test("every command has --help, also as `graflow help <command>`", async () => {
-  await Promise.all(["worker", ...RESERVED].map(async (name) => {
+  await Promise.all(["worker", ...MORE].map(async (name) => {
     const [r, viaHelp, short] = await Promise.all([
       graflow([name, "--help"]),
       graflow(["help", name]),
@@ -113,17 +113,13 @@ Deno.test("a flag before the command, or no command at all, is exit code 2", asy
   assert.match(none.stderr, /Missing command: name one of worker, orchestrate, serve, runs/);
 });
 
-Deno.test("reserved commands say they are not available and exit with code 3", async () => {
-  const calls = RESERVED.flatMap((name) => [[name], [name, "--port", "8080"], [name, "list"]]);
-  await Promise.all(calls.map(async (args) => {
-    const r = await graflow(args);
-    assert.equal(r.code, EXIT.UNAVAILABLE, `${args.join(" ")}: ${r.stderr}`);
-    assert.equal(r.stdout, "");
-    assert.match(
-      r.stderr,
-      new RegExp(`^graflow ${args[0]} is not available in this version \\(${CONFIG.version}\\)`),
-    );
-  }));
+Deno.test("graflow serve without --store or tokens is a usage error (code 2)", async () => {
+  const none = await graflow(["serve"]);
+  assert.equal(none.code, EXIT.USAGE, none.stderr);
+  assert.match(none.stderr, /--store is required/);
+  const noTokens = await graflow(["serve", "--store", await Deno.makeTempDir()]);
+  assert.equal(noTokens.code, EXIT.USAGE, noTokens.stderr);
+  assert.match(noTokens.stderr, /no tokens/);
 });
 
 Deno.test("graflow worker refuses unknown flags, arguments and bad values with code 2", async () => {
@@ -241,7 +237,7 @@ Deno.test("deno install -g from a checkout, as README.md shows, gives a working 
     const help = await run("worker", "--help");
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^graflow worker: /);
-    assert.equal((await run("serve")).code, EXIT.UNAVAILABLE);
+    assert.equal((await run("serve")).code, EXIT.USAGE);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

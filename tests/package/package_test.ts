@@ -23,11 +23,13 @@ Deno.test("the package's import map holds only what the library needs", () => {
   assert.ok(!("scopes" in config), "a linked or published package ignores scopes");
   // dockerode: loaded by the Docker handler at run time; @types/dockerode: types for the tests and
   // examples that drive the engine directly (types only, never loaded); ioredis: through
-  // src/deps/ioredis.ts, which pins it; assert: node:assert for the tests.
+  // src/deps/ioredis.ts, which pins it; assert: node:assert for the tests; hono: the router of
+  // the ./server entry point.
   assert.deepEqual(Object.keys(imports).sort(), [
     "@types/dockerode",
     "assert",
     "dockerode",
+    "hono",
     "ioredis",
   ]);
   assert.equal(imports.ioredis, "./src/deps/ioredis.ts");

@@ -8,6 +8,7 @@
 import assert from "assert";
 import { flow, localRunStore, registerFlow, task, type TaskContext } from "../../mod.ts";
 import { rebuildState } from "../../src/run/recorded_run.ts";
+import { taskAttempts } from "../../src/store/run_history.ts";
 import { continueRun } from "../../src/run/continue_run.ts";
 import { runOrchestrator } from "../../src/worker/mod.ts";
 import { tempDir } from "../checkpoint/helpers.ts";
@@ -163,6 +164,19 @@ Deno.test("store.retry continues a failed run from its failed task, keeping comp
   const takes = (await store.entries(runId)).map((e) => e.tr as { t: string; task?: string })
     .filter((t) => t.t === "take").map((t) => t.task);
   assert.deepEqual(takes, ["dur_gate", "dur_flaky", "dur_after"], "dur_gate did not run again");
+  const entries = await store.entries(runId);
+  assert.equal(entries.filter((e) => (e.tr as { t: string }).t === "retried").length, 1);
+  const attempts = taskAttempts(entries).map((a) => `${a.taskId}#${a.attempt}:${a.status}`);
+  assert.deepEqual(attempts, [
+    "dur_gate#1:succeeded",
+    "dur_flaky#1:failed",
+    "dur_flaky#2:succeeded",
+    "dur_after#1:succeeded",
+  ]);
+  // The retried journal still rebuilds (another process, the server): the failure is undone.
+  const state = await rebuildState(store, runId, gated.graph, gated.plan());
+  assert.equal(state.stop, undefined);
+  assert.deepEqual(state.output, { done: 20 });
   await orchestrator.stop();
 });
 
