@@ -12,7 +12,6 @@ import type { DatabaseSync } from "../deps/sqlite.ts";
 const ROWS_PER_INSERT = 200;
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { setImmediate } from "node:timers";
 import { WorkflowError } from "../errors.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
 import {
@@ -22,10 +21,12 @@ import {
   type RunRow,
   sql,
   toRecord,
-  transaction,
 } from "./sqlite_schema.ts";
 import { LocalFeedbackStore } from "./local_feedback_store.ts";
 import { LocalChannel } from "./local_channel.ts";
+import { EventLog } from "./local_events.ts";
+import { claimableRuns, listRuns } from "./local_queries.ts";
+import { WriteBatch } from "./write_batch.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { SnapshotChannel } from "../channels/channel.ts";
 import {
@@ -42,7 +43,7 @@ import {
   type RunStore,
   type StoreEvent,
 } from "./run_store.ts";
-import { decodeCursor, encodeCursor, fenced, notFound, pageLimit, sinceMs } from "./store_util.ts";
+import { fenced, notFound } from "./store_util.ts";
 
 /** Options of {@linkcode localRunStore}. */
 export interface LocalRunStoreOptions {
@@ -69,12 +70,9 @@ export class LocalRunStore implements RunStore {
   readonly #feedback: LocalFeedbackStore;
   readonly #pollMs: number;
   readonly #clock: Clock;
-  readonly #wakers = new Set<() => void>();
-  #writes = 0;
+  readonly #events: EventLog;
+  readonly #batch: WriteBatch;
   #closed = false;
-  /** Writes waiting for the next group commit. */
-  #pending: { fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void }[] =
-    [];
 
   /**
    * Opens the store. Prefer {@linkcode localRunStore}.
@@ -99,6 +97,12 @@ export class LocalRunStore implements RunStore {
     this.#db = openDatabase(join(options.dir, "runs.db"), durability);
     this.#pollMs = options.pollMs ?? 100;
     this.#clock = options.clock ?? systemClock;
+    this.#events = new EventLog(this.#db);
+    this.#batch = new WriteBatch(
+      this.#db,
+      () => this.#closed ? closed() : undefined,
+      () => this.#events.notify(),
+    );
     this.feedback = this.#feedback = new LocalFeedbackStore(
       this.#db,
       this.#pollMs,
@@ -114,47 +118,9 @@ export class LocalRunStore implements RunStore {
     return new Date(this.#now()).toISOString();
   }
 
-  /**
-   * Runs `fn` in a write transaction shared with the other writes issued in the same turn of
-   * the event loop (group commit: one commit for the writes of many runs). Each write is a
-   * savepoint of its own: one that throws changes nothing and fails alone.
-   */
+  /** Runs `fn` in the next group commit (see `WriteBatch`). */
   #tx<T>(fn: () => T): Promise<T> {
-    if (this.#closed) return Promise.reject(closed());
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    this.#pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-    if (this.#pending.length === 1) setImmediate(() => this.#commit());
-    return promise;
-  }
-
-  /** Commits the writes waiting (see `#tx`), then settles them. */
-  #commit(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    if (!batch.length) return;
-    if (this.#closed) return batch.forEach((w) => w.reject(closed()));
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    try {
-      transaction(this.#db, () => {
-        for (const w of batch) {
-          if (batch.length > 1) sql(this.#db, "SAVEPOINT w").run();
-          try {
-            outcomes.push({ ok: true, value: w.fn() });
-          } catch (error) {
-            if (batch.length === 1) throw error;
-            sql(this.#db, "ROLLBACK TO w").run();
-            outcomes.push({ ok: false, value: error });
-          }
-          if (batch.length > 1) sql(this.#db, "RELEASE w").run();
-        }
-      });
-    } catch (error) {
-      return batch.forEach((w) => w.reject(error));
-    }
-    batch.forEach((w, i) =>
-      outcomes[i].ok ? w.resolve(outcomes[i].value) : w.reject(outcomes[i].value)
-    );
-    this.#notify();
+    return this.#batch.write(fn);
   }
 
   #row(runId: string): RunRow | undefined {
@@ -164,20 +130,11 @@ export class LocalRunStore implements RunStore {
   }
 
   #event(runId: string, kind: "run" | "journal", seqs?: [number, number]): void {
-    sql(this.#db, "INSERT INTO events (run_id, kind, at, seq_from, seq_to) VALUES (?, ?, ?, ?, ?)")
-      .run(runId, kind, this.#now(), seqs?.[0] ?? null, seqs?.[1] ?? null);
-    if (++this.#writes % 1000 === 0) {
-      // Ids grow with time: delete up to the first event still young enough (no full scan).
-      sql(
-        this.#db,
-        `DELETE FROM events WHERE id <
-          COALESCE((SELECT id FROM events WHERE at >= ? ORDER BY id LIMIT 1), 0)`,
-      ).run(this.#now() - 600_000);
-    }
+    this.#events.add(runId, kind, this.#now(), seqs);
   }
 
   #notify(): void {
-    for (const wake of this.#wakers) wake();
+    this.#events.notify();
   }
 
   /** Checks the lease inside a transaction; throws `FENCED` when it is stale. */
@@ -261,35 +218,7 @@ export class LocalRunStore implements RunStore {
   }
 
   async list(query: RunQuery = {}): Promise<RunPage> {
-    const limit = pageLimit(query.limit);
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const statuses = query.status === undefined ? [] : [query.status].flat();
-    if (statuses.length) {
-      where.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-      args.push(...statuses);
-    }
-    if (query.flow !== undefined) {
-      where.push("flow = ?");
-      args.push(query.flow);
-    }
-    if (query.since !== undefined) {
-      where.push("created_ms >= ?");
-      args.push(sinceMs(query.since));
-    }
-    if (query.cursor !== undefined) {
-      const c = decodeCursor(query.cursor);
-      where.push("(created_ms < ? OR (created_ms = ? AND run_id < ?))");
-      args.push(c.ms, c.ms, c.id);
-    }
-    const rows = sql(
-      this.#db,
-      `SELECT ${RUN_COLUMNS} FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY created_ms DESC, run_id DESC LIMIT ?`,
-    ).all(...args, limit + 1) as unknown as RunRow[];
-    const runs = rows.slice(0, limit).map(toRecord);
-    const last = rows.length > limit ? rows[limit - 1] : undefined;
-    return { runs, ...(last ? { cursor: encodeCursor(last.created_ms, last.run_id) } : {}) };
+    return listRuns(this.#db, query);
   }
 
   async acquire(runId: string, owner: string, leaseMs: number): Promise<Lease | undefined> {
@@ -331,23 +260,7 @@ export class LocalRunStore implements RunStore {
   }
 
   async claimable(limit = 100): Promise<Claimable[]> {
-    const now = this.#now();
-    const rows = sql(
-      this.#db,
-      `SELECT run_id AS runId, CASE
-         WHEN status = 'queued' THEN 'queued'
-         WHEN status = 'running' THEN 'expired'
-         WHEN status = 'failed' THEN 'retry'
-         ELSE 'answered' END AS reason
-       FROM runs WHERE status = 'queued'
-         OR (status = 'running' AND (owner IS NULL OR lease_until IS NULL OR lease_until < ?))
-         OR (status = 'failed' AND retry_requested = 1 AND (owner IS NULL OR lease_until < ?))
-         OR (status = 'waiting' AND (owner IS NULL OR lease_until < ?) AND EXISTS (
-           SELECT 1 FROM feedback f WHERE f.id = json_extract(runs.feedback, '$.id')
-             AND f.settlement IS NOT NULL))
-       ORDER BY created_ms LIMIT ?`,
-    ).all(now, now, now, limit) as unknown as Claimable[];
-    return rows.map((r) => ({ runId: r.runId, reason: r.reason }));
+    return claimableRuns(this.#db, this.#now(), limit);
   }
 
   async append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void> {
@@ -506,53 +419,20 @@ export class LocalRunStore implements RunStore {
     return record;
   }
 
-  async *watch(options: { runId?: string; signal?: AbortSignal } = {}): AsyncIterable<StoreEvent> {
-    const { runId, signal } = options;
-    let last = (sql(this.#db, "SELECT COALESCE(MAX(id), 0) AS id FROM events").get() as {
-      id: number;
-    }).id;
-    while (!signal?.aborted && !this.#closed) {
-      const rows = sql(
-        this.#db,
-        `SELECT id, run_id, kind, seq_from, seq_to FROM events WHERE id > ?
-         ${runId ? "AND run_id = ?" : ""} ORDER BY id LIMIT 1000`,
-      ).all(...(runId ? [last, runId] : [last])) as unknown as {
-        id: number;
-        run_id: string;
-        kind: string;
-        seq_from: number | null;
-        seq_to: number | null;
-      }[];
-      for (const row of rows) {
-        last = row.id;
-        if (row.kind === "run") {
-          const record = await this.get(row.run_id);
-          if (record) yield { type: "run", record };
-        } else if (row.seq_from !== null) {
-          const entries = (await this.entries(row.run_id, row.seq_from - 1))
-            .filter((e) => e.seq <= row.seq_to!);
-          if (entries.length) yield { type: "journal", runId: row.run_id, entries };
-        }
-      }
-      if (rows.length) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.#wakers.delete(done);
-          signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, this.#pollMs);
-        this.#wakers.add(done);
-        signal?.addEventListener("abort", done, { once: true });
-      });
-    }
+  watch(options: { runId?: string; signal?: AbortSignal } = {}): AsyncIterable<StoreEvent> {
+    return this.#events.watch({
+      ...options,
+      pollMs: this.#pollMs,
+      closed: () => this.#closed,
+      get: (runId) => this.get(runId),
+      entries: (runId, after) => this.entries(runId, after),
+    });
   }
 
   /** Closes the database. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#commit(); // the writes already issued
+    this.#batch.commit(); // the writes already issued
     this.#closed = true;
     this.#notify();
     this.#feedback.closeWaits();
