@@ -66,11 +66,13 @@ async function names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-Deno.test("50 kill -9 during overwrites at one base path: the old or the new checkpoint always loads", async () => {
+Deno.test("50+ kill -9 during overwrites at one base path: the old or the new checkpoint always loads", async () => {
   await using fx = await seeded();
   let last = 0;
   let midWrite = 0;
-  for (let kill = 0; kill < 50; kill++) {
+  let kills = 0;
+  // 50 kills, and more (at most 200) until 5 landed mid-write: a loaded machine writes slowly.
+  for (let kill = 0; kill < 200 && (kill < 50 || midWrite < 5); kill++, kills++) {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", WRITER, fx.base],
       stdout: "piped",
@@ -107,10 +109,10 @@ Deno.test("50 kill -9 during overwrites at one base path: the old or the new che
   assert.equal(nOf(await readCheckpoint(fx.base)), last + 1);
   const left = (await names(fx.dir)).filter((n) => n.startsWith("fixed"));
   assert.deepEqual(left, ["fixed.channel", "fixed.meta.json", "fixed.state.json"]);
-  assert.ok(midWrite >= 5, `only ${midWrite} of 50 kills landed during a write`);
+  assert.ok(midWrite >= 5, `only ${midWrite} of ${kills} kills landed during a write`);
   // deno-lint-ignore no-console
   console.log(
-    `kill -9 during checkpoint overwrites: ${midWrite} of 50 kills left a write in progress; every one loaded`,
+    `kill -9 during checkpoint overwrites: ${midWrite} of ${kills} kills left a write in progress; every one loaded`,
   );
 });
 
