@@ -1,9 +1,10 @@
 /**
  * The core behaviour suite, independent of where tasks run: joins, groups, the five policies,
  * dynamic tasks, iterations, loops, limits, retries, errors, channel and results. Every backend
- * runs it: in-process (`behaviour_inprocess_test.ts`) and Redis with two worker processes
- * (`tests/redis/behaviour_test.ts`). Tasks come from `fixtures/behaviour_tasks.ts`, which
- * workers import.
+ * runs it: in-process (`behaviour_inprocess_test.ts`), on Web Workers and in subprocesses
+ * (`tests/handlers/`), Redis with two worker processes (`tests/redis/behaviour_test.ts`) and, a
+ * subset, in containers (`tests/docker/behaviour_test.ts`). Tasks come from
+ * `fixtures/behaviour_tasks.ts`, which workers import.
  *
  * @module
  */
@@ -37,6 +38,8 @@ export interface BehaviourFixture {
 export interface BehaviourSuiteOptions {
   /** Skip every test (e.g. redis-server is missing). */
   ignore?: boolean;
+  /** Run only the tests whose titles pass (a slow executor runs a subset). */
+  only?: (title: string) => boolean;
 }
 
 /**
@@ -54,7 +57,7 @@ export function behaviourSuite(
   const test = (title: string, fn: (options: RunOptions) => Promise<void>) =>
     Deno.test({
       name: `${name}: ${title}`,
-      ignore: suiteOptions.ignore,
+      ignore: suiteOptions.ignore || (suiteOptions.only !== undefined && !suiteOptions.only(title)),
       async fn() {
         const fixture = await make();
         try {
