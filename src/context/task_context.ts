@@ -5,8 +5,7 @@
  */
 import type { Channel } from "../channels/channel.ts";
 import type { Task } from "../graph/task.ts";
-import type { GroupPolicy, PolicySpec } from "../graph/policies.ts";
-import { checkMapOptions } from "../graph/map.ts";
+import { checkMapOptions, type GroupPolicy, type PolicySpec } from "../graph/policies.ts";
 
 /** Options of {@linkcode TaskContext.next}. */
 export interface NextOptions {

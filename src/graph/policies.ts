@@ -321,3 +321,36 @@ export function applyPolicy(
 }
 
 const defaultPolicy = strict();
+
+/**
+ * Checks a map's policy and concurrency (for `map()` and `ctx.map()`).
+ *
+ * @param what Who asks, for messages (e.g. `map(score)`).
+ * @param options The options.
+ * @throws {TypeError} When the policy is not a function or is `critical()`.
+ * @throws {RangeError} When `concurrency` is not a whole number >= 1 (or Infinity).
+ */
+export function checkMapOptions(
+  what: string,
+  options: { policy?: GroupPolicy; concurrency?: number },
+): void {
+  const { policy, concurrency } = options;
+  if (policy !== undefined) {
+    if (typeof policy !== "function") {
+      throw new TypeError(`Cannot create ${what}: policy must be a function, got ${typeof policy}`);
+    }
+    if (policy.spec?.type === "critical") {
+      throw new TypeError(
+        `Cannot create ${what}: critical() names group members, and map items have no names; use strict(), bestEffort(), atLeast(n) or firstSuccess()`,
+      );
+    }
+  }
+  if (
+    concurrency !== undefined &&
+    !(concurrency === Infinity || (Number.isInteger(concurrency) && concurrency >= 1))
+  ) {
+    throw new RangeError(
+      `Cannot create ${what}: concurrency must be a whole number >= 1, got ${String(concurrency)}`,
+    );
+  }
+}
