@@ -22,6 +22,7 @@ import {
 import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
+import type { RunObserver } from "../observability/instrumentation.ts";
 import { type Clock, clockSleep, type Timer } from "../time/clock.ts";
 import { findHandler, handlerName, handlerNames, type PlacementOptions } from "./placement.ts";
 import type { AttemptRef, DistributiveOmit, EnginePort, RunPersistence } from "./persistence.ts";
@@ -101,6 +102,8 @@ export interface EngineSetup {
   clock: Clock;
   /** Receives events. */
   onEvent?: (event: WorkflowEvent) => void;
+  /** Tracing, metrics and progress of the run (absent when nothing is recorded). */
+  observer?: RunObserver;
   /** Receives every transition of the state. */
   record?: (transition: Transition) => void;
   /**
@@ -124,6 +127,7 @@ export class Engine {
   readonly #host: ContextHost<Execution>;
   readonly #handlerAt: (TaskHandler | undefined)[] = [];
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
+  readonly #obs: RunObserver | undefined;
   readonly #runAbort = new AbortController();
   /** Deferred checkpoint writes the run waits for before starting more or finishing. */
   #busy = 0;
@@ -143,10 +147,12 @@ export class Engine {
     this.#setup = setup;
     this.runId = setup.runId;
     const listener = setup.onEvent;
-    if (listener) {
+    const obs = this.#obs = setup.observer;
+    if (listener || obs) {
       this.#emit = (e) => {
+        obs?.event(e);
         try {
-          listener(e);
+          listener?.(e);
         } catch { /* a failing listener must not break the run */ }
       };
     }
@@ -324,7 +330,16 @@ export class Engine {
     }
     let p: Promise<unknown>;
     try {
-      p = Promise.resolve(exec.handler!.execute(exec.task, exec.input, exec.ctx));
+      const obs = this.#obs;
+      p = Promise.resolve(
+        obs
+          ? obs.attempt(
+            exec,
+            exec.ctx,
+            () => exec.handler!.execute(exec.task, exec.input, exec.ctx),
+          )
+          : exec.handler!.execute(exec.task, exec.input, exec.ctx),
+      );
     } catch (error) {
       p = Promise.reject(error);
     }
@@ -346,6 +361,7 @@ export class Engine {
         return this.#attemptFailed(exec, attempt, error);
       }
     }
+    this.#obs?.attemptEnded(exec.ctx);
     const state = this.#state;
     const d = exec.ctx.directives;
     if (this.#emit) {
@@ -388,6 +404,7 @@ export class Engine {
     if (!this.#state.stop && attempt <= t.retry.maxRetries) {
       const delayMs = retryDelay(t.retry, attempt - 1);
       this.#note({ type: "task.retried", taskId: t.name, attempt, delayMs, error });
+      this.#obs?.attemptEnded(exec.ctx, error, delayMs);
       this.#state.retry(exec, error);
       clockSleep(this.#setup.clock, delayMs, this.#runAbort.signal).then(() => {
         if (this.#state.stop) return this.#settleFailed(exec, error);
@@ -395,6 +412,7 @@ export class Engine {
       }, () => this.#settleFailed(exec, error));
       return;
     }
+    this.#obs?.attemptEnded(exec.ctx, error);
     this.#settleFailed(exec, error);
   }
 

@@ -185,8 +185,8 @@ export class LocalRunStore implements RunStore {
       const owned = run.status === "running";
       this.#db.prepare(
         `INSERT INTO runs (run_id, flow, version, status, input, created_at, created_ms, started_at,
-          updated_at, owner, lease_until, fence, idempotency_key, graph)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          updated_at, owner, lease_until, fence, idempotency_key, graph, trace)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.runId,
         run.flow,
@@ -202,6 +202,7 @@ export class LocalRunStore implements RunStore {
         owned ? 1 : 0,
         run.idempotencyKey ?? null,
         JSON.stringify(run.graph ?? null),
+        run.trace ? JSON.stringify(run.trace) : null,
       );
       this.#event(run.runId, "run");
       const record = toRecord(this.#row(run.runId)!);
@@ -386,6 +387,7 @@ export class LocalRunStore implements RunStore {
         set("feedback", patch.feedback ? JSON.stringify(patch.feedback) : null);
       }
       if (patch.retryRequested !== undefined) set("retry_requested", patch.retryRequested ? 1 : 0);
+      if (patch.trace !== undefined) set("trace", JSON.stringify(patch.trace));
       if (patch.status && FINAL_STATUSES.includes(patch.status)) {
         set("owner", null);
         set("lease_until", null);

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
   feedback TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   retry_requested INTEGER NOT NULL DEFAULT 0,
-  graph TEXT NOT NULL
+  graph TEXT NOT NULL,
+  trace TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_ms DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_ms DESC, run_id DESC);
@@ -90,6 +91,9 @@ export function openDatabase(path: string, durability: Durability): DatabaseSync
   db.exec(`PRAGMA journal_mode = WAL;`);
   db.exec(`PRAGMA synchronous = ${durability === "power" ? "FULL" : "NORMAL"};`);
   db.exec(SCHEMA);
+  // Databases made before runs kept their trace context get the column.
+  const columns = db.prepare("PRAGMA table_info(runs)").all() as { name: string }[];
+  if (!columns.some((c) => c.name === "trace")) db.exec("ALTER TABLE runs ADD COLUMN trace TEXT;");
   return db;
 }
 
@@ -116,13 +120,14 @@ export interface RunRow {
   feedback: string | null;
   cancel_requested: number;
   retry_requested: number;
+  trace: string | null;
 }
 
 /** The columns of a run record (all but the graph). */
 export const RUN_COLUMNS =
   "run_id, flow, version, status, input, output, error, created_at, created_ms, started_at, " +
   "updated_at, finished_at, owner, lease_until, fence, idempotency_key, steps, checkpoints, " +
-  "feedback, cancel_requested, retry_requested";
+  "feedback, cancel_requested, retry_requested, trace";
 
 /**
  * A run row as a record.
@@ -152,5 +157,6 @@ export function toRecord(r: RunRow): RunRecord {
     ...(r.feedback !== null ? { feedback: JSON.parse(r.feedback) } : {}),
     ...(r.cancel_requested ? { cancelRequested: true } : {}),
     ...(r.retry_requested ? { retryRequested: true } : {}),
+    ...(r.trace !== null ? { trace: JSON.parse(r.trace) } : {}),
   };
 }
