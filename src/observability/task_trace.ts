@@ -48,9 +48,9 @@ export function attemptSpan(ctx: object): Span | undefined {
  * ```ts
  * import { type TaskHandler, traceHeaders } from "@graflow/graflow";
  * const handler: TaskHandler = {
- *   execute(task, input, ctx) {
+ *   async execute(task, input, ctx) {
  *     const headers = traceHeaders(ctx); // send along with the task
- *     return task.invoke(input, ctx);
+ *     return await task.invoke(input, ctx);
  *   },
  * };
  * ```
