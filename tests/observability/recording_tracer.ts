@@ -119,7 +119,10 @@ export class RecordingTracerProvider implements TracerProvider {
       },
       startActiveSpan(name: string, ...args: unknown[]) {
         const fn = args.at(-1) as (span: Span) => unknown;
-        const span = tracer.startSpan(name, typeof args[0] === "object" ? args[0] as SpanOptions : {});
+        const span = tracer.startSpan(
+          name,
+          typeof args[0] === "object" ? args[0] as SpanOptions : {},
+        );
         return context.with(trace.setSpan(context.active(), span), () => fn(span));
       },
     } as Tracer;

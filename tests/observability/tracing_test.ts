@@ -27,7 +27,11 @@ import { runOrchestrator } from "../../src/worker/mod.ts";
 import { runTelemetry } from "../../src/observability/instrumentation.ts";
 import { systemClock } from "../../src/time/clock.ts";
 import { toRemoteMessage } from "../../src/context/remote_context.ts";
-import { type RecordedSpan, RecordingTracerProvider, withRecordingTracer } from "./recording_tracer.ts";
+import {
+  type RecordedSpan,
+  RecordingTracerProvider,
+  withRecordingTracer,
+} from "./recording_tracer.ts";
 import { tempDir } from "../checkpoint/helpers.ts";
 
 // Task names are process-global: everything in this file starts with "obstr_".
@@ -163,7 +167,9 @@ Deno.test("feedback requests and answers are events of the asking attempt", asyn
   await withRecordingTracer(async (p) => {
     const run = flow`${ask}`.start({ feedbackStore: store });
     let pending;
-    while (!(pending = (await store.list({ pending: true }))[0])) await new Promise((r) => setTimeout(r, 5));
+    while (!(pending = (await store.list({ pending: true }))[0])) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await store.respond(pending.id, { approved: true, respondedAt: new Date().toISOString() });
     assert.equal((await run.result).output, true);
     const events = p.named("task obstr_ask")[0].events.map((e) => e.name);
