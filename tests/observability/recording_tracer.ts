@@ -97,10 +97,9 @@ export class RecordingTracerProvider implements TracerProvider {
   getTracer(): Tracer {
     this.calls++;
     const spans = this.spans;
-    const self = this;
     const tracer: Tracer = {
-      startSpan(name: string, options: SpanOptions = {}, ctx?: Context): Span {
-        self.calls++;
+      startSpan: (name: string, options: SpanOptions = {}, ctx?: Context): Span => {
+        this.calls++;
         const parent = trace.getSpan(ctx ?? context.active())?.spanContext();
         const record: RecordedSpan = {
           name,
