@@ -297,6 +297,7 @@ export class GraflowMetrics {
 
   /** A task waited this long in a queue before a worker reserved it. */
   queueWait(task: string, seconds: number, exemplar?: Exemplar): void {
+    this.active(); // a worker process records this outside any run: bind the meter here
     if (this.#enabled) this.#queueWait.observe([task], seconds, exemplar);
     this.#otel?.queueWait.record(seconds, { "graflow.task.id": this.#keep("task", task) });
   }
