@@ -173,7 +173,10 @@ export class RunTelemetry implements RunObserver {
       case "run.started":
         this.#span?.setAttribute("graflow.run.resumed", e.resumed);
         if (this.#metrics) graflowMetrics.runStarted(this.#o.flow);
-        if (this.#o.onProgress) this.#tick();
+        if (this.#o.onProgress) {
+          this.#report("running");
+          this.#tick();
+        }
         return;
       case "run.finished":
         return this.#end(e.status, e.steps);

@@ -29,7 +29,9 @@ function hasPrometheus(): boolean {
 const HAVE = hasPrometheus();
 if (!HAVE && !REQUIRED) {
   // deno-lint-ignore no-console
-  console.warn("Skipping the Prometheus test: prometheus is not installed (apt-get install prometheus)");
+  console.warn(
+    "Skipping the Prometheus test: prometheus is not installed (apt-get install prometheus)",
+  );
 }
 
 /** A Prometheus server on a free loopback port, scraping `targets` every second. */
