@@ -147,12 +147,11 @@ export class Engine {
     this.#setup = setup;
     this.runId = setup.runId;
     const listener = setup.onEvent;
-    const obs = this.#obs = setup.observer;
-    if (listener || obs) {
+    this.#obs = setup.observer;
+    if (listener) {
       this.#emit = (e) => {
-        obs?.event(e);
         try {
-          listener?.(e);
+          listener(e);
         } catch { /* a failing listener must not break the run */ }
       };
     }
@@ -178,7 +177,9 @@ export class Engine {
       ? replayToContinue(() => new Replay(fresh(j.snapshot)), j.transitions, j.retry).state
       : fresh(data);
     this.#state.recordTo(setup.record);
-    if (this.#emit) port.note = (type, fields) => this.#note({ type, ...fields } as never);
+    if (this.#emit || this.#obs) {
+      port.note = (type, fields) => this.#note({ type, ...fields } as never);
+    }
     this.#persistence = setup.persistence(this.#port());
     this.#host = this.#contextHost();
   }
@@ -202,8 +203,15 @@ export class Engine {
     );
   }
 
+  /**
+   * Emits an event to the listener and the observer. Task starts and successes are built only
+   * for a listener (`if (this.#emit)`): the observer has its own attempt hooks.
+   */
   #note(event: DistributiveOmit<WorkflowEvent, "runId" | "time">): void {
-    this.#emit?.({ ...event, runId: this.runId, time: this.#setup.clock.now() } as WorkflowEvent);
+    if (!this.#emit && !this.#obs) return;
+    const e = { ...event, runId: this.runId, time: this.#setup.clock.now() } as WorkflowEvent;
+    this.#obs?.event(e);
+    this.#emit?.(e);
   }
 
   /**
@@ -333,11 +341,7 @@ export class Engine {
       const obs = this.#obs;
       p = Promise.resolve(
         obs
-          ? obs.attempt(
-            exec,
-            exec.ctx,
-            () => exec.handler!.execute(exec.task, exec.input, exec.ctx),
-          )
+          ? obs.attempt(exec, () => exec.handler!.execute(exec.task, exec.input, exec.ctx))
           : exec.handler!.execute(exec.task, exec.input, exec.ctx),
       );
     } catch (error) {
@@ -361,7 +365,7 @@ export class Engine {
         return this.#attemptFailed(exec, attempt, error);
       }
     }
-    this.#obs?.attemptEnded(exec.ctx);
+    this.#obs?.attemptEnded(exec);
     const state = this.#state;
     const d = exec.ctx.directives;
     if (this.#emit) {
@@ -404,7 +408,7 @@ export class Engine {
     if (!this.#state.stop && attempt <= t.retry.maxRetries) {
       const delayMs = retryDelay(t.retry, attempt - 1);
       this.#note({ type: "task.retried", taskId: t.name, attempt, delayMs, error });
-      this.#obs?.attemptEnded(exec.ctx, error, delayMs);
+      this.#obs?.attemptEnded(exec, error, delayMs);
       this.#state.retry(exec, error);
       clockSleep(this.#setup.clock, delayMs, this.#runAbort.signal).then(() => {
         if (this.#state.stop) return this.#settleFailed(exec, error);
@@ -412,7 +416,7 @@ export class Engine {
       }, () => this.#settleFailed(exec, error));
       return;
     }
-    this.#obs?.attemptEnded(exec.ctx, error);
+    this.#obs?.attemptEnded(exec, error);
     this.#settleFailed(exec, error);
   }
 

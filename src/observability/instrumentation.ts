@@ -39,8 +39,12 @@ export interface AttemptInfo {
   readonly attempt: number;
   /** 1-based cycle. */
   readonly cycle: number;
+  /** The execution's number in its run (1-based, unique in the run). */
+  readonly step: number;
   /** Its plan node. */
   readonly node: PlanNode;
+  /** The current attempt's context (what its handler gets). */
+  readonly ctx: object;
 }
 
 /** What the engine reports to a run's instrumentation. */
@@ -51,19 +55,18 @@ export interface RunObserver {
    * Runs an attempt's handler call inside the attempt's trace context.
    *
    * @param attempt The attempt.
-   * @param ctx Its context (the key of {@linkcode RunObserver.attemptEnded}).
    * @param call Calls the handler.
    * @returns What `call` returns.
    */
-  attempt<T>(attempt: AttemptInfo, ctx: object, call: () => T): T;
+  attempt<T>(attempt: AttemptInfo, call: () => T): T;
   /**
    * An attempt ended: succeeded (`error` unset) or failed, and whether a retry follows.
    *
-   * @param ctx Its context.
+   * @param attempt The attempt.
    * @param error What it failed with.
    * @param retryDelayMs Set when a retry is scheduled after this delay.
    */
-  attemptEnded(ctx: object, error?: Error, retryDelayMs?: number): void;
+  attemptEnded(attempt: AttemptInfo, error?: Error, retryDelayMs?: number): void;
 }
 
 /** Options of {@linkcode runTelemetry}. */
@@ -84,12 +87,6 @@ export interface RunTelemetryOptions {
   onProgress?: (progress: RunProgress) => void;
   /** How often progress is reported. @default {1000} */
   progressIntervalMs?: number;
-}
-
-interface OpenAttempt {
-  taskId: string;
-  started: number;
-  span?: Span;
 }
 
 const STATUS_ERROR = 2;
@@ -131,7 +128,11 @@ export class RunTelemetry implements RunObserver {
   readonly #ctx: Context | undefined;
   readonly #started = performance.now();
   readonly #clockStart: number;
-  readonly #attempts = new Map<object, OpenAttempt>();
+  // Open attempts by step (dense small integers: array slots, no hashing, nothing allocated).
+  readonly #open: (AttemptInfo | undefined)[] = [];
+  readonly #startedAt: number[] = [];
+  readonly #spans: (Span | undefined)[] = [];
+  #openCount = 0;
   readonly #groups = new Map<string, { span: Span; ctx: Context }>();
   readonly #feedback = new Map<string, { taskId: string; started: number }>();
   readonly #names = new Map<PlanNode, string>();
@@ -226,14 +227,17 @@ export class RunTelemetry implements RunObserver {
     }
   }
 
-  attempt<T>(a: AttemptInfo, ctx: object, call: () => T): T {
+  attempt<T>(a: AttemptInfo, call: () => T): T {
     if (a.attempt > 1 && this.#retrying > 0) this.#retrying--;
-    if (this.#metrics) graflowMetrics.running(1);
-    const t = this.#t;
-    if (!t) {
-      this.#attempts.set(ctx, { taskId: a.taskId, started: performance.now() });
-      return call();
+    const step = a.step;
+    if (this.#open[step] === undefined) this.#openCount++;
+    this.#open[step] = a;
+    if (this.#metrics) {
+      graflowMetrics.running(1);
+      this.#startedAt[step] = performance.now();
     }
+    const t = this.#t;
+    if (!t) return call();
     const parent = this.#groupCtx(a.node.node.parent?.group) ?? this.#ctx!;
     const span = t.tracer.startSpan(`task ${a.taskId}`, {
       attributes: {
@@ -245,31 +249,29 @@ export class RunTelemetry implements RunObserver {
         "graflow.task.handler": this.#handler(a.node),
       },
     }, parent);
-    setAttemptSpan(ctx, span);
-    this.#attempts.set(ctx, { taskId: a.taskId, started: performance.now(), span });
+    setAttemptSpan(a.ctx, span);
+    this.#spans[step] = span;
     return t.with(t.withSpan(parent, span), call);
   }
 
-  attemptEnded(ctx: object, error?: Error, retryDelayMs?: number): void {
-    const a = this.#attempts.get(ctx);
-    if (!a) return;
-    this.#attempts.delete(ctx);
+  attemptEnded(a: AttemptInfo, error?: Error, retryDelayMs?: number): void {
+    const step = a.step;
+    if (this.#open[step] === undefined) return;
+    this.#open[step] = undefined;
+    this.#openCount--;
     const outcome = outcomeOf(error);
+    const span = this.#spans[step];
     if (this.#metrics) {
       graflowMetrics.running(-1);
-      graflowMetrics.attempt(
-        a.taskId,
-        outcome,
-        (performance.now() - a.started) / 1000,
-        exemplarOf(a.span),
-      );
+      const seconds = (performance.now() - this.#startedAt[step]) / 1000;
+      graflowMetrics.attempt(a.taskId, outcome, seconds, exemplarOf(span));
       if (retryDelayMs !== undefined) graflowMetrics.retry(a.taskId);
     }
     if (!error) this.#done++;
     else if (retryDelayMs !== undefined) this.#retrying++;
     else this.#failed++;
-    const span = a.span;
     if (!span) return;
+    this.#spans[step] = undefined;
     span.setAttribute("graflow.task.outcome", outcome);
     if (error) recordError(span, error);
     if (retryDelayMs !== undefined) {
@@ -317,7 +319,11 @@ export class RunTelemetry implements RunObserver {
   }
 
   #spanOfTask(taskId: string): Span | undefined {
-    for (const a of this.#attempts.values()) if (a.taskId === taskId && a.span) return a.span;
+    if (!this.#t) return undefined;
+    for (let step = this.#spans.length - 1; step > 0; step--) {
+      const span = this.#spans[step];
+      if (span && this.#open[step]?.taskId === taskId) return span;
+    }
     return this.#span;
   }
 
@@ -327,7 +333,7 @@ export class RunTelemetry implements RunObserver {
       runId: this.#o.runId,
       flow: this.#o.flow,
       done: this.#done,
-      running: Math.max(0, this.#attempts.size - waitingFeedback),
+      running: Math.max(0, this.#openCount - waitingFeedback),
       failed: this.#failed,
       waiting: waitingFeedback + this.#retrying,
       elapsedMs: this.#o.clock.now() - this.#clockStart,
@@ -354,7 +360,7 @@ export class RunTelemetry implements RunObserver {
     this.#ended = true;
     this.#timer?.clear();
     // Attempts still open were abandoned with the run.
-    for (const [ctx] of this.#attempts) this.attemptEnded(ctx, abandoned(status));
+    for (const a of this.#open) if (a) this.attemptEnded(a, abandoned(status));
     for (const f of this.#feedback.values()) {
       if (this.#metrics) graflowMetrics.feedbackWaiting(f.taskId, -1);
     }

@@ -7,7 +7,8 @@
  * (default 500) per registry; a value seen after that is recorded as `"_other"`, and
  * `graflow_metrics_label_overflow_total{label}` counts how often that happened. Values longer
  * than 128 characters are cut. Identifiers that grow without bound (run ids, job ids) are never
- * labels.
+ * labels. The overflow counter counts the values folded into `"_other"` (each once while the
+ * registry remembers it, up to 100,000 per family).
  *
  * @module
  */
@@ -32,6 +33,8 @@ export interface MetricsRegistryOptions {
 /** The value past the cap of a label. */
 export const OTHER = "_other";
 const MAX_VALUE_LENGTH = 128;
+/** Raw label values remembered per family (names past the cap included, mapped to `_other`). */
+const RAW_CACHE = 100_000;
 
 /** The types of metric families. */
 export type MetricKind = "counter" | "gauge" | "histogram";
@@ -82,6 +85,17 @@ export abstract class MetricFamily<S> {
   /** A new series. */
   protected abstract create(): S;
 
+  /**
+   * The series of these label values (in `labelNames` order), created on first use. Keep it to
+   * record into it without looking it up again (hot paths).
+   *
+   * @param values Label values, in order.
+   * @returns The series.
+   */
+  series(values: readonly string[]): S {
+    return this.at(values);
+  }
+
   /** The series of these label values (in `labelNames` order), created on first use. */
   protected at(values: readonly string[]): S {
     const raw = values.length === 1 ? values[0] : values.join("\u0001");
@@ -91,8 +105,8 @@ export abstract class MetricFamily<S> {
     const key = kept.join("\u0001");
     let entry = this.#series.get(key);
     if (!entry) this.#series.set(key, entry = { values: kept, series: this.create() });
-    // Remember raw values only while few: a flood of new values past the cap costs no memory.
-    if (this.#byRaw.size < 10_000) this.#byRaw.set(raw, entry.series);
+    // Remember raw values up to a bound: a flood of new values past it costs no memory.
+    if (this.#byRaw.size < RAW_CACHE) this.#byRaw.set(raw, entry.series);
     return entry.series;
   }
 
@@ -265,7 +279,16 @@ export class Histogram extends MetricFamily<HistogramSeries> {
    * @param exemplar The trace it belongs to (kept as the bucket's latest exemplar).
    */
   observe(values: readonly string[], value: number, exemplar?: Exemplar): void {
-    const s = this.at(values);
+    this.observeIn(this.at(values), value, exemplar);
+  }
+  /**
+   * Records a value in a series got from {@linkcode MetricFamily.series}.
+   *
+   * @param s The series.
+   * @param value The observation.
+   * @param exemplar The trace it belongs to.
+   */
+  observeIn(s: HistogramSeries, value: number, exemplar?: Exemplar): void {
     const b = this.buckets;
     let i = 0;
     while (i < b.length && value > b[i]) i++;

@@ -44,6 +44,7 @@ import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import {
   CONTENT_TYPES,
   type Exemplar,
+  type HistogramSeries,
   MetricsRegistry,
   type MetricsRegistry as Registry,
   negotiateFormat,
@@ -79,6 +80,12 @@ export const RUN_BUCKETS: readonly number[] = [
   86400,
 ];
 
+/** The series of one task and outcome (looked up once, then incremented in place). */
+interface AttemptSeries {
+  count: { value: number };
+  duration: HistogramSeries;
+}
+
 interface OtelInstruments {
   provider: MeterProvider;
   runsStarted: OtelCounter;
@@ -88,7 +95,6 @@ interface OtelInstruments {
   attempts: OtelCounter;
   retries: OtelCounter;
   taskDuration: OtelHistogram;
-  running: UpDownCounter;
   groups: OtelCounter;
   queueWait: OtelHistogram;
   feedbackRequests: OtelCounter;
@@ -96,8 +102,10 @@ interface OtelInstruments {
   feedbackWait: OtelHistogram;
 }
 
-function instruments(provider: MeterProvider): OtelInstruments {
+function instruments(provider: MeterProvider, running: () => number): OtelInstruments {
   const m: Meter = provider.getMeter(INSTRUMENTATION_SCOPE);
+  m.createObservableUpDownCounter("graflow.tasks.running", { description: "Attempts running." })
+    .addCallback((r) => r.observe(running()));
   const seconds = (name: string, description: string, buckets: readonly number[]) =>
     m.createHistogram(name, {
       description,
@@ -113,7 +121,6 @@ function instruments(provider: MeterProvider): OtelInstruments {
     attempts: m.createCounter("graflow.task.attempts", { description: "Task attempts ended." }),
     retries: m.createCounter("graflow.task.retries", { description: "Retries scheduled." }),
     taskDuration: seconds("graflow.task.duration", "Task attempt duration.", TASK_BUCKETS),
-    running: m.createUpDownCounter("graflow.tasks.running", { description: "Attempts running." }),
     groups: m.createCounter("graflow.groups.settled", { description: "Groups settled." }),
     queueWait: seconds("graflow.task.queue_wait", "Time a task waited in a queue.", TASK_BUCKETS),
     feedbackRequests: m.createCounter("graflow.feedback.requests", {
@@ -132,6 +139,9 @@ export class GraflowMetrics {
   readonly registry: MetricsRegistry;
   #enabled = false;
   #otel: OtelInstruments | undefined;
+  /** Attempts running now in this process (read at each scrape). */
+  #runningNow = 0;
+  readonly #byTask = new Map<string, Record<string, AttemptSeries>>();
   readonly #runsStarted;
   readonly #runsFinished;
   readonly #runsActive;
@@ -177,6 +187,7 @@ export class GraflowMetrics {
       TASK_BUCKETS,
     );
     this.#running = r.gauge("graflow_tasks_running", "Task attempts running now.");
+    r.collect(() => this.#running.set([], this.#runningNow));
     this.#groups = r.counter("graflow_groups_settled", "Parallel groups settled, by outcome.", [
       "group",
       "outcome",
@@ -207,6 +218,11 @@ export class GraflowMetrics {
     this.#enabled = true;
   }
 
+  /** Stops recording into the Prometheus registry (what it holds stays). */
+  disable(): void {
+    this.#enabled = false;
+  }
+
   /** Whether the Prometheus registry records. */
   get enabled(): boolean {
     return this.#enabled;
@@ -221,7 +237,9 @@ export class GraflowMetrics {
   active(): boolean {
     const provider = otelRegistry()?.metrics;
     if (!provider) this.#otel = undefined;
-    else if (this.#otel?.provider !== provider) this.#otel = instruments(provider);
+    else if (this.#otel?.provider !== provider) {
+      this.#otel = instruments(provider, () => this.#runningNow);
+    }
     return this.#enabled || this.#otel !== undefined;
   }
 
@@ -262,15 +280,24 @@ export class GraflowMetrics {
 
   /** A task attempt started (`+1`) or ended (`-1`). */
   running(delta: number): void {
-    if (this.#enabled) this.#running.add([], delta);
-    this.#otel?.running.add(delta);
+    this.#runningNow += delta;
   }
 
   /** A task attempt ended. */
   attempt(task: string, outcome: string, seconds: number, exemplar?: Exemplar): void {
     if (this.#enabled) {
-      this.#attempts.inc([task, outcome]);
-      this.#taskDuration.observe([task, outcome], seconds, exemplar);
+      let byOutcome = this.#byTask.get(task);
+      if (!byOutcome) {
+        byOutcome = {};
+        // Past the label cap, names share "_other" series: stop remembering new ones.
+        if (this.#byTask.size < 100_000) this.#byTask.set(task, byOutcome);
+      }
+      const s = byOutcome[outcome] ??= {
+        count: this.#attempts.series([task, outcome]),
+        duration: this.#taskDuration.series([task, outcome]),
+      };
+      s.count.value++;
+      this.#taskDuration.observeIn(s.duration, seconds, exemplar);
     }
     const o = this.#otel;
     if (o) {
