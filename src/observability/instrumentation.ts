@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { Context, Span, SpanContext } from "@opentelemetry/api";
+import type { Context, Span, SpanContext } from "../deps/otel_api.ts";
 import type { Graph } from "../graph/graph.ts";
 import type { PlanNode } from "../graph/plan.ts";
 import { handlerName, type PlacementOptions } from "../engine/placement.ts";

@@ -26,7 +26,7 @@ import type {
   Tracer,
   TracerProvider,
   TraceState,
-} from "@opentelemetry/api";
+} from "../deps/otel_api.ts";
 
 /** W3C trace context of a span, as it travels in messages. */
 export interface TraceCarrier {

@@ -39,7 +39,7 @@ import type {
   Meter,
   MeterProvider,
   UpDownCounter,
-} from "@opentelemetry/api";
+} from "../deps/otel_api.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import {
   CONTENT_TYPES,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Attributes, Span } from "@opentelemetry/api";
+import type { Attributes, Span } from "../deps/otel_api.ts";
 import { remoteContext, toCarrier, type TraceCarrier, tracing } from "./otel.ts";
 
 /** OpenTelemetry span kinds and status codes (the API's enum values). */

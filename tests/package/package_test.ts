@@ -23,8 +23,10 @@ Deno.test("the package's import map holds only what the library needs", () => {
   assert.ok(!("scopes" in config), "a linked or published package ignores scopes");
   // dockerode: loaded by the Docker handler at run time; @types/dockerode: types for the tests and
   // examples that drive the engine directly (types only, never loaded); ioredis: through
-  // src/deps/ioredis.ts, which pins it; assert: node:assert for the tests.
+  // src/deps/ioredis.ts, which pins it; assert: node:assert for the tests; @opentelemetry/api:
+  // for task code and the tests (the library takes only its types, from src/deps/otel_api.ts).
   assert.deepEqual(Object.keys(imports).sort(), [
+    "@opentelemetry/api",
     "@types/dockerode",
     "assert",
     "dockerode",
