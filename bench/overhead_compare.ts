@@ -8,8 +8,10 @@
  *     git worktree add --detach /tmp/base <commit>
  *     deno run -A bench/overhead_compare.ts /tmp/base [--repeats 9] [--sizes 1000,10000,100000] [--cpu]
  *
- * `--cpu` measures the CPU time of this process (user + system) per task instead of wall time:
- * on a machine other processes keep busy, it moves much less from one run to the next.
+ * `--cpu` measures the CPU time of this process (user + system) per task instead of wall time
+ * (the kernel counts it in ticks: use it with runs of 10,000 tasks or more). `--min` reports the
+ * fastest run of each side instead of the median: on a machine that other processes keep busy,
+ * interference only adds time, so the minimum is the steadier comparison.
  *
  * @module
  */
@@ -31,6 +33,7 @@ function option(name: string, fallback: string): string {
 const REPEATS = Number(option("repeats", "9"));
 const SIZES = option("sizes", "1000,10000,100000").split(",").map(Number);
 const CPU = Deno.args.includes("--cpu");
+const MIN = Deno.args.includes("--min");
 /** Microseconds: CPU time of this process (user + system), or wall time. */
 const clock = CPU
   ? () => {
@@ -89,7 +92,7 @@ for (const shape of ["chain", "fanout", "loop"] as Shape[]) {
         if (r >= 2) times[k].push(dt / c.steps); // two warm-up rounds
       }
     }
-    const [a, b] = times.map(median);
+    const [a, b] = times.map(MIN ? (xs: number[]) => Math.min(...xs) : median);
     console.log(`| ${shape} | ${n} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${(a / b).toFixed(2)} |`);
   }
 }

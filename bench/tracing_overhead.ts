@@ -1,14 +1,17 @@
 // deno-lint-ignore-file no-console
 /**
  * Per-task cost of observability, side by side in one process: the same no-op flows (a chain
- * and a wide group) with nothing recording, with Graflow's Prometheus metrics on, with an
- * OpenTelemetry SDK active (`BasicTracerProvider`, a `BatchSpanProcessor` to an exporter that
- * drops everything, an AsyncLocalStorage context manager), and with both. Prints a markdown
- * table of the median CPU time per task (user + system, which the load of other processes on a
- * shared machine disturbs less than wall time) and the added cost per task. Modes alternate
- * round by round.
+ * and a wide group) with nothing recording (`off`); with Graflow's Prometheus metrics on
+ * (`metrics`); with a tracer provider whose spans cost next to nothing (`trivial`: Graflow's own
+ * share of tracing); with an OpenTelemetry SDK (`sdk`: `BasicTracerProvider`, a
+ * `BatchSpanProcessor` to an exporter that drops everything); with the SDK and an
+ * AsyncLocalStorage context manager (`sdk+context`, what lets task code's spans nest); and with
+ * that and metrics. Prints a markdown
+ * table of the median time per task (wall time; `--cpu`: CPU time of the process, which the
+ * load of other processes disturbs less but the kernel counts in ticks) and the added cost per
+ * task. Modes alternate round by round.
  *
- *     deno run -A bench/tracing_overhead.ts [--repeats 7] [--sizes 1000,10000]
+ *     deno run -A bench/tracing_overhead.ts [--repeats 7] [--sizes 10000] [--cpu]
  *
  * @module
  */
@@ -19,7 +22,10 @@ import {
   context,
   type ContextManager,
   ROOT_CONTEXT,
+  type Span,
   trace,
+  type Tracer,
+  type TracerProvider,
 } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
@@ -34,7 +40,7 @@ function option(name: string, fallback: string): string {
   return i < 0 ? fallback : Deno.args[i + 1];
 }
 const REPEATS = Number(option("repeats", "7"));
-const SIZES = option("sizes", "1000,10000").split(",").map(Number);
+const SIZES = option("sizes", "10000").split(",").map(Number);
 
 class AlsContextManager implements ContextManager {
   readonly #als = new AsyncLocalStorage<Context>();
@@ -68,13 +74,42 @@ const dropAll: SpanExporter = {
   shutdown: () => Promise.resolve(),
 };
 
+/** A provider whose spans cost next to nothing: what remains is Graflow's own share. */
+function trivialProvider(): TracerProvider {
+  let n = 0;
+  const span = (spanId: string): Span =>
+    ({
+      spanContext: () => ({ traceId: "0af7651916cd43dd8448eb211c80319c", spanId, traceFlags: 1 }),
+      setAttribute() {
+        return this;
+      },
+      setAttributes() {
+        return this;
+      },
+      addEvent() {
+        return this;
+      },
+      setStatus() {
+        return this;
+      },
+      end() {},
+      isRecording: () => true,
+      recordException() {},
+    }) as unknown as Span;
+  const tracer = {
+    startSpan: () => span((++n).toString(16).padStart(16, "0")),
+  } as unknown as Tracer;
+  return { getTracer: () => tracer };
+}
+
 let provider: BasicTracerProvider | undefined;
-function tracingOn(): void {
+function tracingOn(kind: "trivial" | "sdk" | "sdk+context"): void {
+  if (kind === "trivial") return void trace.setGlobalTracerProvider(trivialProvider());
   provider = new BasicTracerProvider({
     spanProcessors: [new BatchSpanProcessor(dropAll, { maxQueueSize: 65_536 })],
   });
   trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AlsContextManager());
+  if (kind === "sdk+context") context.setGlobalContextManager(new AlsContextManager());
 }
 async function tracingOff(): Promise<void> {
   await provider?.shutdown();
@@ -104,23 +139,32 @@ for (const shape of ["chain", "group"] as const) {
   for (const n of SIZES) flows.set(`${shape} ${n}`, build(shape, n));
 }
 
-type Mode = "off" | "metrics" | "tracing" | "tracing + metrics";
-const MODES: Mode[] = ["off", "metrics", "tracing", "tracing + metrics"];
+type Mode = "off" | "metrics" | "trivial" | "sdk" | "sdk+context" | "sdk+context+metrics";
+const MODES: Mode[] = ["off", "metrics", "trivial", "sdk", "sdk+context", "sdk+context+metrics"];
 
 async function setMode(mode: Mode): Promise<void> {
   await tracingOff();
+  provider = undefined;
   graflowMetrics.disable();
-  if (mode.includes("metrics")) graflowMetrics.enable();
-  if (mode.includes("tracing")) tracingOn();
+  if (mode.endsWith("metrics")) graflowMetrics.enable();
+  if (mode.startsWith("sdk+context")) tracingOn("sdk+context");
+  else if (mode === "sdk" || mode === "trivial") tracingOn(mode);
 }
 
-/** CPU time (user + system, µs) per task of one run: other processes' load matters less. */
+const CPU = Deno.args.includes("--cpu");
+/** Microseconds now: CPU time of this process (user + system), or wall time. */
+function now(): number {
+  if (!CPU) return performance.now() * 1000;
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** µs per task of one run. */
 async function once(key: string, f: ReturnType<typeof build>): Promise<number> {
   const n = Number(key.split(" ")[1]) + (key.startsWith("group") ? 2 : 0);
-  const c0 = process.cpuUsage();
+  const t0 = now();
   await f.run({ input: 0, maxSteps: 1_000_000 });
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / n;
+  return (now() - t0) / n;
 }
 
 // Modes alternate round by round, so that a slower stretch of the machine hits them all.
@@ -145,7 +189,9 @@ const results: [Mode, Map<string, number>][] = MODES.map((mode) => [
 
 const off = results[0][1];
 console.log(
-  `Per-task cost of observability (median of ${REPEATS} runs, CPU µs per task: user + system)\n`,
+  `Per-task cost of observability (median of ${REPEATS} runs, ${
+    CPU ? "CPU µs (user + system)" : "µs"
+  } per task)\n`,
 );
 console.log(`| flow | ${results.map(([m]) => m).join(" | ")} |`);
 console.log(`| --- | ${results.map(() => "---:").join(" | ")} |`);

@@ -338,11 +338,8 @@ export class Engine {
     }
     let p: Promise<unknown>;
     try {
-      const obs = this.#obs;
       p = Promise.resolve(
-        obs
-          ? obs.attempt(exec, () => exec.handler!.execute(exec.task, exec.input, exec.ctx))
-          : exec.handler!.execute(exec.task, exec.input, exec.ctx),
+        this.#obs ? this.#observed(exec) : exec.handler!.execute(exec.task, exec.input, exec.ctx),
       );
     } catch (error) {
       p = Promise.reject(error);
@@ -351,6 +348,11 @@ export class Engine {
       (result) => this.#attemptOk(exec, attempt, result),
       (error) => this.#attemptFailed(exec, attempt, error),
     );
+  }
+
+  /** The handler call of an attempt, inside its trace context (out of line: the hot path stays small). */
+  #observed(exec: Execution): unknown {
+    return this.#obs!.attempt(exec, () => exec.handler!.execute(exec.task, exec.input, exec.ctx));
   }
 
   #attemptOk(exec: Execution, attempt: number, result: unknown): void {

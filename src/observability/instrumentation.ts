@@ -239,6 +239,7 @@ export class RunTelemetry implements RunObserver {
     const t = this.#t;
     if (!t) return call();
     const parent = this.#groupCtx(a.node.node.parent?.group) ?? this.#ctx!;
+    const handler = this.#handler(a.node);
     const span = t.tracer.startSpan(`task ${a.taskId}`, {
       attributes: {
         "graflow.run.id": this.#o.runId,
@@ -246,12 +247,16 @@ export class RunTelemetry implements RunObserver {
         "graflow.task.id": a.taskId,
         "graflow.task.attempt": a.attempt,
         "graflow.task.cycle": a.cycle,
-        "graflow.task.handler": this.#handler(a.node),
+        "graflow.task.handler": handler,
       },
     }, parent);
-    setAttemptSpan(a.ctx, span);
+    // Handlers that run tasks elsewhere find the span from the ctx (traceHeaders); the
+    // in-process handler never does.
+    if (handler !== "direct") setAttemptSpan(a.ctx, span);
     this.#spans[step] = span;
-    return t.with(t.withSpan(parent, span), call);
+    // The attempt's span is the active one while the task runs in this process (spans the task
+    // makes nest under it); without a context manager nothing is ever active.
+    return t.managed ? t.with(t.withSpan(parent, span), call) : call();
   }
 
   attemptEnded(a: AttemptInfo, error?: Error, retryDelayMs?: number): void {

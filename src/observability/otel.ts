@@ -83,6 +83,8 @@ const ROOT = new PlainContext();
 export interface Tracing {
   /** Graflow's tracer. */
   readonly tracer: Tracer;
+  /** Whether a context manager is registered (else no context is ever active). */
+  readonly managed: boolean;
   /** The active context (the root context when no context manager is registered). */
   active(): Context;
   /** Runs `fn` with `ctx` active (just runs it when no context manager is registered). */
@@ -109,6 +111,7 @@ export function tracing(): Tracing | undefined {
   const tracer = provider.getTracer(INSTRUMENTATION_SCOPE);
   const t: Tracing = {
     tracer,
+    managed: manager !== undefined,
     active: manager ? () => manager.active() : () => ROOT,
     with: manager ? (ctx, fn) => manager.with(ctx, fn) : (_ctx, fn) => fn(),
     withSpan: (ctx, span) => ctx.setValue(SPAN_KEY, span),
