@@ -128,6 +128,7 @@ export type {
   RunRecord,
   RunRecordStatus,
   RunStore,
+  RunTraceContext,
   StoreEvent,
 } from "./src/store/run_store.ts";
 // Channels
@@ -155,4 +156,33 @@ export type {
   WorkflowEvent,
   WorkflowEventBase,
 } from "./src/observability/events.ts";
+// Tracing, metrics, progress
+export { traceHeaders } from "./src/observability/task_trace.ts";
+export type { TraceCarrier } from "./src/observability/otel.ts";
+export {
+  feedbackMetrics,
+  GraflowMetrics,
+  graflowMetrics,
+  metricsResponse,
+} from "./src/observability/run_metrics.ts";
+export {
+  Counter,
+  type Exemplar,
+  Gauge,
+  Histogram,
+  type HistogramSeries,
+  MetricFamily,
+  type MetricKind,
+  type MetricsFormat,
+  MetricsRegistry,
+  type MetricsRegistryOptions,
+} from "./src/observability/metrics_registry.ts";
+export {
+  formatProgress,
+  type ProgressReporter,
+  progressReporter,
+  type ProgressReporterOptions,
+  type RunProgress,
+  sumProgress,
+} from "./src/observability/progress.ts";
 export { ExecutedGraph } from "./src/graph/executed_graph.ts";

@@ -3,7 +3,8 @@
 # the npm registry and Debian mirrors) for a Deno-first TypeScript project.
 #
 # Idempotent: every step checks first and does nothing when already done.
-# Starts nothing permanently (apt is kept from starting redis-server; no podman service).
+# Starts nothing permanently (apt is kept from starting redis-server and prometheus; no podman
+# service).
 #
 # Usage:  bash bootstrap.sh [PROJECT_DIR]        (default: $PROJECT_DIR or the current dir)
 # Env:    DENO_VERSION (default 2.9.6; used only when .tools/deno/package.json is created)
@@ -17,7 +18,7 @@ DENO_VERSION=${DENO_VERSION:-2.9.6}
 IMAGE=${IMAGE:-localhost/graflow-deno:latest}
 TOOLS_DIR="$PROJECT_DIR/.ci/deno"     # own package.json + package-lock.json (commit both)
 BIN_DIR="$PROJECT_DIR/.ci/bin"        # deno symlink lives here (gitignored)
-APT_PACKAGES=(redis-server podman runc chromium)   # chromium: the dashboard's browser tests
+APT_PACKAGES=(redis-server podman runc chromium prometheus)   # chromium: the dashboard's browser tests; prometheus: the scrape test (never started as a service)
 CONF_DROPIN=/etc/containers/containers.conf.d/50-graflow.conf
 
 declare -a TIMING_NAMES=() TIMING_SECS=()
@@ -46,7 +47,8 @@ apt_install() {
   done
   if [ ${#missing[@]} -eq 0 ]; then log "apt: ${APT_PACKAGES[*]} already installed"; return; fi
   need_root "apt-get install"
-  # Keep maintainer scripts from starting redis-server (no systemd here; sysv init would).
+  # Keep maintainer scripts from starting redis-server and prometheus (no systemd here; sysv
+  # init would). The tests start their own servers on free loopback ports.
   local made_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made_policy=1
@@ -169,6 +171,7 @@ report_versions() {
     podman --version
     runc --version | head -1
     chromium --version 2>/dev/null | head -1 || true
+    prometheus --version 2>&1 | head -1
   fi
 }
 

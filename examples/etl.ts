@@ -14,7 +14,14 @@
  *
  * @module
  */
-import { flow, MemoryChannel, task, type TaskContext, type WorkflowEvent } from "../mod.ts";
+import {
+  flow,
+  MemoryChannel,
+  progressReporter,
+  task,
+  type TaskContext,
+  type WorkflowEvent,
+} from "../mod.ts";
 
 /** A row as read from the file: column name to raw text, plus its line number. */
 interface RawRow {
@@ -281,7 +288,16 @@ if (import.meta.main) {
     const started = performance.now();
     const channel = new MemoryChannel();
     await channel.set("outputDir", dir); // tasks read settings from the channel too
-    const result = await etl.run({ input: file, channel, onEvent, runId: "etl-demo" });
+    // A live progress line on stderr when it is a terminal (plain lines every 10 s otherwise).
+    const progress = progressReporter({ label: "etl" });
+    const result = await etl.run({
+      input: file,
+      channel,
+      onEvent,
+      runId: "etl-demo",
+      onProgress: progress.onProgress,
+      progressIntervalMs: 250,
+    });
     const elapsed = performance.now() - started;
     const ch = result.channel;
     const out = result.output as { files: string[]; orders: number; revenue: number };

@@ -114,7 +114,11 @@ async function main(): Promise<void> {
     Deno.exit(2);
   });
 
-  const outcome = await runRemoteTask(line.message, { call, signal: controller.signal });
+  const outcome = await runRemoteTask(line.message, {
+    call,
+    signal: controller.signal,
+    where: "container",
+  });
   writeFrame({ t: "outcome", nonce, outcome });
   Deno.exit(0);
 }

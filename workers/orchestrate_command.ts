@@ -18,6 +18,8 @@ import {
   UsageError,
 } from "./cli_command.ts";
 import { openStore } from "./store_option.ts";
+import { commandProgress } from "./run_progress.ts";
+import { graflowMetrics, metricsResponse } from "../src/observability/run_metrics.ts";
 
 interface Options {
   store?: string;
@@ -29,6 +31,9 @@ interface Options {
   redis?: string;
   prefix?: string;
   secret?: string;
+  metricsPort?: number;
+  metricsHost?: string;
+  progressMs?: number;
 }
 
 function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
@@ -49,6 +54,9 @@ export const ORCHESTRATE_FLAGS: readonly Flag<Options>[] = [
   { name: "redis", env: "GRAFLOW_REDIS_URL", kind: "string", arg: "URL", apply: to("redis"), help: "run tasks on Redis workers of this server (redisBackend); default: in this process" },
   { name: "prefix", env: "GRAFLOW_PREFIX", kind: "string", arg: "P", apply: to("prefix"), help: "key prefix shared with the workers (default graflow)" },
   { name: "secret", env: "GRAFLOW_SECRET", kind: "string", arg: "S", apply: to("secret"), help: "HMAC secret shared with the workers" },
+  { name: "metrics-port", env: "GRAFLOW_METRICS_PORT", kind: "number", arg: "PORT", apply: to("metricsPort"), help: "serve /metrics (Prometheus; OpenMetrics with exemplars on request) on PORT (0: any free port)" },
+  { name: "metrics-host", env: "GRAFLOW_METRICS_HOST", kind: "string", arg: "H", apply: to("metricsHost"), help: "address of the metrics server; 0.0.0.0 to serve other machines (default 127.0.0.1)" },
+  { name: "progress-ms", env: "GRAFLOW_PROGRESS_MS", kind: "number", arg: "MS", apply: to("progressMs"), help: "off a terminal, log a progress line this often while runs go on (default 10000; 0: never); on a terminal a live line shows on stderr" },
 ];
 
 function help(): string {
@@ -61,7 +69,8 @@ then continues every run of the store that is queued, whose owner's lease expire
 marked for retry, or whose feedback request was answered, from its journal. With one
 orchestrator running, no run stays "running" without a live owner for longer than its lease
 plus --interval-ms. Logs are JSON lines on stdout. SIGTERM or SIGINT: stop (the runs it drives
-continue elsewhere once their lease expires), exit 0.
+continue elsewhere once their lease expires), exit 0. On a terminal, a live line on stderr sums
+the progress of the runs it drives; elsewhere a "progress" log line comes every --progress-ms.
 
 Flags (environment variable in brackets; the flag wins):
 ${flagHelp(ORCHESTRATE_FLAGS)}
@@ -102,7 +111,28 @@ async function runOrchestrate(args: string[], io: CliIo): Promise<number> {
     io.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
   let store;
   let backend: (AsyncDisposable & import("../mod.ts").Backend) | undefined;
+  let server: Deno.HttpServer | undefined;
+  const progressMs = o.progressMs ?? 10_000;
+  if (!(Number.isInteger(progressMs) && progressMs >= 0)) {
+    io.err(`graflow orchestrate: --progress-ms must be a whole number >= 0, got ${progressMs}`);
+    return EXIT.USAGE;
+  }
+  const progress = commandProgress({ io, everyMs: progressMs });
   try {
+    if (o.metricsPort !== undefined) {
+      graflowMetrics.enable();
+      server = Deno.serve(
+        {
+          port: o.metricsPort,
+          hostname: o.metricsHost ?? "127.0.0.1",
+          onListen: ({ port }) => log({ type: "metrics", port }),
+        },
+        (req) =>
+          new URL(req.url).pathname === "/metrics"
+            ? metricsResponse(req)
+            : new Response("Not found: try /metrics\n", { status: 404 }),
+      );
+    }
     store = await openStore(o.store, o.storePrefix);
     if (o.redis) {
       const { redisBackend } = await import("../src/redis/mod.ts");
@@ -117,6 +147,7 @@ async function runOrchestrate(args: string[], io: CliIo): Promise<number> {
       signal: stop.signal,
       ...(backend ? { backend } : {}),
       onOrchestratorEvent: log,
+      onProgress: progress.onProgress,
     });
     const onSignal = () => stop.abort();
     Deno.addSignalListener("SIGTERM", onSignal);
@@ -132,6 +163,8 @@ async function runOrchestrate(args: string[], io: CliIo): Promise<number> {
     io.err(JSON.stringify({ type: "fatal", error: (error as Error)?.message ?? String(error) }));
     return error instanceof TypeError || error instanceof RangeError ? EXIT.USAGE : EXIT.FAILED;
   } finally {
+    progress.close();
+    await server?.shutdown().catch(() => {});
     await Promise.resolve(backend?.[Symbol.asyncDispose]()).catch(() => {});
     await store?.close().catch(() => {});
   }

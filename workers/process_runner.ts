@@ -89,7 +89,8 @@ export async function serveProcess(): Promise<void> {
           task.pending.set(id, { resolve, reject });
           writeFrame({ t: "call", nonce: task.nonce, id, call: c });
         });
-      runRemoteTask(line.message, { call, signal: task.controller.signal }).then((outcome) => {
+      const options = { call, signal: task.controller.signal, where: "process" };
+      runRemoteTask(line.message, options).then((outcome) => {
         current = undefined;
         settle(task, new Error("Cannot call the host: the task is no longer running"));
         writeFrame({ t: "outcome", nonce: task.nonce, outcome });

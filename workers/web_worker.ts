@@ -101,6 +101,7 @@ async function run(m: RunMessage): Promise<void> {
     : await runRemoteTask(m.message, {
       signal: controller.signal,
       call: (request) => call(m.id, m.nonce, request),
+      where: "worker",
     });
   aborts.delete(m.id);
   post({ type: "outcome", id: m.id, nonce: m.nonce, outcome });

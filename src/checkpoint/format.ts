@@ -72,6 +72,8 @@ export interface CheckpointState {
     executor?: GroupExecutor;
     checkpointDir?: string;
     keepCheckpoints?: number;
+    /** W3C trace context of the run's first span (a resumed run's span links to it). */
+    trace?: { traceparent: string; tracestate?: string };
   };
 }
 

@@ -224,5 +224,9 @@ export const stateFileCheck: Check = obj({
     "executor?": str(),
     "checkpointDir?": str(),
     "keepCheckpoints?": int(1),
+    "trace?": obj({
+      traceparent: str(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/),
+      "tracestate?": str(/^[\x20-\x7e]{0,512}$/),
+    }),
   }),
 });

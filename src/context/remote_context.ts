@@ -22,6 +22,8 @@ import { type ErrorRecord, fromErrorRecord, toErrorRecord, WorkflowError } from 
 import { getTask, resolveTask, type Task } from "../graph/task.ts";
 import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import { callProblem, outcomeProblem } from "./remote_check.ts";
+import type { TraceCarrier } from "../observability/otel.ts";
+import { runTraced, tracedCall, traceHeaders } from "../observability/task_trace.ts";
 import {
   type CheckpointInfo,
   type CheckpointOptions,
@@ -46,6 +48,8 @@ export interface RemoteTaskMessage {
   attempt: number;
   /** 1-based cycle. */
   cycle: number;
+  /** W3C trace context of the attempt's span, when the run is traced. */
+  trace?: TraceCarrier;
 }
 
 /** Directives as JSON: tasks by name only (the host resolves names in its own registry). */
@@ -100,6 +104,7 @@ export type CallTransport = (call: ContextCall) => Promise<unknown>;
  * @throws {TypeError} When the input cannot be encoded.
  */
 export function toRemoteMessage(task: Task, input: unknown, ctx: TaskContext): RemoteTaskMessage {
+  const trace = traceHeaders(ctx);
   return {
     runId: ctx.runId,
     taskId: task.name,
@@ -107,6 +112,7 @@ export function toRemoteMessage(task: Task, input: unknown, ctx: TaskContext): R
     input: toJsonTree(input, `input of task "${task.name}"`),
     attempt: ctx.attempt,
     cycle: ctx.cycle,
+    ...(trace ? { trace } : {}),
   };
 }
 
@@ -115,12 +121,23 @@ export function toRemoteMessage(task: Task, input: unknown, ctx: TaskContext): R
  *
  * @param ctx The host context of the attempt.
  * @param call The call.
+ * @param trace The caller's trace context, when the call carried one (its span is the parent of
+ * the call's span; else the attempt's span is).
  * @returns The answer as a codec tree.
  * @throws {TypeError} When the call is malformed (unknown op or method, malformed values).
  */
-export async function serveContextCall(ctx: TaskContext, call: ContextCall): Promise<unknown> {
+export async function serveContextCall(
+  ctx: TaskContext,
+  call: ContextCall,
+  trace?: TraceCarrier,
+): Promise<unknown> {
   const problem = callProblem(call);
   if (problem) throw new TypeError(`Cannot serve a ctx call of task "${ctx.taskId}": ${problem}`);
+  const op = call.op === "channel" ? `channel.${call.method}` : call.op;
+  return await tracedCall(ctx, op, trace, () => serveCall(ctx, call));
+}
+
+async function serveCall(ctx: TaskContext, call: ContextCall): Promise<unknown> {
   switch (call.op) {
     case "channel": {
       const args = call.args.map((a) => fromJsonTree(a));
@@ -300,6 +317,10 @@ export interface RemoteTaskContextOptions {
   signal: AbortSignal;
   /** A channel to use directly instead of calling the host (e.g. a Redis channel). */
   channel?: Channel;
+  /** Where the task runs, for its span (`"worker"`, `"process"`, `"container"`, `"redis"`). */
+  where?: string;
+  /** More attributes of its span. */
+  spanAttributes?: Record<string, string | number | boolean>;
 }
 
 /** The `ctx` of a task that runs away from its run. */
@@ -385,7 +406,15 @@ export async function runRemoteTask(
   try {
     const t = await resolveTask(message.taskId, message.module);
     const ctx = new RemoteTaskContext(message, options);
-    const value = await t.invoke(fromJsonTree(message.input), ctx);
+    const input = fromJsonTree(message.input);
+    const value = message.trace
+      ? await runTraced(
+        message,
+        options.where ?? "remote",
+        async () => await t.invoke(input, ctx),
+        options.spanAttributes,
+      )
+      : await t.invoke(input, ctx);
     return {
       ok: true,
       value: toJsonTree(value, `result of task "${message.taskId}"`),

@@ -22,6 +22,7 @@ import {
 import type { Channel } from "../channels/channel.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
+import type { RunObserver } from "../observability/instrumentation.ts";
 import { type Clock, clockSleep, type Timer } from "../time/clock.ts";
 import { findHandler, handlerName, handlerNames, type PlacementOptions } from "./placement.ts";
 import type { AttemptRef, DistributiveOmit, EnginePort, RunPersistence } from "./persistence.ts";
@@ -114,6 +115,8 @@ export interface EngineSetup {
   clock: Clock;
   /** Receives events. */
   onEvent?: (event: WorkflowEvent) => void;
+  /** Tracing, metrics and progress of the run (absent when nothing is recorded). */
+  observer?: RunObserver;
   /** Receives every transition of the state. */
   record?: (transition: Transition) => void;
   /**
@@ -145,6 +148,7 @@ export class Engine {
   readonly #host: ContextHost<Execution>;
   readonly #handlerAt: (TaskHandler | undefined)[] = [];
   readonly #emit: ((e: WorkflowEvent) => void) | undefined;
+  readonly #obs: RunObserver | undefined;
   readonly #runAbort = new AbortController();
   /** Deferred checkpoint writes the run waits for before starting more or finishing. */
   #busy = 0;
@@ -164,6 +168,7 @@ export class Engine {
     this.#setup = setup;
     this.runId = setup.runId;
     const listener = setup.onEvent;
+    this.#obs = setup.observer;
     if (listener) {
       this.#emit = (e) => {
         try {
@@ -197,7 +202,9 @@ export class Engine {
     this.#state.recordTo(setup.record);
     // Later rebuilds undo the same failure (the journal keeps it: it happened).
     if (j?.retry) setup.record?.({ t: "retried" });
-    if (this.#emit) port.note = (type, fields) => this.#note({ type, ...fields } as never);
+    if (this.#emit || this.#obs) {
+      port.note = (type, fields) => this.#note({ type, ...fields } as never);
+    }
     this.#persistence = setup.persistence(this.#port());
     this.#host = this.#contextHost();
   }
@@ -225,8 +232,15 @@ export class Engine {
       );
   }
 
+  /**
+   * Emits an event to the listener and the observer. Task starts and successes are built only
+   * for a listener (`if (this.#emit)`): the observer has its own attempt hooks.
+   */
   #note(event: DistributiveOmit<WorkflowEvent, "runId" | "time">): void {
-    this.#emit?.({ ...event, runId: this.runId, time: this.#setup.clock.now() } as WorkflowEvent);
+    if (!this.#emit && !this.#obs) return;
+    const e = { ...event, runId: this.runId, time: this.#setup.clock.now() } as WorkflowEvent;
+    this.#obs?.event(e);
+    this.#emit?.(e);
   }
 
   /**
@@ -369,7 +383,9 @@ export class Engine {
     }
     let p: Promise<unknown>;
     try {
-      p = Promise.resolve(exec.handler!.execute(exec.task, exec.input, exec.ctx));
+      p = Promise.resolve(
+        this.#obs ? this.#observed(exec) : exec.handler!.execute(exec.task, exec.input, exec.ctx),
+      );
     } catch (error) {
       p = Promise.reject(error);
     }
@@ -377,6 +393,11 @@ export class Engine {
       (result) => this.#attemptOk(exec, attempt, result),
       (error) => this.#attemptFailed(exec, attempt, error),
     );
+  }
+
+  /** The handler call of an attempt, inside its trace context (out of line: the hot path stays small). */
+  #observed(exec: Execution): unknown {
+    return this.#obs!.attempt(exec, () => exec.handler!.execute(exec.task, exec.input, exec.ctx));
   }
 
   #attemptOk(exec: Execution, attempt: number, result: unknown): void {
@@ -391,6 +412,7 @@ export class Engine {
         return this.#attemptFailed(exec, attempt, error);
       }
     }
+    this.#obs?.attemptEnded(exec);
     const state = this.#state;
     const d = exec.ctx.directives;
     if (this.#emit) {
@@ -456,6 +478,7 @@ export class Engine {
         error,
         ...itemField(exec),
       });
+      this.#obs?.attemptEnded(exec, error, delayMs);
       this.#state.retry(exec, error);
       // The wait ends early when the run stops or the execution is cancelled (its group or map
       // settled without it): a cancelled execution never starts another attempt.
@@ -471,6 +494,7 @@ export class Engine {
         });
       return;
     }
+    this.#obs?.attemptEnded(exec, error);
     this.#settleFailed(exec, error);
   }
 
@@ -488,6 +512,7 @@ export class Engine {
     exec.timer = undefined;
     exec.ctx?.abort(reason);
     exec.retryWait?.abort(reason);
+    this.#obs?.attemptEnded(exec, asError(reason));
     if (this.#emit) {
       this.#note({
         type: "task.cancelled",
@@ -519,6 +544,14 @@ export class Engine {
       running.ctx?.abort(crash);
       this.#state.drop(running);
     }
+    // The run's telemetry ends as for a failure (a real crash would leave its span unended).
+    this.#obs?.event({
+      type: "run.failed",
+      runId: this.#setup.runId,
+      time: this.#setup.clock.now(),
+      error: crash,
+      steps: this.#state.steps,
+    });
     this.#reject(crash);
     return true;
   }

@@ -12,6 +12,7 @@ import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { RunStore } from "../store/run_store.ts";
 import type { CrashPoint } from "./simulated_crash.ts";
+import type { RunProgress } from "../observability/progress.ts";
 
 /**
  * Where tasks run when a run has a backend (e.g. `redisBackend(...)` from
@@ -75,6 +76,14 @@ export interface RunOptions {
   runId?: string;
   /** Receives every event of the run. */
   onEvent?: EventListener;
+  /**
+   * Receives the run's progress (tasks done, running, failed, waiting; elapsed time) every
+   * `progressIntervalMs` and once when the run ends (`progressReporter()` shows it to people).
+   * @default {undefined}
+   */
+  onProgress?: (progress: RunProgress) => void;
+  /** How often `onProgress` is called while the run goes on (10 ms or more). @default {1000} */
+  progressIntervalMs?: number;
   /**
    * Where the members of every parallel group run, as a handler name (`"inline"` = `"direct"`,
    * `"workers"` = `"worker"`); a group's own `executor` and a task's own `handler` win.

@@ -20,6 +20,7 @@ import { LuaScript } from "./lua_script.ts";
 import type { Signer } from "./signing.ts";
 import { safeErrorRecord } from "./safe_outcome.ts";
 import { encodeWake } from "./wake.ts";
+import { activeCarrier } from "../observability/otel.ts";
 import { sleep } from "../time/sleep.ts";
 import {
   type CallRecord,
@@ -98,7 +99,14 @@ export class CallClient {
     signal.throwIfAborted();
     const id = crypto.randomUUID();
     const runId = message.runId;
-    const record: CallRecord = { id, job: message.job, replyTo: this.#workerId, call };
+    const trace = activeCarrier();
+    const record: CallRecord = {
+      id,
+      job: message.job,
+      replyTo: this.#workerId,
+      call,
+      ...(trace ? { trace } : {}),
+    };
     const sealed = this.#signer.seal("call", runId, id, JSON.stringify(record));
     let onAbort!: () => void;
     let accept!: (r: ReplyRecord) => void;
@@ -261,7 +269,7 @@ export class CallServer {
           { code: "JOB_NOT_RUNNING" },
         );
       }
-      reply = { ok: true, value: await serveContextCall(job.ctx, record.call) };
+      reply = { ok: true, value: await serveContextCall(job.ctx, record.call, record.trace) };
     } catch (error) {
       reply = { ok: false, error: safeErrorRecord(error) };
     }

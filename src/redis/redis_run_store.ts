@@ -177,6 +177,7 @@ export class RedisRunStore implements RunStore {
       steps: 0,
       ...(owned ? { startedAt: iso, owner: run.owner, leaseUntil: now + (run.leaseMs ?? 0) } : {}),
       ...(run.idempotencyKey !== undefined ? { idempotencyKey: run.idempotencyKey } : {}),
+      ...(run.trace ? { trace: run.trace } : {}),
     };
     const key = run.idempotencyKey;
     const idem = key === undefined

@@ -14,6 +14,7 @@ import type {
   RemoteTaskMessage,
 } from "../context/remote_context.ts";
 import type { ErrorRecord } from "../errors.ts";
+import { parseTraceparent, type TraceCarrier } from "../observability/otel.ts";
 
 /** Wire format version of job messages (2: signatures bound to prefix, run, job and kind). */
 export const WIRE_VERSION = 2;
@@ -52,6 +53,8 @@ export interface CallRecord {
   replyTo: string;
   /** The call. */
   call: ContextCall;
+  /** W3C trace context of the span that made the call, when traced. */
+  trace?: TraceCarrier;
 }
 
 /** The answer to a {@linkcode CallRecord}. */
@@ -113,6 +116,23 @@ function flag(what: string, o: Obj, field: string, optional = false): boolean | 
   return v;
 }
 
+/** An optional W3C trace context (covered by the message's signature like every field). */
+function traceField(what: string, o: Obj): { trace?: TraceCarrier } {
+  const v = o.trace;
+  if (v === undefined) return {};
+  try {
+    parseTraceparent(v);
+  } catch (error) {
+    fail(what, "trace", `is not a W3C trace context: ${(error as Error).message}`);
+  }
+  const t = v as TraceCarrier;
+  return {
+    trace: t.tracestate
+      ? { traceparent: t.traceparent, tracestate: t.tracestate }
+      : { traceparent: t.traceparent },
+  };
+}
+
 function whole(what: string, o: Obj, field: string, min: number, max: number): number {
   const v = o[field];
   if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
@@ -158,6 +178,7 @@ export function parseJobMessage(raw: unknown): JobMessage {
     attempt: whole(w, m, "attempt", 1, 1e9),
     cycle: whole(w, m, "cycle", 1, 1e9),
     retentionMs: whole(w, m, "retentionMs", RETENTION_RANGE[0], RETENTION_RANGE[1]),
+    ...traceField(w, m),
   };
 }
 
@@ -356,7 +377,13 @@ export function parseCallRecord(raw: unknown): CallRecord {
   } else {
     call = { op: "requestFeedback", request: object(w, "call.request", c.request) as never };
   }
-  return { id: id(w, o, "id"), job: id(w, o, "job"), replyTo: id(w, o, "replyTo"), call };
+  return {
+    id: id(w, o, "id"),
+    job: id(w, o, "job"),
+    replyTo: id(w, o, "replyTo"),
+    call,
+    ...traceField(w, o),
+  };
 }
 
 /**

@@ -97,6 +97,7 @@ export async function continueRun(
       transitions,
       retry: record.retryRequested === true,
     },
+    ...(record.trace ? { trace: record.trace } : {}),
   });
 }
 

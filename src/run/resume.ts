@@ -97,5 +97,5 @@ export async function startResume(path: string, options: ResumeOptions = {}): Pr
     checkpointDir: options.checkpointDir ?? saved.checkpointDir,
     keepCheckpoints: options.keepCheckpoints ?? saved.keepCheckpoints,
     runId: cp.state.runId,
-  }, { state, channel });
+  }, { state, channel, ...(saved.trace ? { trace: saved.trace } : {}) });
 }

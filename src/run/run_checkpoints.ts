@@ -15,6 +15,7 @@ import { removeCheckpoint, SUFFIXES, writeCheckpoint } from "../checkpoint/files
 import type { CheckpointMetadata } from "../context/task_context.ts";
 import type { AttemptRef, EnginePort } from "../engine/persistence.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
+import type { TraceCarrier } from "../observability/otel.ts";
 
 /** Run options a checkpoint keeps or uses. */
 export interface CheckpointSettings {
@@ -28,6 +29,8 @@ export interface CheckpointSettings {
   executor?: string;
   /** Signs the checkpoints. */
   secret?: string;
+  /** Stored so that a resumed run links to the run's first span. */
+  trace?: TraceCarrier;
 }
 
 /** A relative checkpoint name: segments of `[A-Za-z0-9_.-]`, none of them `.` or `..`. */
@@ -172,6 +175,7 @@ export class RunCheckpoints {
           ...(o.executor !== undefined ? { executor: o.executor } : {}),
           ...(dir !== undefined ? { checkpointDir: resolve(dir) } : {}),
           ...(o.keepCheckpoints !== undefined ? { keepCheckpoints: o.keepCheckpoints } : {}),
+          ...(o.trace ? { trace: o.trace } : {}),
         },
       },
       channel: await cap.channel,

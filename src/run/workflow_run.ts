@@ -26,6 +26,8 @@ import { FileFeedbackStore } from "../checkpoint/file_feedback_store.ts";
 import { systemClock } from "../time/clock.ts";
 import type { WorkflowError } from "../errors.ts";
 import { runPersistence } from "./run_persistence.ts";
+import { type RunTelemetry, runTelemetry } from "../observability/instrumentation.ts";
+import type { TraceCarrier } from "../observability/otel.ts";
 
 /** What a run needs of its flow. */
 export interface Runnable {
@@ -47,6 +49,8 @@ export interface ContinueFrom {
   channel?: Channel;
   /** A recorded run continued from its journal, with the lease taken on it. */
   journal?: EngineSetup["journal"] & { lease: Lease; seq: number; runId: string };
+  /** The trace context of the run's first span (its new span links to it). */
+  trace?: TraceCarrier;
 }
 
 /** Default lease of a recorded run. */
@@ -115,6 +119,17 @@ function validate(options: RunOptions): void {
       `Cannot run flow: crashAfter must be a function, got ${typeof options.crashAfter}`,
     );
   }
+  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
+    throw new TypeError(
+      `Cannot run flow: onProgress must be a function, got ${typeof options.onProgress}`,
+    );
+  }
+  const every = options.progressIntervalMs;
+  if (every !== undefined && !(typeof every === "number" && every >= 10 && every < 2 ** 31)) {
+    throw new RangeError(
+      `Cannot run flow: progressIntervalMs must be a number from 10 to 2^31-1, got ${every}`,
+    );
+  }
   if (
     keepCheckpoints !== undefined && (!Number.isInteger(keepCheckpoints) || keepCheckpoints < 1)
   ) {
@@ -177,8 +192,41 @@ export class WorkflowRun implements AsyncDisposable {
     ready: (e: Engine) => void,
   ): Promise<RunResult> {
     validate(o);
+    // Made before the first await: the context active where the run was started is its parent.
+    const telemetry = runTelemetry({
+      runId: this.runId,
+      flow: flow.name ?? "",
+      graph: flow.graph,
+      placement: { executor: o.executor, backend: o.backend },
+      clock: o.clock ?? systemClock,
+      link: from?.trace,
+      onProgress: o.onProgress,
+      progressIntervalMs: o.progressIntervalMs,
+    });
+    try {
+      return await this.#started(flow, o, from, ready, telemetry);
+    } catch (error) {
+      telemetry?.discard(error); // a no-op once the run itself ended
+      throw error;
+    } finally {
+      telemetry?.discard("not started");
+    }
+  }
+
+  async #started(
+    flow: Runnable,
+    o: RunOptions,
+    from: ContinueFrom | undefined,
+    ready: (e: Engine) => void,
+    telemetry: RunTelemetry | undefined,
+  ): Promise<RunResult> {
     const store = o.store;
+    // Kept with the run: the trace context of its first span (continued runs link to it).
+    const trace = from?.trace ?? telemetry?.carrier;
     let lease = from?.journal?.lease;
+    if (store && lease && trace && !from?.trace) {
+      await store.update(this.runId, lease, { trace }).catch(() => {});
+    }
     if (store && !from?.journal) {
       const created = await store.create({
         runId: this.runId,
@@ -190,6 +238,7 @@ export class WorkflowRun implements AsyncDisposable {
         owner: OWNER,
         leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS,
         ...(o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey } : {}),
+        ...(trace ? { trace } : {}),
       });
       if (!created.created) {
         // The key's run exists (here or in another process): its result is this call's.
@@ -223,7 +272,7 @@ export class WorkflowRun implements AsyncDisposable {
       })
       : undefined;
     try {
-      engine = await this.#create(flow, o, from, recorder);
+      engine = await this.#create(flow, o, from, recorder, telemetry, trace);
     } catch (error) {
       recorder?.close();
       throw error;
@@ -262,6 +311,8 @@ export class WorkflowRun implements AsyncDisposable {
     o: RunOptions,
     from: ContinueFrom | undefined,
     recorder: RunRecorder | undefined,
+    telemetry: RunTelemetry | undefined,
+    trace: TraceCarrier | undefined,
   ): Promise<Engine> {
     const handlers = builtinHandlers();
     if (o.backend) handlers.set(o.backend.name, o.backend.handler);
@@ -284,6 +335,7 @@ export class WorkflowRun implements AsyncDisposable {
       signal: o.signal,
       clock,
       onEvent: o.onEvent,
+      ...(telemetry ? { observer: telemetry } : {}),
       record: recorder?.record,
       journal: from?.journal,
       ...(o.taskHandlers ? { taskHandlers: new Map(Object.entries(o.taskHandlers)) } : {}),
@@ -297,6 +349,7 @@ export class WorkflowRun implements AsyncDisposable {
         feedbackStore,
         durable: recorder !== undefined,
         clock,
+        ...(trace ? { trace } : {}),
       }),
     }, from?.state);
   }

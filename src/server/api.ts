@@ -8,6 +8,7 @@
 import type { Hono } from "hono";
 import { toJsonTree } from "../channels/codec.ts";
 import { checkResponse } from "../checkpoint/feedback_errors.ts";
+import { metricsResponse } from "../observability/run_metrics.ts";
 import { graphShape } from "../graph/graph_version.ts";
 import { keyedRunId } from "../run/recorded_run.ts";
 import { readJson } from "./body.ts";
@@ -239,6 +240,12 @@ export function apiRoutes(app: Hono<Env>, ctx: ServerContext): void {
     }
   });
   app.get("/openapi.json", () => json(openApiDocument()));
+  // Run, task and feedback metrics of this process (Prometheus text, or OpenMetrics with
+  // exemplars); a scraper presents a viewer token (`authorization.credentials_file`).
+  app.get("/metrics", (c) => {
+    need(c, "viewer");
+    return metricsResponse(c.req.raw);
+  });
   app.get("/flows", (c) => {
     need(c, "viewer");
     return json({

@@ -256,6 +256,21 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { ...ok("Health"), ...errors(503) },
         },
       },
+      "/metrics": {
+        get: {
+          summary: "Run, task and feedback metrics: Prometheus text, or OpenMetrics with exemplars",
+          responses: {
+            "200": {
+              description: "OK",
+              content: {
+                "text/plain; version=0.0.4": { schema: { type: "string" } },
+                "application/openmetrics-text; version=1.0.0": { schema: { type: "string" } },
+              },
+            },
+            ...errors(401),
+          },
+        },
+      },
       "/flows": {
         get: {
           summary: "Flows that can be started",

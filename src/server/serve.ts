@@ -26,6 +26,7 @@ import { uiRoutes } from "./dashboard/ui_routes.ts";
 import { EventHub } from "./event_hub.ts";
 import { HttpError, json, toHttpError } from "./http_error.ts";
 import { type Delivery, Notifier, type NotifyOptions } from "./notifier.ts";
+import { feedbackMetrics, graflowMetrics } from "../observability/run_metrics.ts";
 import { RunViews } from "./run_view.ts";
 import { readCookie, safeEqual, SESSION_COOKIE, Sessions } from "./session.ts";
 import { parseTokens, TokenSet, type TokenSpec } from "./tokens.ts";
@@ -94,6 +95,7 @@ export class GraflowServer implements AsyncDisposable {
   readonly #http: Deno.HttpServer;
   readonly #hub: EventHub;
   readonly #notifier: Notifier;
+  readonly #stopMetrics: () => void;
   readonly #emit: (e: ServerEvent) => void;
   #closing: Promise<void> | undefined;
 
@@ -106,7 +108,9 @@ export class GraflowServer implements AsyncDisposable {
     notifier: Notifier;
     orchestrator?: Orchestrator;
     emit: (e: ServerEvent) => void;
+    stopMetrics: () => void;
   }) {
+    this.#stopMetrics = parts.stopMetrics;
     this.url = parts.url;
     this.port = parts.port;
     this.#http = parts.http;
@@ -136,6 +140,7 @@ export class GraflowServer implements AsyncDisposable {
         () => this.#hub.close(),
         () => this.#http.shutdown(),
         () => this.orchestrator?.stop(),
+        () => this.#stopMetrics(),
       ];
       for (const step of steps) {
         try {
@@ -185,7 +190,7 @@ function authenticate(request: Request, tokens: TokenSet, sessions: Sessions): A
 }
 
 /**
- * Serves the HTTP API (`/runs`, `/feedback`, `/openapi.json`, `/health`), live events (SSE) and
+ * Serves the HTTP API (`/runs`, `/feedback`, `/openapi.json`, `/health`, `/metrics`), live events (SSE) and
  * the dashboard (`/ui/`) over a run store.
  *
  * @param options The store, tokens, port and the rest.
@@ -408,7 +413,10 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
     throw error;
   }
   notifier.start();
+  graflowMetrics.enable();
+  const stopMetrics = feedbackMetrics(store.feedback); // open requests, the oldest's age
   const server = new GraflowServer({
+    stopMetrics,
     url,
     port: addr.port,
     http,

@@ -169,8 +169,8 @@ export class LocalRunStore implements RunStore {
       sql(
         this.#db,
         `INSERT INTO runs (run_id, flow, version, status, input, created_at, created_ms, started_at,
-          updated_at, owner, lease_until, fence, idempotency_key, graph_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          updated_at, owner, lease_until, fence, idempotency_key, graph_key, trace)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         run.runId,
         run.flow,
@@ -186,6 +186,7 @@ export class LocalRunStore implements RunStore {
         owned ? 1 : 0,
         run.idempotencyKey ?? null,
         graphKey,
+        run.trace ? JSON.stringify(run.trace) : null,
       );
       this.#event(run.runId, "run");
       const record = toRecord(this.#row(run.runId)!);
@@ -362,6 +363,7 @@ export class LocalRunStore implements RunStore {
         set("feedback", patch.feedback ? JSON.stringify(patch.feedback) : null);
       }
       if (patch.retryRequested !== undefined) set("retry_requested", patch.retryRequested ? 1 : 0);
+      if (patch.trace !== undefined) set("trace", JSON.stringify(patch.trace));
       if (patch.status && FINAL_STATUSES.includes(patch.status)) {
         set("owner", null);
         set("lease_until", null);

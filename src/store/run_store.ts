@@ -74,6 +74,16 @@ export interface RunRecord {
   cancelRequested?: boolean;
   /** Set when a failed run is to be continued from its failed tasks. */
   retryRequested?: boolean;
+  /** W3C trace context of the run's first span (when traced): continuations link to it. */
+  trace?: RunTraceContext;
+}
+
+/** A W3C trace context, as a run record keeps it. */
+export interface RunTraceContext {
+  /** `00-<trace id>-<span id>-<flags>`. */
+  traceparent: string;
+  /** Vendor state. */
+  tracestate?: string;
 }
 
 /** A run to record. */
@@ -96,6 +106,8 @@ export interface NewRun {
   owner?: string;
   /** Lease length for `running`. */
   leaseMs?: number;
+  /** W3C trace context of the run's span, when traced. */
+  trace?: RunTraceContext;
 }
 
 /** One recorded transition of a run. */
@@ -254,5 +266,6 @@ export type RunPatch = Partial<
     | "checkpoints"
     | "feedback"
     | "retryRequested"
+    | "trace"
   >
 >;

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
   feedback TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   retry_requested INTEGER NOT NULL DEFAULT 0,
-  graph_key TEXT NOT NULL
+  graph_key TEXT NOT NULL,
+  trace TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_by_key ON runs (idempotency_key)
   WHERE idempotency_key IS NOT NULL;
@@ -158,13 +159,14 @@ export interface RunRow {
   feedback: string | null;
   cancel_requested: number;
   retry_requested: number;
+  trace: string | null;
 }
 
 /** The columns of a run record (all but the graph). */
 export const RUN_COLUMNS =
   "run_id, flow, version, status, input, output, error, created_at, created_ms, started_at, " +
   "updated_at, finished_at, owner, lease_until, fence, idempotency_key, steps, checkpoints, " +
-  "feedback, cancel_requested, retry_requested";
+  "feedback, cancel_requested, retry_requested, trace";
 
 /**
  * A run row as a record.
@@ -194,5 +196,6 @@ export function toRecord(r: RunRow): RunRecord {
     ...(r.feedback !== null ? { feedback: JSON.parse(r.feedback) } : {}),
     ...(r.cancel_requested ? { cancelRequested: true } : {}),
     ...(r.retry_requested ? { retryRequested: true } : {}),
+    ...(r.trace !== null ? { trace: JSON.parse(r.trace) } : {}),
   };
 }

@@ -27,9 +27,22 @@ import { WorkerPresence } from "./worker_presence.ts";
 import type { NormalizedWorkerOptions } from "./worker_options.ts";
 import { serveMetrics } from "./metrics_server.ts";
 import { checkHealth, type WorkerHealth } from "./worker_health.ts";
+import type { MetricsFormat } from "../observability/metrics_registry.ts";
+import { graflowMetrics } from "../observability/run_metrics.ts";
+import { parseTraceparent } from "../observability/otel.ts";
 
 import type { WorkerEvent } from "./worker_options.ts";
 import { sleep } from "../time/sleep.ts";
+
+/** How long each reserved entry waited in the stream before this worker reserved it (ms). */
+const queueWaits = new WeakMap<QueueEntry, number>();
+
+/** The exemplar of a job: the trace of the attempt that enqueued it. */
+function exemplar(message: JobMessage): { traceId: string; spanId: string } | undefined {
+  if (!message.trace) return undefined;
+  const sc = parseTraceparent(message.trace);
+  return { traceId: sc.traceId, spanId: sc.spanId };
+}
 
 interface Running {
   entry: QueueEntry;
@@ -134,6 +147,7 @@ export class GraflowWorker implements AsyncDisposable {
     await this.#queue.handBack(this.id, await this.#queue.pendingOf(this.id));
     await this.#presence.start();
     if (this.#o.metricsPort !== undefined) {
+      graflowMetrics.enable();
       const s = serveMetrics(this, this.#o.metricsPort, this.#o.metricsHostname);
       this.#server = s;
       this.port = s.port;
@@ -232,7 +246,11 @@ export class GraflowWorker implements AsyncDisposable {
   }
 
   #accept(entries: QueueEntry[]): void {
+    const now = Date.now();
     for (const e of entries) {
+      // The stream entry id starts with the Redis server's time of the XADD (milliseconds).
+      const added = Number(e.id.slice(0, e.id.indexOf("-")));
+      if (e.deliveries === 1 && added > 0) queueWaits.set(e, Math.max(0, now - added));
       if (!this.#running.has(e.id) && !this.#buffer.some((b) => b.id === e.id)) {
         this.#buffer.push(e);
       }
@@ -322,12 +340,21 @@ export class GraflowWorker implements AsyncDisposable {
     if (this.#cancelled.has(message.job)) return; // its entry is gone already
     r.job = message.job;
     this.#byJob.set(message.job, r);
+    const waited = queueWaits.get(entry);
+    if (waited !== undefined) {
+      graflowMetrics.queueWait(message.taskId, waited / 1000, exemplar(message));
+    }
     const started = performance.now();
     const signal = r.controller.signal;
     const outcome = await runJob(message, {
       call: (c) => this.#calls.call(message, c, signal),
       signal,
       channel: this.#channel(message.runId),
+      where: "redis",
+      spanAttributes: {
+        "graflow.worker.id": this.id,
+        ...(waited !== undefined ? { "graflow.queue.wait_ms": waited } : {}),
+      },
     });
     this.metrics.observe((performance.now() - started) / 1000);
     if (r.dropped) return;
@@ -419,13 +446,17 @@ export class GraflowWorker implements AsyncDisposable {
   }
 
   /**
-   * Prometheus text of the metrics (with the queue depth when Redis answers).
+   * The metrics exposition: this worker's (with the queue depth when Redis answers), then the
+   * run and task metrics of this process (`graflowMetrics`: queue waits, and the runs an
+   * orchestrator in this process drives).
    *
+   * @param format Prometheus text or OpenMetrics text. @default {"prometheus"}
    * @returns The text.
    */
-  async metricsText(): Promise<string> {
+  async metricsText(format: MetricsFormat = "prometheus"): Promise<string> {
     const depth = await this.#queue.depth().catch(() => undefined);
-    return this.metrics.render({ worker: this.id }, depth);
+    return this.metrics.render({ worker: this.id }, depth, format) +
+      await graflowMetrics.registry.render(format);
   }
 
   /**

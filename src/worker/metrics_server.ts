@@ -5,11 +5,16 @@
  * @module
  */
 import type { WorkerHealth } from "./worker_health.ts";
+import {
+  CONTENT_TYPES,
+  type MetricsFormat,
+  negotiateFormat,
+} from "../observability/metrics_registry.ts";
 
 /** What the server needs of a worker. */
 export interface MetricsSource {
-  /** Prometheus text. */
-  metricsText(): Promise<string>;
+  /** The exposition, in Prometheus text or OpenMetrics text (with exemplars). */
+  metricsText(format?: MetricsFormat): Promise<string>;
   /** Health report. */
   health(): Promise<WorkerHealth>;
 }
@@ -30,8 +35,10 @@ export function serveMetrics(
   const server = Deno.serve({ port, hostname, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/metrics") {
-      return new Response(await source.metricsText(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      // OpenMetrics (with exemplars linking to traces) when the scraper asks for it.
+      const format = negotiateFormat(req.headers.get("accept"));
+      return new Response(await source.metricsText(format), {
+        headers: { "content-type": CONTENT_TYPES[format] },
       });
     }
     if (path === "/health") {

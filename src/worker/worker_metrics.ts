@@ -1,8 +1,11 @@
 /**
- * A worker's counters, gauges and task duration histogram, rendered as Prometheus text.
+ * A worker's counters, gauges and task duration histogram, rendered as Prometheus text or
+ * OpenMetrics text (without the final `# EOF`: the worker's metrics server adds the run and task
+ * metrics of `graflowMetrics` and ends the exposition).
  *
  * @module
  */
+import type { MetricsFormat } from "../observability/metrics_registry.ts";
 
 /** Upper bounds (seconds) of the task duration histogram buckets. */
 export const DURATION_BUCKETS: readonly number[] = [
@@ -61,9 +64,14 @@ export class WorkerMetrics {
    *
    * @param labels Labels of every sample (e.g. `{ worker: "w1" }`).
    * @param queue Queue depth, when known.
+   * @param format Prometheus text (0.0.4) or OpenMetrics text (no `# EOF`). @default {"prometheus"}
    * @returns The text.
    */
-  render(labels: Record<string, string>, queue?: { waiting: number; pending: number }): string {
+  render(
+    labels: Record<string, string>,
+    queue?: { waiting: number; pending: number },
+    format: MetricsFormat = "prometheus",
+  ): string {
     const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
     const lab = (extra: string[] = []) => {
       const all = [...l, ...extra];
@@ -71,7 +79,11 @@ export class WorkerMetrics {
     };
     const out: string[] = [];
     const metric = (name: string, type: string, help: string, value: number) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${lab()} ${value}`);
+      // OpenMetrics names a counter family without its _total suffix.
+      const family = type === "counter" && format === "openmetrics"
+        ? name.replace(/_total$/, "")
+        : name;
+      out.push(`# HELP ${family} ${help}`, `# TYPE ${family} ${type}`, `${name}${lab()} ${value}`);
     };
     metric(
       "graflow_worker_tasks_processed_total",

@@ -24,8 +24,10 @@ Deno.test("the package's import map holds only what the library needs", () => {
   // dockerode: loaded by the Docker handler at run time; @types/dockerode: types for the tests and
   // examples that drive the engine directly (types only, never loaded); ioredis: through
   // src/deps/ioredis.ts, which pins it; assert: node:assert for the tests; hono: the router of
-  // the ./server entry point.
+  // the ./server entry point; @opentelemetry/api: for task code and the tests (the library takes
+  // only its types, from src/deps/otel_api.ts).
   assert.deepEqual(Object.keys(imports).sort(), [
+    "@opentelemetry/api",
     "@types/dockerode",
     "assert",
     "dockerode",

@@ -306,3 +306,34 @@ storeTest(
     assert.equal((await t.api("/runs/nope/events")).status, 404);
   },
 );
+
+storeTest(
+  "GET /metrics needs a viewer token and counts the runs the server's orchestrator ran",
+  async (kind) => {
+    await using t = await startServer({ kind, orchestrate: { intervalMs: 50 } });
+    assert.equal((await fetch(`${t.url}/metrics`)).status, 401);
+    const s = await t.api("/runs", { method: "POST", json: { flow: "srv_pipeline", input: {} } });
+    const runId = (s.body.run as { runId: string }).runId;
+    await until(async () => {
+      const r = (await t.api(`/runs/${runId}`)).body.run as { status: string };
+      return r.status === "completed";
+    }, "the run to complete");
+    const scrape = async (accept?: string) => {
+      const res = await fetch(`${t.url}/metrics`, {
+        headers: { authorization: `Bearer ${VIEWER}`, ...(accept ? { accept } : {}) },
+      });
+      assert.equal(res.status, 200);
+      return { type: res.headers.get("content-type") ?? "", text: await res.text() };
+    };
+    const text = await scrape();
+    assert.match(text.type, /^text\/plain/);
+    assert.match(
+      text.text,
+      /^graflow_runs_finished_total\{flow="srv_pipeline",status="completed"\} [1-9]/m,
+    );
+    assert.match(text.text, /^graflow_feedback_open /m);
+    const om = await scrape("application/openmetrics-text; version=1.0.0");
+    assert.match(om.type, /^application\/openmetrics-text/);
+    assert.match(om.text, /# EOF\n$/);
+  },
+);
