@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { OutputStream } from "../docker/container_output.ts";
 
 /** A line a task printed in its subprocess, for {@linkcode ProcessPoolOptions.onOutput}. */
 export interface ProcessOutputLine {
@@ -12,7 +11,7 @@ export interface ProcessOutputLine {
   /** Its run. */
   runId: string | undefined;
   /** `stdout` or `stderr`. */
-  stream: OutputStream;
+  stream: "stdout" | "stderr";
   /** The line, without its `\n`. */
   line: string;
 }
