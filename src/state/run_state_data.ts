@@ -1,7 +1,7 @@
 /**
  * The state of a run as plain data (`RunState.toData()` / `RunState.fromData()`): what a
  * checkpoint stores and what a run record snapshots; and the transitions that rebuild it one
- * step at a time (`RunState.apply()`).
+ * step at a time (`Replay.apply()` in `./replay.ts`).
  *
  * @module
  */
