@@ -6,14 +6,14 @@
  * @module
  */
 import { join } from "node:path";
-import { Engine, type EngineSetup } from "../engine/engine.ts";
+import { Engine } from "../engine/engine.ts";
 import { graphShape } from "../graph/graph_version.ts";
 import { toJsonTree } from "../channels/codec.ts";
 import type { Lease } from "../store/run_store.ts";
 import { SimulatedCrash } from "../engine/simulated_crash.ts";
 import { RunRecorder } from "./run_recorder.ts";
 import { finalPatch, keyedRunId, recordedResult } from "./recorded_run.ts";
-import type { RunOptions, RunResult } from "../engine/run_options.ts";
+import type { EngineSetup, RunOptions, RunResult } from "../engine/run_options.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
 import type { Graph } from "../graph/graph.ts";
 import type { Plan } from "../graph/plan.ts";
