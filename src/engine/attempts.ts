@@ -12,7 +12,7 @@
 import { mayRetry, retryDelay } from "../graph/task.ts";
 import { asError, TaskTimeoutError } from "../errors.ts";
 import type { ExecState, RunStatePort } from "../state/exec_state.ts";
-import { type ContextHost, EngineTaskContext } from "../context/task_context.ts";
+import { type ContextHost, EngineTaskContext } from "../context/engine_task_context.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { WorkflowEvent } from "../observability/events.ts";
 import type { RunObserver } from "../observability/instrumentation.ts";

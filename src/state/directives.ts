@@ -21,7 +21,7 @@ import {
 import type { ExecState } from "./exec_state.ts";
 import type { Routing } from "./routing.ts";
 import type { Directives, Stop } from "./run_state_data.ts";
-import type { MapCall } from "../context/task_context.ts";
+import type { MapCall } from "../context/directive_recorder.ts";
 
 /** What applying directives needs of the run state. */
 export interface DirectivePort {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ActivationKind, TraceEdge } from "../graph/executed_graph.ts";
-import type { Directives } from "../context/task_context.ts";
+import type { Directives } from "../context/directive_recorder.ts";
 import type { PolicySpec } from "../graph/policies.ts";
 
 export type { ActivationKind, Directives, TraceEdge };
