@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
+import type { ContextCall } from "../src/context/remote_context.ts";
+import { runRemoteTask } from "../src/context/remote_task.ts";
 import { type ErrorRecord, fromErrorRecord } from "../src/errors.ts";
 import {
   type AnswerLine,

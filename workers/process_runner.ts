@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
+import type { ContextCall } from "../src/context/remote_context.ts";
+import { runRemoteTask } from "../src/context/remote_task.ts";
 import { fromErrorRecord } from "../src/errors.ts";
 import {
   type ContainerFrame,

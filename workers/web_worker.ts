@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { type ContextCall, runRemoteTask } from "../src/context/remote_context.ts";
+import type { ContextCall } from "../src/context/remote_context.ts";
+import { runRemoteTask } from "../src/context/remote_task.ts";
 import { fromErrorRecord, toErrorRecord } from "../src/errors.ts";
 import type { HostMessage, RunMessage, WorkerMessage } from "../src/handlers/worker_protocol.ts";
 

@@ -1,10 +1,11 @@
 /**
- * Running a task away from its run (Web Worker, Redis worker, container) with a working `ctx`.
+ * Running a task away from its run (Web Worker, Redis worker, container) with a working `ctx`:
+ * the messages, and the host side.
  *
- * The remote side gets a {@linkcode RemoteTaskContext}: `next`, `nextIteration`, `terminate`,
- * `cancel` and deferred checkpoints are recorded and shipped back with the outcome; `channel`,
- * `result`, immediate checkpoints and feedback requests are calls answered by the host with
- * {@linkcode serveContextCall}. Only JSON data crosses: values as codec trees, errors as
+ * The remote side (`./remote_task.ts`) gets a `RemoteTaskContext`: `next`, `nextIteration`,
+ * `terminate`, `cancel` and deferred checkpoints are recorded and shipped back with the outcome;
+ * `channel`, `result`, immediate checkpoints and feedback requests are calls answered by the host
+ * with {@linkcode serveContextCall}. Only JSON data crosses: values as codec trees, errors as
  * {@linkcode ErrorRecord}s.
  *
  * Code is chosen by the host only. Host → remote, a task travels with the URL of the module
@@ -17,22 +18,14 @@
  * @module
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
-import type { Channel, SetOptions } from "../channels/channel.ts";
-import { type ErrorRecord, fromErrorRecord, toErrorRecord, WorkflowError } from "../errors.ts";
-import { getTask, resolveTask, type Task } from "../graph/task.ts";
+import { type ErrorRecord, fromErrorRecord, WorkflowError } from "../errors.ts";
+import { getTask, type Task } from "../graph/task.ts";
 import { policyFromSpec, type PolicySpec } from "../graph/policies.ts";
 import { callProblem, outcomeProblem } from "./remote_check.ts";
 import type { TraceCarrier } from "../observability/otel.ts";
-import { runTraced, tracedCall, traceHeaders } from "../observability/task_trace.ts";
-import {
-  type CheckpointInfo,
-  type CheckpointOptions,
-  DirectiveRecorder,
-  type Directives,
-  type FeedbackRequest,
-  type FeedbackResponse,
-  type TaskContext,
-} from "./task_context.ts";
+import { tracedCall, traceHeaders } from "../observability/task_trace.ts";
+import type { CheckpointOptions, FeedbackRequest, TaskContext } from "./task_context.ts";
+import { DirectiveRecorder } from "./directive_recorder.ts";
 
 /** A task to run remotely: names and JSON only. */
 export interface RemoteTaskMessage {
@@ -233,194 +226,4 @@ function applyRemoteMap(ctx: TaskContext, m: NonNullable<RemoteDirectives["map"]
     ...(policy ? { policy } : {}),
     ...(m.concurrency !== undefined ? { concurrency: m.concurrency } : {}),
   });
-}
-
-function directivesToJson(d: Directives | undefined): RemoteDirectives | undefined {
-  if (!d) return undefined;
-  const out: RemoteDirectives = {};
-  if (d.next) {
-    out.next = d.next.map((n) => ({
-      task: typeof n.task === "string" ? n.task : n.task.name,
-      ...(n.hasInput
-        ? { input: toJsonTree(n.input, `input of next task "${nameOf(n.task)}"`) }
-        : {}),
-      hasInput: n.hasInput,
-      ...(n.goto !== undefined ? { goto: n.goto } : {}),
-    }));
-  }
-  if (d.iterate) {
-    out.iterate = d.iterate.hasInput
-      ? { input: toJsonTree(d.iterate.input, "input of nextIteration"), hasInput: true }
-      : { hasInput: false };
-  }
-  if (d.map) {
-    out.map = {
-      task: nameOf(d.map.task),
-      items: toJsonTree(d.map.items, `items of ctx.map() over "${nameOf(d.map.task)}"`),
-      ...(d.map.policy ? { policy: d.map.policy } : {}),
-      ...(d.map.concurrency !== undefined ? { concurrency: d.map.concurrency } : {}),
-    };
-  }
-  if (d.terminate) out.terminate = d.terminate;
-  if (d.cancel) out.cancel = d.cancel;
-  if (d.checkpoints) out.checkpoints = d.checkpoints;
-  return out;
-}
-
-function nameOf(t: Task | string): string {
-  return typeof t === "string" ? t : t.name;
-}
-
-/** A channel whose every call goes to the host. */
-class RemoteChannel implements Channel {
-  readonly #call: CallTransport;
-  constructor(call: CallTransport) {
-    this.#call = call;
-  }
-  async #do(method: ChannelMethod, args: unknown[]): Promise<unknown> {
-    // Encode here so that values that cannot be stored fail in the task, at the call site.
-    const encoded = args.map((a, i) => toJsonTree(a, `channel ${method} argument ${i + 1}`));
-    return fromJsonTree(await this.#call({ op: "channel", method, args: encoded }));
-  }
-  get<T>(key: string, fallback?: T): Promise<T | undefined> {
-    const args = fallback === undefined ? [key] : [key, fallback];
-    return this.#do("get", args) as Promise<T | undefined>;
-  }
-  set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    return this.#do("set", options ? [key, value, options] : [key, value]) as Promise<void>;
-  }
-  delete(key: string): Promise<boolean> {
-    return this.#do("delete", [key]) as Promise<boolean>;
-  }
-  has(key: string): Promise<boolean> {
-    return this.#do("has", [key]) as Promise<boolean>;
-  }
-  keys(): Promise<string[]> {
-    return this.#do("keys", []) as Promise<string[]>;
-  }
-  clear(): Promise<void> {
-    return this.#do("clear", []) as Promise<void>;
-  }
-  append(key: string, value: unknown): Promise<number> {
-    return this.#do("append", [key, value]) as Promise<number>;
-  }
-  increment(key: string, by?: number): Promise<number> {
-    return this.#do("increment", by === undefined ? [key] : [key, by]) as Promise<number>;
-  }
-}
-
-/** Options of {@linkcode RemoteTaskContext}. */
-export interface RemoteTaskContextOptions {
-  /** Answers calls (channel, result, immediate checkpoint, feedback). */
-  call: CallTransport;
-  /** Aborted when the host cancels the attempt. */
-  signal: AbortSignal;
-  /** A channel to use directly instead of calling the host (e.g. a Redis channel). */
-  channel?: Channel;
-  /** Where the task runs, for its span (`"worker"`, `"process"`, `"container"`, `"redis"`). */
-  where?: string;
-  /** More attributes of its span. */
-  spanAttributes?: Record<string, string | number | boolean>;
-}
-
-/** The `ctx` of a task that runs away from its run. */
-export class RemoteTaskContext extends DirectiveRecorder implements TaskContext {
-  /** The task id. */
-  readonly taskId: string;
-  /** The run id. */
-  readonly runId: string;
-  /** 1-based attempt. */
-  readonly attempt: number;
-  /** 1-based cycle. */
-  readonly cycle: number;
-  /** Aborted when the host cancels the attempt. */
-  readonly signal: AbortSignal;
-  /** The run's channel (calls go to the host unless a direct channel was given). */
-  readonly channel: Channel;
-  readonly #call: CallTransport;
-
-  /**
-   * Creates the context.
-   *
-   * @param message The task message.
-   * @param options Transport, signal, optional direct channel.
-   */
-  constructor(message: RemoteTaskMessage, options: RemoteTaskContextOptions) {
-    super();
-    this.taskId = message.taskId;
-    this.runId = message.runId;
-    this.attempt = message.attempt;
-    this.cycle = message.cycle;
-    this.signal = options.signal;
-    this.#call = options.call;
-    this.channel = options.channel ?? new RemoteChannel(options.call);
-  }
-
-  /**
-   * Result of a completed task of the run (asks the host).
-   *
-   * @param taskId The task.
-   * @returns Its result or `undefined`.
-   */
-  async result<T = unknown>(taskId: string): Promise<T | undefined> {
-    return fromJsonTree(await this.#call({ op: "result", taskId })) as T | undefined;
-  }
-
-  /**
-   * Checkpoint: deferred ones are shipped with the outcome; immediate ones ask the host now.
-   *
-   * @param options Checkpoint options.
-   * @returns For immediate checkpoints, path and metadata.
-   */
-  async checkpoint(options: CheckpointOptions = {}): Promise<CheckpointInfo | undefined> {
-    if (options.deferred !== false) {
-      ((this.directives ??= {}).checkpoints ??= []).push(options);
-      return undefined;
-    }
-    return fromJsonTree(await this.#call({ op: "checkpoint", options })) as CheckpointInfo;
-  }
-
-  /**
-   * Human-in-the-loop request (asks the host).
-   *
-   * @param request The question.
-   * @returns The answer.
-   */
-  async requestFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
-    return fromJsonTree(await this.#call({ op: "requestFeedback", request })) as FeedbackResponse;
-  }
-}
-
-/**
- * Remote side: resolves the task (importing its module), runs it with a
- * {@linkcode RemoteTaskContext}, and returns the outcome as JSON. Never throws.
- *
- * @param message The task message.
- * @param options Transport, signal, optional direct channel.
- * @returns The outcome.
- */
-export async function runRemoteTask(
-  message: RemoteTaskMessage,
-  options: RemoteTaskContextOptions,
-): Promise<RemoteOutcome> {
-  try {
-    const t = await resolveTask(message.taskId, message.module);
-    const ctx = new RemoteTaskContext(message, options);
-    const input = fromJsonTree(message.input);
-    const value = message.trace
-      ? await runTraced(
-        message,
-        options.where ?? "remote",
-        async () => await t.invoke(input, ctx),
-        options.spanAttributes,
-      )
-      : await t.invoke(input, ctx);
-    return {
-      ok: true,
-      value: toJsonTree(value, `result of task "${message.taskId}"`),
-      directives: directivesToJson(ctx.directives),
-    };
-  } catch (error) {
-    return { ok: false, error: toErrorRecord(error) };
-  }
 }

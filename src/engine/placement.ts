@@ -3,11 +3,13 @@
  * the `executor` of the innermost group it belongs to that has one; else, for group members,
  * the run's `executor`; else the run's backend (which contributes its handler under its own
  * name, e.g. `"redis"`); else `"direct"`. The executor names `"inline"` and `"workers"` are the
- * built-in handlers `"direct"` and `"worker"`.
+ * built-in handlers `"direct"` and `"worker"`. {@linkcode RunHandlers} resolves each node's
+ * handler once per run, and checks up front that every handler the flow needs exists.
  *
  * @module
  */
 import type { Graph, GraphNode } from "../graph/graph.ts";
+import type { PlanNode } from "../graph/plan.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import { WorkflowError } from "../errors.ts";
 
@@ -97,4 +99,67 @@ export function findHandler(
     })${hint}`,
     { code: "HANDLER_NOT_FOUND" },
   );
+}
+
+/** What {@linkcode RunHandlers} needs to know of a run. */
+export interface RunHandlersOptions {
+  /** The flow graph. */
+  graph: Graph;
+  /** Handlers by name. */
+  handlers: ReadonlyMap<string, TaskHandler>;
+  /** The run's executor and backend. */
+  placement: PlacementOptions;
+  /** Handlers by task name, consulted before placement (the test kit's mocks). */
+  taskHandlers?: ReadonlyMap<string, TaskHandler>;
+}
+
+/** The handler of each task node of a run, resolved once per node. */
+export class RunHandlers {
+  readonly #options: RunHandlersOptions;
+  readonly #at: (TaskHandler | undefined)[] = [];
+
+  /**
+   * Checks that every handler the flow needs exists, before anything runs.
+   *
+   * @param options The run's graph, handlers and placement.
+   * @throws {WorkflowError} `HANDLER_NOT_FOUND` when a task's handler is not registered.
+   */
+  constructor(options: RunHandlersOptions) {
+    this.#options = options;
+    for (const name of handlerNames(options.graph, options.placement)) {
+      const taskId = this.#taskUsing(name);
+      if (taskId !== undefined) findHandler(options.handlers, name, taskId);
+    }
+  }
+
+  /**
+   * The handler of a task node (of the flow, or added at run time).
+   *
+   * @param node The node.
+   * @returns Its handler.
+   * @throws {WorkflowError} `HANDLER_NOT_FOUND` when it is not registered.
+   */
+  of(node: PlanNode): TaskHandler {
+    return this.#at[node.index] ?? this.#resolve(node);
+  }
+
+  #resolve(node: PlanNode): TaskHandler {
+    const { graph, handlers, placement, taskHandlers } = this.#options;
+    return this.#at[node.index] = taskHandlers?.get(node.node.task!.name) ??
+      findHandler(handlers, handlerName(graph, node.node, placement), node.id);
+  }
+
+  /** A task that runs on handler `name` (none when every such task has a task handler). */
+  #taskUsing(name: string): string | undefined {
+    const { graph, placement, taskHandlers } = this.#options;
+    for (const node of graph.nodes.values()) {
+      if (
+        node.task && !taskHandlers?.has(node.task.name) &&
+        handlerName(graph, node, placement) === name
+      ) {
+        return node.id;
+      }
+    }
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * Options and results of a run.
+ * Options and results of a run: the options as callers give them ({@linkcode RunOptions}),
+ * and as the engine takes them once checked ({@linkcode EngineSetup}).
  *
  * @module
  */
@@ -12,6 +13,13 @@ import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { RunStore } from "../store/run_store.ts";
 import type { CrashPoint } from "./simulated_crash.ts";
+import type { Graph } from "../graph/graph.ts";
+import type { Plan } from "../graph/plan.ts";
+import type { RunStateData, Transition } from "../state/run_state_data.ts";
+import type { WorkflowEvent } from "../observability/events.ts";
+import type { RunObserver } from "../observability/instrumentation.ts";
+import type { PlacementOptions } from "./placement.ts";
+import type { EnginePort, RunPersistence } from "./persistence.ts";
 import type { RunProgress } from "../observability/progress.ts";
 
 /**
@@ -145,4 +153,47 @@ export interface RunResult {
   feedback?: { id: string; checkpoint: string };
   /** The executed graph, with dynamic tasks and iterations. */
   graph: ExecutedGraph;
+}
+
+/** Everything a run needs, already checked. */
+export interface EngineSetup {
+  /** The run id. */
+  runId: string;
+  /** The flow's graph. */
+  graph: Graph;
+  /** Its plan for this run. */
+  plan: Plan;
+  /** The run's channel. */
+  channel: Channel;
+  /** Handlers by name. */
+  handlers: ReadonlyMap<string, TaskHandler>;
+  /** The run's executor and backend (for placement). */
+  placement: PlacementOptions;
+  /** Hard limit of task executions. */
+  maxSteps: number;
+  /** Aborting it fails the run at once with its reason. */
+  signal?: AbortSignal;
+  /** Time source of every timer of the run. */
+  clock: Clock;
+  /** Receives events. */
+  onEvent?: (event: WorkflowEvent) => void;
+  /** Tracing, metrics and progress of the run (absent when nothing is recorded). */
+  observer?: RunObserver;
+  /** Receives every transition of the state. */
+  record?: (transition: Transition) => void;
+  /**
+   * Continue a run from its journal: the state at the journal's snapshot (if any), the
+   * transitions after it, and whether to retry its failed tasks.
+   */
+  journal?: { snapshot?: RunStateData; transitions: Transition[]; retry: boolean };
+  /** Handlers by task name, consulted before placement (the test kit's mocks). */
+  taskHandlers?: ReadonlyMap<string, TaskHandler>;
+  /**
+   * Consulted after each outcome is applied to the state: true stops the run on the spot, as
+   * if its process died (the test kit's crash injection). The run rejects with a
+   * `SimulatedCrash` (`./simulated_crash.ts`) holding the state at that instant.
+   */
+  crashAfter?: (point: CrashPoint) => boolean;
+  /** Creates the run's persistence from the engine's port. */
+  persistence: (port: EnginePort) => RunPersistence;
 }

@@ -77,7 +77,6 @@
  */
 import {
   type RemoteOutcome,
-  type RemoteTaskMessage,
   serveContextCall,
   settleOutcome,
   toRemoteMessage,
@@ -86,36 +85,17 @@ import type { TaskContext } from "../context/task_context.ts";
 import { toErrorRecord, WorkflowError } from "../errors.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskHandler } from "./task_handler.ts";
-import { type DeathCode, type PoolWorker, type WorkerSpec, workerSpec } from "./pool_worker.ts";
-import type { CallMessage, OutcomeMessage, RunMessage } from "./worker_protocol.ts";
+import { type DeathCode, type PoolWorker, workerSpec } from "./pool_worker.ts";
+import type { CallMessage, OutcomeMessage } from "./worker_protocol.ts";
 import { WorkerSet } from "./worker_set.ts";
 import { randomNonce } from "./nonce.ts";
 import { setLongTimer, type Timer } from "../time/clock.ts";
-import { TaskDurations } from "./task_durations.ts";
+import { type Job, PoolDispatch } from "./pool_dispatch.ts";
 import {
   normalizePoolOptions,
   type WorkerPoolOptions,
   type WorkerPoolStats,
 } from "./worker_pool_options.ts";
-
-interface Job {
-  readonly id: number;
-  /** Random; the worker's outcome and calls for this job must echo it. */
-  readonly nonce: string;
-  readonly taskId: string;
-  readonly ctx: TaskContext;
-  readonly message: RemoteTaskMessage;
-  readonly spec: WorkerSpec;
-  readonly signal: AbortSignal;
-  readonly resolve: (outcome: RemoteOutcome) => void;
-  readonly reject: (error: unknown) => void;
-  onAbort?: () => void;
-  done: boolean;
-  worker?: PoolWorker<Job>;
-  grace?: Timer;
-  /** When it became the running job of its worker (`performance.now()`). */
-  started: number;
-}
 
 /**
  * A pool of Deno Web Workers that runs tasks in parallel, and the `TaskHandler` behind
@@ -150,13 +130,8 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   readonly #size: number;
   readonly #graceMs: number;
   readonly #idleMs: number;
-  readonly #prefetch: number;
-  readonly #durations = new TaskDurations();
-  readonly #budgetMs: number;
   readonly #workers: WorkerSet<Job>;
-  #queue: Job[] = [];
-  #head = 0;
-  #queued = 0;
+  readonly #queue: PoolDispatch;
   #nextId = 1;
   #crashed = 0;
   #killed = 0;
@@ -174,12 +149,16 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#size = o.size;
     this.#graceMs = o.terminateGraceMs;
     this.#idleMs = o.idleTimeoutMs;
-    this.#prefetch = o.prefetch;
-    this.#budgetMs = o.prefetchBudgetMs;
     this.#workers = new WorkerSet<Job>(o.name, {
       outcome: (w, m) => this.#onOutcome(w, m),
       call: (w, m) => this.#onCall(w, m),
       died: (w, reason, cause, code) => this.#onDied(w, reason, cause, code),
+    });
+    this.#queue = new PoolDispatch(this.#workers, {
+      size: o.size,
+      prefetch: o.prefetch,
+      budgetMs: o.prefetchBudgetMs,
+      fail: (job, error) => this.#fail(job, error),
     });
   }
 
@@ -217,7 +196,6 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       job.onAbort = () => this.#onAbort(job);
       signal.addEventListener("abort", job.onAbort, { once: true });
       this.#queue.push(job);
-      this.#queued++;
       this.#dispatch();
     });
     return await settleOutcome(ctx, outcome);
@@ -235,7 +213,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
       size: this.#size,
       workers: this.#workers.size,
       busy: this.#workers.busy,
-      queued: this.#queued,
+      queued: this.#queue.queued,
       prefetched,
       started: this.#workers.started,
       crashed: this.#crashed,
@@ -259,11 +237,8 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     this.#closed = true;
     if (this.#idleTimer !== undefined) this.#idleTimer.clear();
     this.#idleTimer = undefined;
-    const pending = this.#queue.slice(this.#head);
+    const pending = this.#queue.takeAll();
     for (const worker of this.#workers) pending.push(...worker.jobs.splice(0));
-    this.#queue = [];
-    this.#head = 0;
-    this.#queued = 0;
     for (const job of pending) {
       if (job.grace !== undefined) job.grace.clear();
       if (!job.done) this.#fail(job, this.#closedError(job.taskId));
@@ -288,81 +263,12 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
   }
 
   #dispatch(): void {
-    let sends: Map<PoolWorker<Job>, RunMessage[]> | undefined;
-    while (this.#head < this.#queue.length && !this.#closed) {
-      const job = this.#queue[this.#head];
-      if (job.done) {
-        this.#head++;
-        continue;
-      }
-      let worker: PoolWorker<Job> | undefined;
-      try {
-        worker = this.#workerFor(job);
-      } catch (error) {
-        this.#head++;
-        this.#queued--;
-        this.#fail(job, error);
-        continue;
-      }
-      if (!worker) break;
-      this.#head++;
-      this.#queued--;
-      if (worker.jobs.push(job) === 1) job.started = performance.now();
-      job.worker = worker;
-      sends ??= new Map();
-      let runs = sends.get(worker);
-      if (!runs) sends.set(worker, runs = []);
-      runs.push({ type: "run", id: job.id, nonce: job.nonce, message: job.message });
-    }
-    for (const [worker, runs] of sends ?? []) {
-      worker.send(runs.length === 1 ? runs[0] : { type: "batch", runs });
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    if (!this.#closed) this.#queue.dispatch();
     this.#armIdleTimer();
   }
 
-  /** An idle worker, a new one, a busy one to send a short task ahead to, or none. */
-  #workerFor(job: Job): PoolWorker<Job> | undefined {
-    const idle = this.#workers.takeIdle(job.spec.key);
-    if (idle) return idle;
-    if (this.#workers.size >= this.#size) {
-      const ahead = this.#prefetchTarget(job);
-      if (ahead) return ahead;
-      // Full: make room by ending an idle worker of another permission set, if any.
-      if (!this.#workers.evictIdle()) return undefined;
-    }
-    return this.#workers.spawn(job.spec);
-  }
-
-  /** The busy worker with the least expected work, if `job` fits in its budget. */
-  #prefetchTarget(job: Job): PoolWorker<Job> | undefined {
-    const own = this.#durations.estimate(job.taskId);
-    if (this.#prefetch === 0 || own === undefined) return undefined;
-    let best: PoolWorker<Job> | undefined;
-    let bestWork = this.#budgetMs;
-    for (const w of this.#workers) {
-      const n = w.jobs.length;
-      if (w.key !== job.spec.key || n === 0 || n > this.#prefetch) continue;
-      // Only behind jobs of the same run: code of one run never shares a worker's queue with
-      // another run's jobs (their inputs and nonces).
-      if (w.jobs[0].ctx.runId !== job.ctx.runId) continue;
-      let work = own;
-      for (let i = 0; i < n && work <= bestWork; i++) {
-        work += this.#durations.estimate(w.jobs[i].taskId) ?? Infinity;
-      }
-      if (work <= bestWork) {
-        best = w;
-        bestWork = work;
-      }
-    }
-    return best;
-  }
-
   #armIdleTimer(): void {
-    if (this.#workers.busy > 0 || this.#queued > 0) {
+    if (this.#workers.busy > 0 || this.#queue.queued > 0) {
       if (this.#idleTimer !== undefined) this.#idleTimer.clear();
       this.#idleTimer = undefined;
       return;
@@ -371,7 +277,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (this.#workers.size === 0) return;
     this.#idleTimer = setLongTimer(() => {
       this.#idleTimer = undefined;
-      if (this.#workers.busy > 0 || this.#queued > 0) return;
+      if (this.#workers.busy > 0 || this.#queue.queued > 0) return;
       this.#workers.terminateAll();
     }, this.#idleMs);
   }
@@ -391,7 +297,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     const worker = job.worker;
     if (!worker) {
       // Still queued here: it never started.
-      this.#queued--;
+      this.#queue.settledWaiting();
       this.#fail(job, job.signal.reason);
       this.#armIdleTimer();
       return;
@@ -431,8 +337,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (head && !head.done) this.#fail(head, error(head));
     const again = jobs.filter((j) => !j.done);
     for (const j of again) j.worker = undefined;
-    this.#queue.splice(this.#head, 0, ...again);
-    this.#queued += again.length;
+    this.#queue.requeue(again);
     this.#dispatch();
   }
 
@@ -447,7 +352,7 @@ export class WorkerPool implements TaskHandler, AsyncDisposable {
     if (job.grace !== undefined) job.grace.clear();
     job.grace = undefined;
     const now = performance.now();
-    if (!job.done && !worker.fresh) this.#durations.record(job.taskId, now - job.started);
+    if (!job.done && !worker.fresh) this.#queue.record(job.taskId, now - job.started);
     worker.fresh = false;
     const next = jobs[0];
     if (next) {

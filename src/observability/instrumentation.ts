@@ -15,7 +15,8 @@
  * `graflow.task.handler`, `graflow.task.outcome`, `graflow.group.id`,
  * `graflow.group.outcome`, `graflow.run.status`; errors set `error.type` (the class) and
  * `graflow.error.code`. Retries, feedback requests and answers, checkpoints, tasks added at run
- * time and waits for a worker are span events.
+ * time and waits for a worker are span events. Group and map spans are kept by
+ * `group_spans.ts`.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { graflowMetrics } from "./run_metrics.ts";
 import type { Exemplar } from "./metrics_registry.ts";
 import type { RunProgress } from "./progress.ts";
 import { recordError, setAttemptSpan } from "./task_trace.ts";
+import { GroupSpans } from "./group_spans.ts";
 
 /** A task attempt, as the engine describes it to observers. */
 export interface AttemptInfo {
@@ -91,8 +93,6 @@ export interface RunTelemetryOptions {
   progressIntervalMs?: number;
 }
 
-const STATUS_ERROR = 2;
-
 function exemplarOf(span: Span | undefined): Exemplar | undefined {
   if (!span) return undefined;
   const sc = span.spanContext();
@@ -137,7 +137,7 @@ export class RunTelemetry implements RunObserver {
   readonly #startedAt: number[] = [];
   readonly #spans: (Span | undefined)[] = [];
   #openCount = 0;
-  readonly #groups = new Map<string, { span: Span; ctx: Context }>();
+  readonly #groups: GroupSpans | undefined;
   readonly #feedback = new Map<string, { taskId: string; started: number }>();
   readonly #names = new Map<PlanNode, string>();
   #done = 0;
@@ -165,6 +165,7 @@ export class RunTelemetry implements RunObserver {
           : {}),
       }, parent);
       this.#ctx = t.withSpan(parent, this.#span);
+      this.#groups = new GroupSpans(t, o.graph, o.runId, this.#ctx);
     }
   }
 
@@ -188,7 +189,8 @@ export class RunTelemetry implements RunObserver {
       case "run.failed":
         return this.#end("failed", e.steps, e.error);
       case "group.settled":
-        return this.#groupSettled(e.groupId, e.ok, e.succeeded.length, e.failed.length);
+        if (this.#metrics) graflowMetrics.group(e.groupId, e.ok ? "succeeded" : "failed");
+        return this.#groups?.settled(e.groupId, e.ok, e.succeeded.length, e.failed.length);
       case "feedback.requested": {
         this.#feedback.set(e.feedbackId, { taskId: e.taskId, started: performance.now() });
         if (this.#metrics) graflowMetrics.feedbackWaiting(e.taskId, 1);
@@ -242,8 +244,8 @@ export class RunTelemetry implements RunObserver {
     }
     const t = this.#t;
     if (!t) return call();
-    const parent = this.#groupCtx(a.map ? a.map.owner.id : a.node.node.parent?.group) ??
-      this.#ctx!;
+    const group = a.map ? a.map.owner.id : a.node.node.parent?.group;
+    const parent = group === undefined ? this.#ctx! : this.#groups!.ctxOf(group);
     const handler = this.#handler(a.node);
     const span = t.tracer.startSpan(`task ${a.taskId}`, {
       attributes: {
@@ -299,36 +301,6 @@ export class RunTelemetry implements RunObserver {
     return name;
   }
 
-  /** The context of the open span of a group (opened now when it has none). */
-  #groupCtx(groupId: string | undefined): Context | undefined {
-    if (groupId === undefined || !this.#t) return undefined;
-    const open = this.#groups.get(groupId);
-    if (open) return open.ctx;
-    const outer = this.#groupCtx(this.#o.graph.nodes.get(groupId)?.parent?.group) ?? this.#ctx!;
-    const kind = this.#o.graph.groups.has(groupId) ? "group" : "map";
-    const span = this.#t.tracer.startSpan(`${kind} ${groupId}`, {
-      attributes: { "graflow.run.id": this.#o.runId, "graflow.group.id": groupId },
-    }, outer);
-    const ctx = this.#t.withSpan(outer, span);
-    this.#groups.set(groupId, { span, ctx });
-    return ctx;
-  }
-
-  #groupSettled(groupId: string, ok: boolean, succeeded: number, failed: number): void {
-    const outcome = ok ? "succeeded" : "failed";
-    if (this.#metrics) graflowMetrics.group(groupId, outcome);
-    const open = this.#groups.get(groupId);
-    if (!open) return;
-    this.#groups.delete(groupId);
-    open.span.setAttributes({
-      "graflow.group.outcome": outcome,
-      "graflow.group.succeeded": succeeded,
-      "graflow.group.failed": failed,
-    });
-    if (!ok) open.span.setStatus({ code: STATUS_ERROR, message: "the group's policy failed it" });
-    open.span.end();
-  }
-
   #spanOfTask(taskId: string): Span | undefined {
     if (!this.#t) return undefined;
     for (let step = this.#spans.length - 1; step > 0; step--) {
@@ -375,11 +347,7 @@ export class RunTelemetry implements RunObserver {
     for (const f of this.#feedback.values()) {
       if (this.#metrics) graflowMetrics.feedbackWaiting(f.taskId, -1);
     }
-    for (const [id, g] of this.#groups) {
-      g.span.setAttribute("graflow.group.outcome", "unsettled");
-      g.span.end();
-      this.#groups.delete(id);
-    }
+    this.#groups?.endAll();
     const span = this.#span;
     if (this.#metrics) {
       graflowMetrics.runFinished(

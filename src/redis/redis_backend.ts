@@ -1,12 +1,14 @@
 /**
- * `redisBackend()`: runs a flow's tasks on worker processes through Redis.
+ * `redisBackend()`: runs a flow's tasks on worker processes through Redis. The backend enqueues
+ * each task as a job and owns the connections; how it waits for the outcomes (pub/sub, polling,
+ * lost jobs, no live worker) is `./waiting_jobs.ts`.
  *
  * @module
  */
 export type { RedisBackendEvent, RedisBackendOptions } from "./redis_backend_options.ts";
 import type { Redis } from "ioredis";
 import type { Backend } from "../engine/run_options.ts";
-import { notifyRun, type TaskHandler } from "../handlers/task_handler.ts";
+import type { TaskHandler } from "../handlers/task_handler.ts";
 import type { Task } from "../graph/task.ts";
 import type { TaskContext } from "../context/task_context.ts";
 import { settleOutcome, toRemoteMessage } from "../context/remote_context.ts";
@@ -23,7 +25,7 @@ import { RUN_FINISHED, RUNS_ABANDONED } from "./queue_scripts.ts";
 import { Signer } from "./signing.ts";
 import { decodeWake } from "./wake.ts";
 import { type JobMessage, type OutcomeRecord, WIRE_VERSION } from "./wire.ts";
-import { openOutcome } from "./open_outcome.ts";
+import { type Waiting, WaitingJobs } from "./waiting_jobs.ts";
 import { type RedisFeedbackStore, redisFeedbackStoreOn } from "./redis_feedback_store.ts";
 import {
   normalizeBackendOptions,
@@ -32,17 +34,6 @@ import {
   type RedisBackendOptions,
 } from "./redis_backend_options.ts";
 import { sleep } from "../time/sleep.ts";
-
-interface Waiting {
-  message: JobMessage;
-  ctx: TaskContext;
-  entryId: string;
-  requeues: number;
-  since: number;
-  warned: boolean;
-  resolve(record: OutcomeRecord): void;
-  reject(error: unknown): void;
-}
 
 /** The Redis backend (see {@linkcode redisBackend}). */
 export class RedisBackend implements Backend, AsyncDisposable {
@@ -58,14 +49,10 @@ export class RedisBackend implements Backend, AsyncDisposable {
   readonly #calls: CallServer;
   readonly #redis: Redis;
   readonly #o: NormalizedBackendOptions;
-  readonly #jobs = new Map<string, Waiting>();
+  readonly #jobs: WaitingJobs;
   #subscriber: Subscriber | undefined;
   #feedback: RedisFeedbackStore | undefined;
   #ready: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #downSince = 0;
-  #noWorkerSince: number | undefined;
-  #sweptAt = 0;
   #closed = false;
 
   /**
@@ -91,6 +78,19 @@ export class RedisBackend implements Backend, AsyncDisposable {
         return w && { runId: w.message.runId, ctx: w.ctx };
       },
       onRefused: (message) => this.#emit("REFUSED", message),
+    });
+    this.#jobs = new WaitingJobs({
+      options: o,
+      queue: this.#queue,
+      calls: this.#calls,
+      signer: this.#signer,
+      closed: () => this.#closed,
+      // Housekeeping: its failure must not fail the jobs that wait.
+      sweep: () =>
+        this.#sweep().catch((error) =>
+          this.#emit("ABANDONED_RUNS", `Cannot expire abandoned runs: ${error?.message ?? error}`)
+        ),
+      unavailable: (taskId, error) => this.#unavailable(taskId, error),
     });
     this.handler = { execute: (t, input, ctx) => this.#execute(t, input, ctx) };
     if (o.warning) this.#emit("UNSIGNED", o.warning);
@@ -210,13 +210,13 @@ export class RedisBackend implements Backend, AsyncDisposable {
       if (w.entryId) this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
       w.reject(signal.reason);
     };
-    this.#jobs.set(message.job, w);
+    this.#jobs.add(w);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       await this.#enqueue(w, signal);
       // Aborted while the entry was being added: take it back.
       if (signal.aborted) this.#queue.cancel(w.entryId, message.job).catch(() => {});
-      this.#schedulePoll();
+      this.#jobs.schedule();
       const record = await done;
       return await settleOutcome(ctx, record.outcome);
     } finally {
@@ -239,14 +239,15 @@ export class RedisBackend implements Backend, AsyncDisposable {
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (this.#closed || Date.now() - started + delay >= this.#o.unavailableMs) {
-          throw this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error));
+          throw this.#unavailable(w.message.taskId, error);
         }
         await sleep(delay, signal);
       }
     }
   }
 
-  #unavailable(taskId: string, error: unknown): WorkflowError {
+  #unavailable(taskId: string, cause: unknown): WorkflowError {
+    const error = explainRedisError(this.#redis, cause);
     return new WorkflowError(
       `Cannot run task "${taskId}": Redis at ${this.#o.safeUrl} is unavailable: ${
         (error as Error)?.message ?? error
@@ -257,144 +258,19 @@ export class RedisBackend implements Backend, AsyncDisposable {
 
   #onWake(payload: string): void {
     const wake = decodeWake(payload);
-    if (wake?.kind === "outcome") this.#onOutcome(wake.job, wake.sealed);
+    if (wake?.kind === "outcome") this.#jobs.settle(wake.job, wake.sealed);
     else if (wake?.kind === "call") this.#calls.serve(wake.runId, wake.callId, wake.sealed);
-  }
-
-  /** Settles a waiting job with its outcome, checked against the run and job it waits for. */
-  #onOutcome(job: string, sealed: string): void {
-    const w = this.#jobs.get(job);
-    if (!w) return;
-    this.#jobs.delete(job);
-    try {
-      w.resolve(openOutcome(this.#signer, w.message, sealed));
-    } catch (error) {
-      w.reject(error);
-    }
-  }
-
-  #schedulePoll(): void {
-    if (this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(async () => {
-      try {
-        await this.#poll();
-      } finally {
-        this.#timer = undefined;
-        if (this.#jobs.size > 0) this.#schedulePoll();
-      }
-    }, this.#o.pollMs);
-  }
-
-  async #poll(): Promise<void> {
-    const now = Date.now();
-    const due: Waiting[] = [];
-    for (const w of this.#jobs.values()) {
-      if (w.entryId && now - w.since >= this.#o.pollMs / 2) due.push(w);
-    }
-    try {
-      if (due.length) {
-        await within(this.#check(due), this.#o.unavailableMs, "checking the waiting jobs");
-      }
-      if (now - this.#sweptAt >= Math.min(this.#o.retentionMs, 3_600_000)) {
-        this.#sweptAt = now;
-        // Housekeeping: its failure must not fail the jobs that wait.
-        await this.#sweep().catch((error) =>
-          this.#emit("ABANDONED_RUNS", `Cannot expire abandoned runs: ${error?.message ?? error}`)
-        );
-      }
-      this.#downSince = 0;
-    } catch (error) {
-      this.#downSince ||= now;
-      if (Date.now() - this.#downSince >= this.#o.unavailableMs) {
-        for (const w of [...this.#jobs.values()]) {
-          this.#jobs.delete(w.message.job);
-          w.reject(this.#unavailable(w.message.taskId, explainRedisError(this.#redis, error)));
-        }
-      }
-    }
-  }
-
-  /** One script for every due job: outcomes missed by pub/sub, lost jobs, waiting calls. */
-  async #check(due: Waiting[]): Promise<void> {
-    for (let i = 0; i < due.length; i += 1000) {
-      const batch = due.slice(i, i + 1000);
-      const { states, runsWithCalls, liveWorkers } = await this.#queue.check(
-        batch.map((w) => ({ runId: w.message.runId, job: w.message.job, entryId: w.entryId })),
-      );
-      const now = Date.now();
-      if (liveWorkers > 0) this.#noWorkerSince = undefined;
-      else this.#noWorkerSince ??= now;
-      for (const [k, s] of states.entries()) {
-        const w = batch[k];
-        if (s.state === "done") this.#onOutcome(w.message.job, s.sealed);
-        else if (s.state === "lost" && this.#jobs.has(w.message.job)) await this.#requeue(w);
-        else if (s.state === "waiting") this.#noWorker(w, now);
-      }
-      await Promise.all(runsWithCalls.map((runId) => this.#calls.poll(runId)));
-    }
-  }
-
-  /** A job waits while no worker is live: warn once, and fail after `noWorkerTimeoutMs`. */
-  #noWorker(w: Waiting, now: number): void {
-    if (this.#noWorkerSince === undefined || !this.#jobs.has(w.message.job)) return;
-    const waitedMs = now - Math.max(w.since, this.#noWorkerSince);
-    const task = w.message.taskId;
-    const p = this.#keys.prefix;
-    if (this.#o.timeoutMs !== undefined && waitedMs >= this.#o.timeoutMs) {
-      this.#jobs.delete(w.message.job);
-      this.#queue.cancel(w.entryId, w.message.job).catch(() => {});
-      w.reject(
-        new WorkflowError(
-          `Cannot run task "${task}": no worker of prefix "${p}" was live for ${waitedMs} ms ` +
-            `(noWorkerTimeoutMs ${this.#o.timeoutMs})`,
-          { code: "NO_WORKER" },
-        ),
-      );
-    } else if (!w.warned && waitedMs >= this.#o.warnMs) {
-      w.warned = true;
-      notifyRun(w.ctx, {
-        type: "task.waiting",
-        reason: "no-worker",
-        waitedMs,
-        message: `Task "${task}" has waited ${Math.round(waitedMs / 1000)} s and no worker of ` +
-          `prefix "${p}" is live: start one (graflow worker --prefix ${p} --module <tasks>)`,
-      });
-    }
-  }
-
-  async #requeue(w: Waiting): Promise<void> {
-    if (++w.requeues > this.#o.maxRequeues) {
-      this.#jobs.delete(w.message.job);
-      w.reject(
-        new WorkflowError(
-          `Cannot run task "${w.message.taskId}": Redis lost its job ${w.requeues} times ` +
-            `(was Redis restarted without persistence?)`,
-          { code: "JOB_LOST" },
-        ),
-      );
-      return;
-    }
-    // A fresh job id: the lost one may still come back (a replica, a restore), and must not run.
-    this.#jobs.delete(w.message.job);
-    w.message = { ...w.message, job: crypto.randomUUID() };
-    this.#jobs.set(w.message.job, w);
-    w.entryId = await this.#queue.enqueue(w.message);
-    w.since = Date.now();
   }
 
   /** Stops waiting for outcomes and closes the connections. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
-    for (const w of this.#jobs.values()) {
-      w.reject(
-        new WorkflowError(`Cannot run task "${w.message.taskId}": the Redis backend was closed`, {
-          code: "BACKEND_CLOSED",
-        }),
-      );
-    }
-    this.#jobs.clear();
+    this.#jobs.close((w) =>
+      new WorkflowError(`Cannot run task "${w.message.taskId}": the Redis backend was closed`, {
+        code: "BACKEND_CLOSED",
+      })
+    );
     const errors: unknown[] = [];
     await this.#subscriber?.close().catch((e) => errors.push(e));
     await this.#feedback?.close().catch((e) => errors.push(e));

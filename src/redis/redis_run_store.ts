@@ -6,6 +6,8 @@
  * run and position. A run's keys expire `retentionMs` after it ends.
  *
  * Redis Cluster is not supported (scripts touch a run's keys and the prefix's indexes at once).
+ * Records, sealed journal entries and script replies are read in `run_store_records.ts`, queries
+ * run in `run_store_queries.ts`.
  *
  * @module
  */
@@ -44,7 +46,17 @@ import { Signer } from "./signing.ts";
 import { Subscriber } from "./subscriber.ts";
 import { checkTransport } from "./transport_policy.ts";
 import { claimableRuns, listRuns, type RunStorePort, watchRuns } from "./run_store_queries.ts";
-import { type Control, openSigned, toRecord } from "./run_store_records.ts";
+import {
+  checkReply,
+  conflict,
+  newControl,
+  openEntries,
+  openSigned,
+  sealEntries,
+  sealSnapshot,
+  toRecord,
+  VALUE_FIELDS,
+} from "./run_store_records.ts";
 import {
   STORE_ACQUIRE,
   STORE_APPEND,
@@ -70,8 +82,6 @@ export interface RedisRunStoreOptions extends RedisConnectionOptions {
   /** Time source of leases (tests use a fake clock). @default {the system clock} */
   clock?: Clock;
 }
-
-const VALUE_FIELDS = ["input", "output", "error", "checkpoints"] as const;
 
 /** The Redis run store (see {@linkcode redisRunStore}). */
 export class RedisRunStore implements RunStore {
@@ -141,23 +151,6 @@ export class RedisRunStore implements RunStore {
     return toRecord(JSON.parse(rec), values);
   }
 
-  #check(reply: unknown, runId: string, lease?: Lease): string {
-    const text = String(reply);
-    if (text === "MISSING") throw notFound(runId);
-    if (text.startsWith("FENCED\n")) {
-      const [, owner, fence] = text.split("\n");
-      throw new WorkflowError(
-        `Cannot write run "${runId}" as ${lease?.owner} (fence ${lease?.fence}): ${
-          owner
-            ? `${owner} holds it with fence ${fence}`
-            : `its lease was given up (fence ${fence})`
-        }`,
-        { code: "FENCED" },
-      );
-    }
-    return text;
-  }
-
   channel(runId: string): SnapshotChannel {
     return redisChannelOn(this.#redis, { runId, prefix: this.#keys.prefix });
   }
@@ -165,20 +158,6 @@ export class RedisRunStore implements RunStore {
   async create(run: NewRun): Promise<{ record: RunRecord; created: boolean; lease?: Lease }> {
     const [prefix, now, iso] = this.#base();
     const owned = run.status === "running";
-    const control: Control = {
-      runId: run.runId,
-      flow: run.flow,
-      version: run.version,
-      status: run.status,
-      createdAt: iso,
-      createdMs: now,
-      updatedAt: iso,
-      fence: owned ? 1 : 0,
-      steps: 0,
-      ...(owned ? { startedAt: iso, owner: run.owner, leaseUntil: now + (run.leaseMs ?? 0) } : {}),
-      ...(run.idempotencyKey !== undefined ? { idempotencyKey: run.idempotencyKey } : {}),
-      ...(run.trace ? { trace: run.trace } : {}),
-    };
     const key = run.idempotencyKey;
     const idem = key === undefined
       ? this.#keys.runRecord(run.runId)
@@ -187,7 +166,7 @@ export class RedisRunStore implements RunStore {
       prefix,
       now,
       iso,
-      JSON.stringify(control),
+      JSON.stringify(newControl(run, now, iso)),
       JSON.stringify(run.graph ?? null),
       key === undefined ? "0" : "1",
       JSON.stringify(run.input ?? null),
@@ -263,11 +242,17 @@ export class RedisRunStore implements RunStore {
 
   async append(runId: string, lease: Lease, entries: JournalEntry[]): Promise<void> {
     if (!entries.length) return;
-    const reply = this.#check(
+    const reply = checkReply(
       await STORE_APPEND.run(
         this.#redis,
         [this.#keys.runRecord(runId), this.#keys.runJournal(runId)],
-        [...this.#base(), lease.owner, lease.fence, entries[0].seq, ...this.#seal(runId, entries)],
+        [
+          ...this.#base(),
+          lease.owner,
+          lease.fence,
+          entries[0].seq,
+          ...sealEntries(this.#signer, runId, entries),
+        ],
       ),
       runId,
       lease,
@@ -275,25 +260,12 @@ export class RedisRunStore implements RunStore {
     if (reply.startsWith("SEQ")) throw conflict(runId, entries[0].seq);
   }
 
-  /** Journal entries, signed and bound to their run and position. */
-  #seal(runId: string, entries: JournalEntry[]): string[] {
-    return entries.map((e) =>
-      this.#signer.seal("journal", runId, String(e.seq), JSON.stringify(e))
-    );
-  }
-
   async snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void> {
-    const sealed = this.#signer.seal(
-      "snapshot",
-      runId,
-      String(snapshot.seq),
-      JSON.stringify(snapshot),
-    );
-    this.#check(
+    checkReply(
       await STORE_SNAPSHOT.run(
         this.#redis,
         [this.#keys.runRecord(runId), this.#keys.runSnapshot(runId)],
-        [...this.#base(), lease.owner, lease.fence, sealed],
+        [...this.#base(), lease.owner, lease.fence, sealSnapshot(this.#signer, runId, snapshot)],
       ),
       runId,
       lease,
@@ -315,18 +287,7 @@ export class RedisRunStore implements RunStore {
       String(afterSeq),
       "-1",
     ) as string[];
-    return rows.map((row, i) => {
-      const e = openSigned<JournalEntry>(this.#signer, "journal", runId, row);
-      if (e.seq !== afterSeq + i + 1) {
-        throw new WorkflowError(
-          `Cannot read the journal of run "${runId}": entry ${afterSeq + i + 1} is out of place`,
-          {
-            code: "JOURNAL_INVALID",
-          },
-        );
-      }
-      return e;
-    });
+    return openEntries(this.#signer, runId, rows, afterSeq);
   }
 
   async update(
@@ -353,12 +314,12 @@ export class RedisRunStore implements RunStore {
         this.#retention,
         entries[0]?.seq ?? 0,
         entries.length,
-        ...this.#seal(runId, entries),
+        ...sealEntries(this.#signer, runId, entries),
         ...values,
       ],
     );
     if (!Array.isArray(reply)) {
-      this.#check(reply, runId, lease);
+      checkReply(reply, runId, lease);
       throw conflict(runId, entries[0]?.seq ?? 0);
     }
     const [rec, ...rest] = reply as (string | null)[];
@@ -433,11 +394,4 @@ export class RedisRunStore implements RunStore {
  */
 export function redisRunStore(options: RedisRunStoreOptions = {}): RedisRunStore {
   return new RedisRunStore(options);
-}
-
-function conflict(runId: string, seq: number): WorkflowError {
-  return new WorkflowError(
-    `Cannot append to the journal of run "${runId}": position ${seq} is taken or out of order`,
-    { code: "JOURNAL_CONFLICT" },
-  );
 }

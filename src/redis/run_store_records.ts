@@ -1,17 +1,54 @@
 /**
  * A `redisRunStore()` record as Redis holds it (control fields in `rec`, values in their own
- * fields), and its signed journal entries and snapshots.
+ * fields), its signed journal entries and snapshots, and what the store's scripts reply when a
+ * write is refused (`MISSING`, `FENCED`, a taken journal position).
  *
  * @module
  */
 import { WorkflowError } from "../errors.ts";
-import type { RunRecord } from "../store/run_store.ts";
+import { notFound } from "../store/store_util.ts";
+import type {
+  JournalEntry,
+  JournalSnapshot,
+  Lease,
+  NewRun,
+  RunRecord,
+} from "../store/run_store.ts";
 import type { Signer } from "./signing.ts";
+
+/** The value fields of a record, each in its own hash field (the rest is in `rec`). */
+export const VALUE_FIELDS = ["input", "output", "error", "checkpoints"] as const;
 
 /** The control fields of a record as the scripts keep them. */
 export type Control = Omit<RunRecord, "input" | "output" | "error" | "checkpoints"> & {
   createdMs: number;
 };
+
+/**
+ * The control fields of a new run (owned with fence 1 when it starts running).
+ *
+ * @param run The run.
+ * @param now The time (ms).
+ * @param iso The same time as ISO text.
+ * @returns The control fields.
+ */
+export function newControl(run: NewRun, now: number, iso: string): Control {
+  const owned = run.status === "running";
+  return {
+    runId: run.runId,
+    flow: run.flow,
+    version: run.version,
+    status: run.status,
+    createdAt: iso,
+    createdMs: now,
+    updatedAt: iso,
+    fence: owned ? 1 : 0,
+    steps: 0,
+    ...(owned ? { startedAt: iso, owner: run.owner, leaseUntil: now + (run.leaseMs ?? 0) } : {}),
+    ...(run.idempotencyKey !== undefined ? { idempotencyKey: run.idempotencyKey } : {}),
+    ...(run.trace ? { trace: run.trace } : {}),
+  };
+}
 
 /**
  * A record from its control JSON and its value fields.
@@ -74,4 +111,95 @@ export function openSigned<T extends { seq: number }>(
     );
   }
   return value;
+}
+
+/**
+ * Journal entries as stored: signed and bound to their run and position.
+ *
+ * @param signer The store's signer.
+ * @param runId The run.
+ * @param entries The entries.
+ * @returns The sealed entries.
+ */
+export function sealEntries(signer: Signer, runId: string, entries: JournalEntry[]): string[] {
+  return entries.map((e) => signer.seal("journal", runId, String(e.seq), JSON.stringify(e)));
+}
+
+/**
+ * A snapshot as stored: signed and bound to its run and position.
+ *
+ * @param signer The store's signer.
+ * @param runId The run.
+ * @param snapshot The snapshot.
+ * @returns The sealed snapshot.
+ */
+export function sealSnapshot(signer: Signer, runId: string, snapshot: JournalSnapshot): string {
+  return signer.seal("snapshot", runId, String(snapshot.seq), JSON.stringify(snapshot));
+}
+
+/**
+ * Journal entries as read, checked: signed for this run, each at its position.
+ *
+ * @param signer The store's signer.
+ * @param runId The run.
+ * @param rows The sealed entries, in list order.
+ * @param afterSeq The position before the first.
+ * @returns The entries.
+ * @throws {WorkflowError} `BAD_SIGNATURE` (see {@linkcode openSigned}); `JOURNAL_INVALID` when
+ * an entry is out of place.
+ */
+export function openEntries(
+  signer: Signer,
+  runId: string,
+  rows: string[],
+  afterSeq: number,
+): JournalEntry[] {
+  return rows.map((row, i) => {
+    const e = openSigned<JournalEntry>(signer, "journal", runId, row);
+    if (e.seq !== afterSeq + i + 1) {
+      throw new WorkflowError(
+        `Cannot read the journal of run "${runId}": entry ${afterSeq + i + 1} is out of place`,
+        { code: "JOURNAL_INVALID" },
+      );
+    }
+    return e;
+  });
+}
+
+/**
+ * Checks the reply of a script that writes a run under a lease.
+ *
+ * @param reply The reply.
+ * @param runId The run.
+ * @param lease The lease the write used.
+ * @returns The reply as text.
+ * @throws {WorkflowError} `RUN_NOT_FOUND` (`MISSING`), `FENCED` (another owner or fence).
+ */
+export function checkReply(reply: unknown, runId: string, lease?: Lease): string {
+  const text = String(reply);
+  if (text === "MISSING") throw notFound(runId);
+  if (text.startsWith("FENCED\n")) {
+    const [, owner, fence] = text.split("\n");
+    throw new WorkflowError(
+      `Cannot write run "${runId}" as ${lease?.owner} (fence ${lease?.fence}): ${
+        owner ? `${owner} holds it with fence ${fence}` : `its lease was given up (fence ${fence})`
+      }`,
+      { code: "FENCED" },
+    );
+  }
+  return text;
+}
+
+/**
+ * The error of a journal write whose first position is taken or out of order.
+ *
+ * @param runId The run.
+ * @param seq The position.
+ * @returns The error (`JOURNAL_CONFLICT`).
+ */
+export function conflict(runId: string, seq: number): WorkflowError {
+  return new WorkflowError(
+    `Cannot append to the journal of run "${runId}": position ${seq} is taken or out of order`,
+    { code: "JOURNAL_CONFLICT" },
+  );
 }

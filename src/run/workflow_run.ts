@@ -1,15 +1,13 @@
 /**
- * `WorkflowRun`: the handle of a started run, and the composition root of a run: it checks the
- * options, builds the handler map (built-in handlers, the backend's, the caller's), the
- * channel, the persistence (checkpoints, human in the loop) and the engine.
+ * `WorkflowRun`: the handle of a started run. Starting it checks the options and assembles the
+ * engine (`./run_setup.ts`), records the run in its store when it has one (`./run_recorder.ts`),
+ * traces it, and writes its final record.
  *
  * @module
  */
-import { join } from "node:path";
-import { Engine, type EngineSetup } from "../engine/engine.ts";
+import { Engine } from "../engine/engine.ts";
 import { graphShape } from "../graph/graph_version.ts";
 import { toJsonTree } from "../channels/codec.ts";
-import type { Lease } from "../store/run_store.ts";
 import { SimulatedCrash } from "../engine/simulated_crash.ts";
 import { RunRecorder } from "./run_recorder.ts";
 import { finalPatch, keyedRunId, recordedResult } from "./recorded_run.ts";
@@ -17,17 +15,11 @@ import type { RunOptions, RunResult } from "../engine/run_options.ts";
 import type { RunStateData } from "../state/run_state_data.ts";
 import type { Graph } from "../graph/graph.ts";
 import type { Plan } from "../graph/plan.ts";
-import { MemoryChannel } from "../channels/memory_channel.ts";
-import type { Channel } from "../channels/channel.ts";
 import type { CheckpointInfo } from "../context/task_context.ts";
-import { directHandler, type TaskHandler } from "../handlers/task_handler.ts";
-import { defaultProcessPool, defaultWorkerPool } from "../handlers/default_worker_pool.ts";
-import { FileFeedbackStore } from "../checkpoint/file_feedback_store.ts";
 import { systemClock } from "../time/clock.ts";
 import type { WorkflowError } from "../errors.ts";
-import { runPersistence } from "./run_persistence.ts";
 import { type RunTelemetry, runTelemetry } from "../observability/instrumentation.ts";
-import type { TraceCarrier } from "../observability/otel.ts";
+import { checkRunOptions, type ContinueFrom, engineSetup } from "./run_setup.ts";
 
 /** What a run needs of its flow. */
 export interface Runnable {
@@ -41,25 +33,8 @@ export interface Runnable {
   plan(start?: string | string[]): Plan;
 }
 
-/** @internal How a run continues from saved state. */
-export interface ContinueFrom {
-  /** The state (from a checkpoint). */
-  state?: RunStateData;
-  /** Its channel. */
-  channel?: Channel;
-  /** A recorded run continued from its journal, with the lease taken on it. */
-  journal?: EngineSetup["journal"] & { lease: Lease; seq: number; runId: string };
-  /** The trace context of the run's first span (its new span links to it). */
-  trace?: TraceCarrier;
-}
-
 /** Default lease of a recorded run. */
 export const DEFAULT_LEASE_MS = 10_000;
-
-/** Folder of the default feedback store under the checkpoint directory. */
-export const FEEDBACK_DIR = "feedback";
-
-const RUN_ID = /^(?!\.{1,2}$)[A-Za-z0-9_.:-]{1,128}$/;
 
 /** This process, as the owner of the runs it drives. */
 export const OWNER = `${safeHost()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
@@ -69,78 +44,6 @@ function safeHost(): string {
     return Deno.hostname().replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 40) || "host";
   } catch {
     return "host";
-  }
-}
-
-/** The built-in handlers every run has, created when first used. */
-function builtinHandlers(): Map<string, TaskHandler> {
-  return new Map<string, TaskHandler>([
-    ["direct", directHandler],
-    ["worker", { execute: (t, input, ctx) => defaultWorkerPool().execute(t, input, ctx) }],
-    ["process", { execute: (t, input, ctx) => defaultProcessPool().execute(t, input, ctx) }],
-  ]);
-}
-
-function validate(options: RunOptions): void {
-  const { maxSteps, runId, handlers, keepCheckpoints, executor, leaseMs, idempotencyKey } = options;
-  if (leaseMs !== undefined && (!Number.isInteger(leaseMs) || leaseMs < 100)) {
-    throw new RangeError(`Cannot run flow: leaseMs must be a whole number >= 100, got ${leaseMs}`);
-  }
-  if (
-    idempotencyKey !== undefined &&
-    (typeof idempotencyKey !== "string" || idempotencyKey === "" || idempotencyKey.length > 512)
-  ) {
-    throw new TypeError(
-      `Cannot run flow: idempotencyKey must be a string of 1-512 characters, got ${
-        JSON.stringify(idempotencyKey)?.slice(0, 80)
-      }`,
-    );
-  }
-  if (idempotencyKey !== undefined && !options.store) {
-    throw new TypeError("Cannot run flow: idempotencyKey needs run({ store })");
-  }
-  if (maxSteps !== undefined && (!Number.isInteger(maxSteps) || maxSteps < 1)) {
-    throw new RangeError(`Cannot run flow: maxSteps must be a whole number >= 1, got ${maxSteps}`);
-  }
-  if (runId !== undefined && (typeof runId !== "string" || !RUN_ID.test(runId))) {
-    throw new TypeError(
-      `Cannot run flow: runId must be 1-128 characters of [A-Za-z0-9_.:-], not "." or "..", got ${
-        JSON.stringify(runId)
-      }`,
-    );
-  }
-  for (const [name, h] of Object.entries({ ...handlers, ...options.taskHandlers })) {
-    if (!h || typeof (h as TaskHandler).execute !== "function") {
-      throw new TypeError(`Cannot run flow: handler "${name}" has no execute() method`);
-    }
-  }
-  if (options.crashAfter !== undefined && typeof options.crashAfter !== "function") {
-    throw new TypeError(
-      `Cannot run flow: crashAfter must be a function, got ${typeof options.crashAfter}`,
-    );
-  }
-  if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
-    throw new TypeError(
-      `Cannot run flow: onProgress must be a function, got ${typeof options.onProgress}`,
-    );
-  }
-  const every = options.progressIntervalMs;
-  if (every !== undefined && !(typeof every === "number" && every >= 10 && every < 2 ** 31)) {
-    throw new RangeError(
-      `Cannot run flow: progressIntervalMs must be a number from 10 to 2^31-1, got ${every}`,
-    );
-  }
-  if (
-    keepCheckpoints !== undefined && (!Number.isInteger(keepCheckpoints) || keepCheckpoints < 1)
-  ) {
-    throw new RangeError(
-      `Cannot run flow: keepCheckpoints must be a whole number >= 1, got ${keepCheckpoints}`,
-    );
-  }
-  if (executor !== undefined && (typeof executor !== "string" || executor === "")) {
-    throw new TypeError(
-      `Cannot run flow: executor must be a handler name, got ${JSON.stringify(executor)}`,
-    );
   }
 }
 
@@ -191,7 +94,7 @@ export class WorkflowRun implements AsyncDisposable {
     from: ContinueFrom | undefined,
     ready: (e: Engine) => void,
   ): Promise<RunResult> {
-    validate(o);
+    checkRunOptions(o);
     // Made before the first await: the context active where the run was started is its parent.
     const telemetry = runTelemetry({
       runId: this.runId,
@@ -272,7 +175,15 @@ export class WorkflowRun implements AsyncDisposable {
       })
       : undefined;
     try {
-      engine = await this.#create(flow, o, from, recorder, telemetry, trace);
+      const setup = await engineSetup(this.runId, o, {
+        graph: flow.graph,
+        plan: flow.plan(o.start),
+        from,
+        recorder,
+        telemetry,
+        trace,
+      });
+      engine = new Engine(setup, from?.state);
     } catch (error) {
       recorder?.close();
       throw error;
@@ -304,54 +215,6 @@ export class WorkflowRun implements AsyncDisposable {
       }
       throw error;
     }
-  }
-
-  async #create(
-    flow: Runnable,
-    o: RunOptions,
-    from: ContinueFrom | undefined,
-    recorder: RunRecorder | undefined,
-    telemetry: RunTelemetry | undefined,
-    trace: TraceCarrier | undefined,
-  ): Promise<Engine> {
-    const handlers = builtinHandlers();
-    if (o.backend) handlers.set(o.backend.name, o.backend.handler);
-    for (const [name, h] of Object.entries(o.handlers ?? {})) handlers.set(name, h);
-    const plan = flow.plan(o.start);
-    const channel = o.channel ?? from?.channel ??
-      (await o.backend?.channel?.(this.runId)) ?? o.store?.channel(this.runId) ??
-      new MemoryChannel();
-    const clock = o.clock ?? systemClock;
-    const feedbackStore = o.feedbackStore ?? o.backend?.feedbackStore?.() ?? o.store?.feedback ??
-      (o.checkpointDir ? new FileFeedbackStore(join(o.checkpointDir, FEEDBACK_DIR)) : undefined);
-    return new Engine({
-      runId: this.runId,
-      graph: flow.graph,
-      plan,
-      channel,
-      handlers,
-      placement: { executor: o.executor, backend: o.backend },
-      maxSteps: o.maxSteps ?? 10_000,
-      signal: o.signal,
-      clock,
-      onEvent: o.onEvent,
-      ...(telemetry ? { observer: telemetry } : {}),
-      record: recorder?.record,
-      journal: from?.journal,
-      ...(o.taskHandlers ? { taskHandlers: new Map(Object.entries(o.taskHandlers)) } : {}),
-      ...(o.crashAfter ? { crashAfter: o.crashAfter } : {}),
-      persistence: runPersistence({
-        checkpointDir: o.checkpointDir,
-        keepCheckpoints: o.keepCheckpoints,
-        maxSteps: o.maxSteps,
-        executor: o.executor,
-        secret: o.checkpointSecret,
-        feedbackStore,
-        durable: recorder !== undefined,
-        clock,
-        ...(trace ? { trace } : {}),
-      }),
-    }, from?.state);
   }
 
   /**

@@ -4,7 +4,7 @@
  * Web-standard `Request`/`Response`, no Node shims, small). Requests pass one gate before any
  * route: tokens in URLs are refused, the bearer token or session cookie is checked, a
  * state-changing request must come from the same origin (and, with a cookie, carry the CSRF
- * token); every response gets a strict Content-Security-Policy and `nosniff`.
+ * token); every response gets a strict Content-Security-Policy and `nosniff` (`./gate.ts`).
  *
  * @module
  */
@@ -19,16 +19,17 @@ import {
   runOrchestrator,
 } from "../worker/orchestrator.ts";
 import { apiRoutes } from "./api.ts";
-import type { Auth, Env, ServerContext } from "./context.ts";
+import type { Env, ServerContext } from "./context.ts";
 import { messagePage } from "./dashboard/inbox_pages.ts";
 import { page } from "./dashboard/html.ts";
 import { uiRoutes } from "./dashboard/ui_routes.ts";
 import { EventHub } from "./event_hub.ts";
 import { HttpError, json, toHttpError } from "./http_error.ts";
+import { gate, secured } from "./gate.ts";
 import { type Delivery, Notifier, type NotifyOptions } from "./notifier.ts";
 import { feedbackMetrics, graflowMetrics } from "../observability/run_metrics.ts";
 import { RunViews } from "./run_view.ts";
-import { readCookie, safeEqual, SESSION_COOKIE, Sessions } from "./session.ts";
+import { Sessions } from "./session.ts";
 import { parseTokens, TokenSet, type TokenSpec } from "./tokens.ts";
 
 /** What the server reports (the CLI prints them as JSON lines; tokens never appear). */
@@ -75,12 +76,6 @@ export interface ServeOptions {
   /** Receives requests, deliveries and errors (for logs). */
   onServerEvent?: (event: ServerEvent) => void;
 }
-
-const TOKEN_PARAMS =
-  /^(token|access_token|api_key|apikey|key|auth|authorization|bearer|session|password)$/i;
-const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-  "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** A running operations server (see {@linkcode serve}). */
 export class GraflowServer implements AsyncDisposable {
@@ -157,36 +152,6 @@ export class GraflowServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function decodeSegment(seg: string): string {
-  try {
-    return decodeURIComponent(seg);
-  } catch {
-    return seg;
-  }
-}
-
-function authenticate(request: Request, tokens: TokenSet, sessions: Sessions): Auth {
-  const header = request.headers.get("authorization");
-  if (header !== null) {
-    const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-    if (!m) {
-      throw new HttpError(
-        401,
-        "UNAUTHORIZED",
-        'Cannot authenticate: the Authorization header must be "Bearer <token>"',
-      );
-    }
-    const principal = tokens.lookup(m[1]);
-    if (!principal) {
-      throw new HttpError(401, "UNAUTHORIZED", "Cannot authenticate: the token is not valid");
-    }
-    return { principal };
-  }
-  const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
-  const principal = sessions.check(cookie);
-  return principal ? { principal, cookie } : {};
 }
 
 /**
@@ -286,44 +251,7 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
   if (options.publicUrl) origins.add(new URL(options.publicUrl).origin);
 
   const app = new Hono<Env>();
-  app.use("*", async (c, next) => {
-    const u = new URL(c.req.url);
-    for (const name of u.searchParams.keys()) {
-      if (TOKEN_PARAMS.test(name)) {
-        throw new HttpError(
-          400,
-          "TOKEN_IN_URL",
-          `Cannot accept query parameter "${name}": send tokens in the Authorization header, never in URLs`,
-        );
-      }
-    }
-    const auth = authenticate(c.req.raw, tokens, sessions);
-    c.set("auth", auth);
-    if (!SAFE.has(c.req.method)) {
-      const origin = c.req.header("origin");
-      if (
-        (origin !== undefined && origin !== u.origin && !origins.has(origin)) ||
-        c.req.header("sec-fetch-site") === "cross-site"
-      ) {
-        throw new HttpError(
-          403,
-          "BAD_ORIGIN",
-          "Cannot accept the request: it comes from another origin",
-        );
-      }
-      if (auth.cookie && !u.pathname.startsWith("/ui/")) {
-        const presented = c.req.header("x-csrf-token");
-        if (!presented || !safeEqual(sessions.csrf(auth.cookie), presented)) {
-          throw new HttpError(
-            403,
-            "CSRF",
-            "Cannot accept the request: a session needs the X-CSRF-Token header (or use a bearer token)",
-          );
-        }
-      }
-    }
-    await next();
-  });
+  app.use("*", gate(tokens, sessions, origins));
   apiRoutes(app, ctx);
   uiRoutes(app, ctx);
   const isUi = (path: string) => path === "/ui" || path.startsWith("/ui/");
@@ -353,36 +281,7 @@ export async function serve(options: ServeOptions): Promise<GraflowServer> {
     );
   });
 
-  const handler = async (request: Request): Promise<Response> => {
-    const t0 = performance.now();
-    let res: Response;
-    try {
-      res = await app.fetch(request);
-    } catch (error) {
-      res = json(toHttpError(error).body(), 500);
-    }
-    const h = res.headers;
-    try {
-      h.set("content-security-policy", CSP);
-      h.set("x-content-type-options", "nosniff");
-      // same-origin: with no-referrer, browsers send "Origin: null" on form posts.
-      h.set("referrer-policy", "same-origin");
-      h.set("x-frame-options", "DENY");
-      if (!h.has("cache-control")) h.set("cache-control", "no-store");
-    } catch { /* immutable headers: leave them */ }
-    // A token pasted into a path is not logged either.
-    const path = new URL(request.url).pathname.split("/")
-      .map((seg) => seg.length >= 16 && tokens.lookup(decodeSegment(seg)) ? "[token]" : seg)
-      .join("/");
-    emit({
-      type: "request",
-      method: request.method,
-      path: path.length > 300 ? `${path.slice(0, 300)}…` : path,
-      status: res.status,
-      ms: Math.round((performance.now() - t0) * 100) / 100,
-    });
-    return res;
-  };
+  const handler = secured(app, tokens, (r) => emit({ type: "request", ...r }));
 
   let orchestrator: Orchestrator | undefined;
   const http = Deno.serve({

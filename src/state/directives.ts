@@ -1,20 +1,27 @@
 /**
- * What a task asked for during a successful attempt, applied to the run state in priority
- * order: cancel > terminate > goto (`ctx.next` to a node of the flow, or `{ goto: true }`) and
- * iterations > next of a new task (which keeps the static successors) > `ctx.map` (whose
- * results go to the static successors once the items settled). Tasks are named; a name is
- * resolved in the flow, then in this process's task registry — never by importing code.
+ * Where the outcome of a settled execution goes. A success passes its result on as the task
+ * asked during its attempt, applied to the run state in priority order: cancel > terminate >
+ * goto (`ctx.next` to a node of the flow, or `{ goto: true }`) and iterations > next of a new
+ * task (which keeps the static successors) > `ctx.map` (whose results go to the static
+ * successors once the items settled). Tasks are named; a name is resolved in the flow, then in
+ * this process's task registry — never by importing code. A failure for good fails its map
+ * item, its group member (the group's policy decides), or the run.
  *
  * @module
  */
 import type { PlanNode } from "../graph/plan.ts";
 import { policyFromSpec } from "../graph/policies.ts";
 import { getTask, type Task } from "../graph/task.ts";
-import { WorkflowCanceledError, WorkflowError } from "../errors.ts";
+import {
+  RetryLimitExceededError,
+  TaskFailedError,
+  WorkflowCanceledError,
+  WorkflowError,
+} from "../errors.ts";
 import type { ExecState } from "./exec_state.ts";
 import type { Routing } from "./routing.ts";
 import type { Directives, Stop } from "./run_state_data.ts";
-import type { MapCall } from "../context/task_context.ts";
+import type { MapCall } from "../context/directive_recorder.ts";
 
 /** What applying directives needs of the run state. */
 export interface DirectivePort {
@@ -28,6 +35,49 @@ export interface DirectivePort {
   readonly routing: Routing;
   /** Emits an event (absent when nobody listens). */
   note?(type: "task.added", fields: Record<string, unknown>): void;
+}
+
+/**
+ * Passes on the result of a task execution that succeeded (not a map item): to its static
+ * successors (joins, group barriers), unless its directives iterate, jump, map or stop the run.
+ *
+ * @param port The run state.
+ * @param exec The execution.
+ * @param result Its result.
+ * @param d What it asked for, if anything.
+ */
+export function taskSucceeded(
+  port: DirectivePort,
+  exec: ExecState,
+  result: unknown,
+  d: Directives | undefined,
+): void {
+  if (d === undefined) return port.routing.propagate(exec.node, result, false);
+  const { propagate, skipStatic } = applyDirectives(port, exec, d, result);
+  if (propagate) port.routing.propagate(exec.node, result, skipStatic);
+}
+
+/**
+ * Applies an execution that failed for good: it fails its map item or its group member (the
+ * policy decides), or the run.
+ *
+ * @param port The run state.
+ * @param exec The execution.
+ * @param error What its last attempt threw.
+ */
+export function execFailed(port: DirectivePort, exec: ExecState, error: unknown): void {
+  const t = exec.task;
+  // Retries ran out (not a non-retryable error, which stops them early).
+  const exhausted = t.retry.maxRetries > 0 && exec.attempt > t.retry.maxRetries;
+  const wrapped = exhausted
+    ? new RetryLimitExceededError(t.name, exec.attempt, error)
+    : new TaskFailedError(t.name, error);
+  // In a group or map the failure record keeps what the task threw; outside, the run fails
+  // with the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
+  if (exec.map) port.routing.itemFailed(exec.map, exec.item, exhausted ? wrapped : error);
+  else if (!port.routing.memberFailed(exec.node, exhausted ? wrapped : error)) {
+    port.halt({ kind: "failed", error: wrapped });
+  }
 }
 
 /**

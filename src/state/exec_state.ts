@@ -1,11 +1,13 @@
 /**
- * What the run state knows of an activation waiting to run and of a running execution.
+ * The contract between the run state and its driver (the engine): what the state knows of an
+ * activation waiting to run and of a running execution, and what it needs from the driver
+ * (creating, cancelling and admitting executions, events, the transition recorder).
  *
  * @module
  */
 import type { PlanNode } from "../graph/plan.ts";
 import type { Task } from "../graph/task.ts";
-import type { ActivationKind } from "./run_state_data.ts";
+import type { ActivationKind, Transition } from "./run_state_data.ts";
 import type { MapRun } from "./map_run.ts";
 
 /** A node waiting to run. */
@@ -48,4 +50,42 @@ export interface ExecState {
   settled: boolean;
   /** Position in the running set. */
   slot: number;
+}
+
+/** What the run state needs from its driver to start and stop executions. */
+export interface ExecutionPort<E extends ExecState> {
+  /**
+   * Creates the record of a new execution, with every field of `ExecState` set from the
+   * arguments (`attempt` given, `settled` false, `slot` -1) and the driver's own fields.
+   */
+  exec(
+    step: number,
+    node: PlanNode,
+    task: Task,
+    input: unknown,
+    from: string,
+    kind: ActivationKind,
+    cycle: number,
+    attempt: number,
+    map: MapRun | undefined,
+    item: number,
+  ): E;
+  /**
+   * Stops an execution the run no longer waits for (its group or map settled without it): abort
+   * its attempt; whatever it returns later is dropped.
+   */
+  cancel?(exec: E, reason: unknown): void;
+}
+
+/**
+ * What the state needs from whoever drives it: creating and cancelling executions
+ * ({@linkcode ExecutionPort}), and the hooks below.
+ */
+export interface RunStatePort<E extends ExecState> extends ExecutionPort<E> {
+  /** Checks a task added at run time can run (e.g. its handler exists); throws if not. */
+  admit?(node: PlanNode): void;
+  /** Emits an event (absent when nobody listens). */
+  note?(type: "task.added" | "group.settled", fields: Record<string, unknown>): void;
+  /** Receives every transition, in order (to record them). */
+  record?(transition: Transition): void;
 }

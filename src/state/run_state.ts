@@ -1,72 +1,31 @@
 /**
  * `RunState`: the single owner of everything a run knows (steps, completions, cycle counts,
  * results, output, the queue of waiting activations, join arrivals, active groups and maps,
- * tasks added at run time, the executed graph, feedback requests, checkpoints). It is a deterministic state
- * machine: the engine feeds it what happened (a task started, succeeded, failed, is retried)
- * and it decides what runs next. Every change is one method, so the same calls made from a
- * recorded list of {@linkcode Transition}s rebuild the same state ({@linkcode RunState.apply}),
- * and `toData()` / `fromData()` round-trip it as plain data without running anything.
+ * tasks added at run time, the executed graph, feedback requests, checkpoints). It is a
+ * deterministic state machine: the engine feeds it what happened (a task started, succeeded,
+ * failed, is retried) and it decides what runs next. Every change is one method, so the same
+ * calls made from a recorded list of {@linkcode Transition}s rebuild the same state
+ * (`Replay.apply` in `./replay.ts`), and `toData()` / `fromData()` round-trip it as plain data
+ * without running anything. Pieces it delegates are held privately: the executions and their
+ * counts (`./executions.ts`), the nodes added at run time (`./run_nodes.ts`), results, output,
+ * feedback ids and checkpoints (`./run_ledger.ts`), and the activations waiting, joins, groups
+ * and maps (`./routing.ts`); where outcomes go is `./directives.ts`.
  *
  * @module
  */
 import type { Graph } from "../graph/graph.ts";
 import type { Plan, PlanNode } from "../graph/plan.ts";
-import { getTask, type Task } from "../graph/task.ts";
-import {
-  CycleLimitExceededError,
-  RetryLimitExceededError,
-  TaskFailedError,
-  WorkflowError,
-} from "../errors.ts";
-import { ResultStore } from "./result_store.ts";
-import type { MapRun } from "./map_run.ts";
-import { RunningSet } from "./running_set.ts";
+import { WorkflowError } from "../errors.ts";
 import { Routing } from "./routing.ts";
-import type {
-  ActivationKind,
-  Directives,
-  DynamicTaskRecord,
-  RunStateData,
-  Stop,
-  TraceEdge,
-  Transition,
-} from "./run_state_data.ts";
+import type { Directives, RunStateData, Stop, TraceEdge, Transition } from "./run_state_data.ts";
 import { restoreState, snapshotState, type StateFields } from "./run_state_io.ts";
-import type { ExecState } from "./exec_state.ts";
-import { applyDirectives, type DirectivePort, itemSucceeded } from "./directives.ts";
+import type { ExecState, RunStatePort } from "./exec_state.ts";
+import { type DirectivePort, execFailed, itemSucceeded, taskSucceeded } from "./directives.ts";
+import { Executions } from "./executions.ts";
+import { RunNodes } from "./run_nodes.ts";
+import { RunLedger } from "./run_ledger.ts";
 
-export type { Activation, ExecState } from "./exec_state.ts";
-
-/** What the state needs from whoever drives it. */
-export interface RunStatePort<E extends ExecState> {
-  /**
-   * Creates the record of a new execution, with every field of `ExecState` set from the
-   * arguments (`attempt` given, `settled` false, `slot` -1) and the driver's own fields.
-   */
-  exec(
-    step: number,
-    node: PlanNode,
-    task: Task,
-    input: unknown,
-    from: string,
-    kind: ActivationKind,
-    cycle: number,
-    attempt: number,
-    map: MapRun | undefined,
-    item: number,
-  ): E;
-  /**
-   * Stops an execution the run no longer waits for (its group or map settled without it): abort
-   * its attempt; whatever it returns later is dropped.
-   */
-  cancel?(exec: E, reason: unknown): void;
-  /** Checks a task added at run time can run (e.g. its handler exists); throws if not. */
-  admit?(node: PlanNode): void;
-  /** Emits an event (absent when nobody listens). */
-  note?(type: "task.added" | "group.settled", fields: Record<string, unknown>): void;
-  /** Receives every transition, in order (to record them). */
-  record?(transition: Transition): void;
-}
+export type { Activation, ExecState, RunStatePort } from "./exec_state.ts";
 
 /** The state of one run. */
 export class RunState<E extends ExecState = ExecState> {
@@ -78,20 +37,10 @@ export class RunState<E extends ExecState = ExecState> {
   readonly plan: Plan;
   /** Hard limit of task executions. */
   readonly maxSteps: number;
-  #steps = 0;
-  /** Executions of map items among `#steps` (they do not count against `maxSteps`). */
-  #itemSteps = 0;
-  readonly #completed: string[] = [];
-  readonly #cycles: number[] = [];
-  readonly #results = new ResultStore();
-  #output: unknown = undefined;
-  #lastTask: string | undefined;
-  readonly #running = new RunningSet<E>();
+  readonly #execs: Executions<E>;
+  readonly #nodes: RunNodes;
+  readonly #ledger = new RunLedger();
   readonly #routing: Routing;
-  readonly #dynamic: DynamicTaskRecord[] = [];
-  readonly #dynamicNodes = new Map<string, PlanNode>();
-  #feedback: Record<string, string[]> = {};
-  readonly #checkpoints: string[] = [];
   #stop: Stop | undefined;
   readonly #port: RunStatePort<E>;
   #record: ((t: Transition) => void) | undefined;
@@ -115,20 +64,17 @@ export class RunState<E extends ExecState = ExecState> {
     this.maxSteps = maxSteps;
     this.#port = port;
     this.#record = port.record;
+    this.#execs = new Executions(maxSteps, port);
+    this.#nodes = new RunNodes(plan, (node) => this.#port.admit?.(node));
     this.#directivePort = {
       halt: (stop) => this.halt(stop),
       node: (id) => this.node(id),
-      addDynamic: (t, by) => this.#addDynamic(t, by),
+      addDynamic: (t, by) => this.#nodes.add(t, by),
       routing: this.#routing = new Routing(graph, plan, {
-        groupSucceeded: (fork, output) => {
-          this.#results.set(fork, output);
-          // The group's object is the run's output when the flow ends with the group.
-          this.#output = output;
-          this.#lastTask = fork.id;
-        },
-        mapSucceeded: (run, output) => this.#mapSucceeded(run, output),
+        groupSucceeded: (fork, output) => this.#ledger.groupSucceeded(fork, output),
+        mapSucceeded: (run, output) => this.#ledger.mapSucceeded(run, output),
         fail: (error) => this.halt({ kind: "failed", error }),
-        cancel: (test, reason) => this.#cancel(test, reason),
+        cancel: (test, reason) => this.#execs.cancel(test, reason),
         note: (type, fields) => this.#port.note?.(type, fields),
       }),
       note: (type, fields) => this.#port.note?.(type, fields),
@@ -139,17 +85,17 @@ export class RunState<E extends ExecState = ExecState> {
 
   /** Task executions so far. */
   get steps(): number {
-    return this.#steps;
+    return this.#execs.steps;
   }
 
   /** Task ids in completion order (read-only view). */
   get completed(): readonly string[] {
-    return this.#completed;
+    return this.#ledger.completed;
   }
 
   /** The run's output so far. */
   get output(): unknown {
-    return this.#output;
+    return this.#ledger.output;
   }
 
   /** Why the run stopped, once it did. */
@@ -164,48 +110,43 @@ export class RunState<E extends ExecState = ExecState> {
 
   /** Executions running now. */
   get running(): Iterable<E> {
-    return this.#running;
+    return this.#execs;
   }
 
   /** How many executions run now. */
   get runningCount(): number {
-    return this.#running.size;
+    return this.#execs.size;
   }
 
   /** Base paths of the checkpoints written (read-only view). */
   get checkpoints(): readonly string[] {
-    return this.#checkpoints;
+    return this.#ledger.checkpoints;
   }
 
   /** The plan node with this id (of the flow, or added at run time). */
   node(id: string): PlanNode | undefined {
-    return this.plan.nodes.get(id) ?? this.#dynamicNodes.get(id);
+    return this.#nodes.get(id);
   }
 
   /** Every node of the run: the flow's, then those added at run time. */
   nodes(): PlanNode[] {
-    return [...this.plan.nodes.values(), ...this.#dynamicNodes.values()];
+    return this.#nodes.all();
   }
 
   /** The latest result of a task or group, `undefined` when it has none. */
   resultOf(id: string): unknown {
     const node = this.node(id);
-    return node && this.#results.get(node);
+    return node && this.#ledger.resultOf(node);
   }
 
   /** Every task's (and group's) latest result by id, in plan order. */
   results(): Record<string, unknown> {
-    return this.#results.record([this.plan.nodes.values(), this.#dynamicNodes.values()]);
+    return this.#ledger.results(this.#nodes.lists());
   }
 
   /** Executions per task id. */
   cycles(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const pn of this.nodes()) {
-      const count = this.#cycles[pn.index];
-      if (count) out[pn.id] = count;
-    }
-    return out;
+    return this.#execs.cycles(this.nodes());
   }
 
   /** The edges the run took. */
@@ -215,7 +156,7 @@ export class RunState<E extends ExecState = ExecState> {
 
   /** Feedback request ids already made by a task's cycle, in call order. */
   feedbackIds(taskId: string, cycle: number): readonly string[] {
-    return this.#feedback[`${taskId}#${cycle}`] ?? [];
+    return this.#ledger.feedbackIds(taskId, cycle);
   }
 
   // Transitions ----------------------------------------------------------------------------
@@ -267,71 +208,25 @@ export class RunState<E extends ExecState = ExecState> {
   #take(): E | undefined {
     while (!this.#stop) {
       const run = this.#routing.nextItem();
-      if (run) {
-        const step = ++this.#steps;
-        this.#itemSteps++;
-        const i = run.current;
-        const exec = this.#port.exec(
-          step,
-          run.node,
-          run.task,
-          run.items[i],
-          run.owner.id,
-          "edge",
-          run.cycle,
-          1,
-          run,
-          i,
-        );
-        this.#running.add(exec);
-        return exec;
-      }
+      if (run) return this.#execs.startItem(run);
       const act = this.#routing.next();
       if (!act) return undefined;
       const node = act.node;
-      const t = node.node.task!;
       if (node.node.kind === "map") {
-        const cycle = (this.#cycles[node.index] ?? 0) + 1;
-        if (cycle > t.maxCycles) {
-          this.halt({ kind: "failed", error: new CycleLimitExceededError(node.id, t.maxCycles) });
+        const cycle = this.#execs.openMap(node);
+        if (typeof cycle !== "number") {
+          this.halt({ kind: "failed", error: cycle });
           return undefined;
         }
-        this.#cycles[node.index] = cycle;
         this.#opened = true;
-        const spec = node.node.map!;
-        this.#routing.openMap(node, node, t, act.input, cycle, spec);
+        this.#routing.openMap(node, node, node.node.task!, act.input, cycle, node.node.map!);
         continue;
       }
-      if (this.#steps - this.#itemSteps >= this.maxSteps) {
-        this.halt({
-          kind: "failed",
-          error: new WorkflowError(
-            `Cannot run task "${t.name}": the run reached maxSteps (${this.maxSteps} task executions)`,
-            { code: "MAX_STEPS" },
-          ),
-        });
+      const exec = this.#execs.start(act);
+      if (exec instanceof WorkflowError) {
+        this.halt({ kind: "failed", error: exec });
         return undefined;
       }
-      const cycle = (this.#cycles[node.index] ?? 0) + 1;
-      if (cycle > t.maxCycles) {
-        this.halt({ kind: "failed", error: new CycleLimitExceededError(t.name, t.maxCycles) });
-        return undefined;
-      }
-      const step = ++this.#steps;
-      this.#cycles[node.index] = cycle;
-      const exec = this.#port.exec(
-        step,
-        node,
-        t,
-        act.input,
-        act.from,
-        act.kind,
-        cycle,
-        act.attempt ?? 1,
-        undefined,
-        -1,
-      );
-      this.#running.add(exec);
       return exec;
     }
     return undefined;
@@ -346,65 +241,29 @@ export class RunState<E extends ExecState = ExecState> {
    * @param directives What it asked for (`next`, `nextIteration`, `terminate`, `cancel`).
    */
   succeeded(exec: E, result: unknown, directives?: Directives): void {
-    if (exec.settled) return;
-    exec.settled = true;
-    this.#running.delete(exec);
-    if (exec.map) {
-      if (!this.#stop) {
-        this.#depth++;
-        itemSucceeded(this.#directivePort, exec, result, directives);
-        this.#depth--;
-      }
-      if (this.#depth === 0) this.#record?.({ t: "ok", step: exec.step, result, directives });
-      return;
-    }
-    const id = exec.task.name;
-    this.#results.set(exec.node, result);
-    this.#completed.push(id);
-    this.#output = result;
-    this.#lastTask = id;
+    if (!this.#execs.settle(exec)) return;
+    if (!exec.map) this.#ledger.taskSucceeded(exec.node, exec.task.name, result);
     if (!this.#stop) {
       this.#depth++;
-      if (directives === undefined) this.#routing.propagate(exec.node, result, false);
-      else {
-        const { propagate, skipStatic } = applyDirectives(
-          this.#directivePort,
-          exec,
-          directives,
-          result,
-        );
-        if (propagate) this.#routing.propagate(exec.node, result, skipStatic);
-      }
+      if (exec.map) itemSucceeded(this.#directivePort, exec, result, directives);
+      else taskSucceeded(this.#directivePort, exec, result, directives);
       this.#depth--;
     }
     if (this.#depth === 0) this.#record?.({ t: "ok", step: exec.step, result, directives });
   }
 
   /**
-   * Records an execution that failed for good: it fails its group member (the group's policy
-   * decides), or the run.
+   * Records an execution that failed for good: it fails its map item or group member (the
+   * policy decides), or the run.
    *
    * @param exec The execution.
    * @param error What its last attempt threw.
    */
   failed(exec: E, error: unknown): void {
-    if (exec.settled) return;
-    exec.settled = true;
-    this.#running.delete(exec);
+    if (!this.#execs.settle(exec)) return;
     if (!this.#stop) {
       this.#depth++;
-      const t = exec.task;
-      // Retries ran out (not a non-retryable error, which stops them early).
-      const exhausted = t.retry.maxRetries > 0 && exec.attempt > t.retry.maxRetries;
-      const wrapped = exhausted
-        ? new RetryLimitExceededError(t.name, exec.attempt, error)
-        : new TaskFailedError(t.name, error);
-      // In a group or map the failure record keeps what the task threw; outside, the run fails
-      // with the wrapper (TaskFailedError / RetryLimitExceededError) whose cause it is.
-      if (exec.map) this.#routing.itemFailed(exec.map, exec.item, exhausted ? wrapped : error);
-      else if (!this.#routing.memberFailed(exec.node, exhausted ? wrapped : error)) {
-        this.halt({ kind: "failed", error: wrapped });
-      }
+      execFailed(this.#directivePort, exec, error);
       this.#depth--;
     }
     if (this.#depth === 0) this.#record?.({ t: "fail", step: exec.step, error });
@@ -432,8 +291,7 @@ export class RunState<E extends ExecState = ExecState> {
    * @param exec The execution.
    */
   drop(exec: E): void {
-    exec.settled = true;
-    this.#running.delete(exec);
+    this.#execs.drop(exec);
   }
 
   /**
@@ -456,9 +314,7 @@ export class RunState<E extends ExecState = ExecState> {
    * @param id The request id.
    */
   feedbackRequested(exec: E, id: string): void {
-    const ids = (this.#feedback[`${exec.task.name}#${exec.cycle}`] ??= []);
-    if (ids.includes(id)) return;
-    ids.push(id);
+    if (!this.#ledger.feedbackRequested(exec.task.name, exec.cycle, id)) return;
     this.#record?.({ t: "feedback", step: exec.step, id });
   }
 
@@ -468,7 +324,7 @@ export class RunState<E extends ExecState = ExecState> {
    * @param path Its base path.
    */
   checkpointWritten(path: string): void {
-    this.#checkpoints.push(path);
+    this.#ledger.checkpointWritten(path);
     this.#record?.({ t: "checkpoint", path });
   }
 
@@ -499,22 +355,17 @@ export class RunState<E extends ExecState = ExecState> {
   #fields(copy = true): StateFields<E> {
     return {
       runId: this.runId,
-      steps: this.#steps,
-      itemSteps: this.#itemSteps,
-      running: this.#running,
+      steps: this.#execs.steps,
+      itemSteps: this.#execs.itemSteps,
+      running: this.#execs,
       ready: this.#routing.readyItems(),
       cycles: this.cycles(),
-      results: this.results(),
-      completed: this.#completed,
-      output: this.#output,
-      lastTask: this.#lastTask,
+      ...this.#ledger.fields(this.#nodes.lists()),
       arrivals: this.#routing.arrivalsData(),
       groups: this.#routing.groupsData(copy),
       maps: this.#routing.mapsData(),
-      dynamic: this.#dynamic,
+      dynamic: this.#nodes.added,
       trace: this.#routing.traceEdges(),
-      feedback: this.#feedback,
-      checkpoints: this.#checkpoints,
       terminated: this.#stop?.kind === "terminated",
     };
   }
@@ -544,26 +395,10 @@ export class RunState<E extends ExecState = ExecState> {
   }
 
   #restore(data: RunStateData): void {
-    for (const d of data.dynamic) {
-      const t = getTask(d.id);
-      if (!t) {
-        throw new WorkflowError(
-          `Cannot restore run "${this.runId}": task "${d.id}" (added at run time by "${d.by}") is not registered in this process: import the module that defines it`,
-          { code: "TASK_NOT_FOUND" },
-        );
-      }
-      this.#addDynamic(t, d.by);
-    }
+    this.#nodes.restore(this.runId, data.dynamic);
     const r = restoreState(data, (id) => this.node(id));
-    this.#steps = r.steps;
-    this.#itemSteps = data.itemSteps ?? 0;
-    for (const [node, value] of r.results) this.#results.set(node, value);
-    this.#completed.push(...r.completed);
-    for (const [node, count] of r.cycles) this.#cycles[node.index] = count;
-    this.#output = r.output;
-    this.#lastTask = r.lastTask;
-    this.#feedback = structuredClone(data.feedback ?? {});
-    this.#checkpoints.push(...(data.checkpoints ?? []));
+    this.#execs.restore(r.steps, data.itemSteps ?? 0, r.cycles);
+    this.#ledger.restore(r, data);
     if (data.terminated) this.#stop = { kind: "terminated" };
     this.#routing.restore(
       data,
@@ -571,63 +406,9 @@ export class RunState<E extends ExecState = ExecState> {
       data.terminated ? [] : r.pending,
       (id) => this.node(id),
     );
-    for (const x of r.running) {
-      const map = x.map === undefined ? undefined : this.node(x.map);
-      const run = map && this.#routing.mapRun(map);
-      if (x.map !== undefined && !run?.resume(x.item ?? -1)) {
-        throw new WorkflowError(
-          `Cannot restore run: execution ${x.step} is item ${x.item} of map "${x.map}", which has no such waiting item`,
-        );
-      }
-      const exec = this.#port.exec(
-        x.step,
-        x.node,
-        run ? run.task : x.node.node.task!,
-        x.input,
-        x.from,
-        x.kind,
-        x.cycle,
-        x.attempt,
-        run,
-        run ? x.item! : -1,
-      );
-      this.#running.add(exec);
-    }
-  }
-
-  // Internals ------------------------------------------------------------------------------
-
-  #mapSucceeded(run: MapRun, output: unknown[]): void {
-    const owner = run.owner;
-    this.#results.set(owner, output);
-    // A map node completes once, with its array; a task that called ctx.map completed already.
-    if (owner === run.node) this.#completed.push(owner.id);
-    this.#output = output;
-    this.#lastTask = owner.id;
-  }
-
-  #cancel(test: (exec: ExecState) => boolean, reason: unknown): void {
-    for (const exec of this.#running) {
-      if (!test(exec)) continue;
-      exec.settled = true;
-      this.#running.delete(exec);
-      this.#port.cancel?.(exec, reason);
-    }
-  }
-
-  #addDynamic(t: Task, by: string): PlanNode {
-    const pn: PlanNode = {
-      id: t.name,
-      index: this.plan.nodes.size + this.#dynamicNodes.size,
-      node: { id: t.name, kind: "task", task: t, dynamic: true },
-      out: [],
-      preds: [],
-      key: t.name,
-      member: -1,
-    };
-    this.#port.admit?.(pn);
-    this.#dynamicNodes.set(t.name, pn);
-    this.#dynamic.push({ id: t.name, by });
-    return pn;
+    this.#execs.resume(r.running, (id) => {
+      const map = this.node(id);
+      return map && this.#routing.mapRun(map);
+    });
   }
 }

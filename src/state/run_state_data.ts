@@ -1,12 +1,12 @@
 /**
  * The state of a run as plain data (`RunState.toData()` / `RunState.fromData()`): what a
  * checkpoint stores and what a run record snapshots; and the transitions that rebuild it one
- * step at a time (`RunState.apply()`).
+ * step at a time (`Replay.apply()` in `./replay.ts`).
  *
  * @module
  */
 import type { ActivationKind, TraceEdge } from "../graph/executed_graph.ts";
-import type { Directives } from "../context/task_context.ts";
+import type { Directives } from "../context/directive_recorder.ts";
 import type { PolicySpec } from "../graph/policies.ts";
 
 export type { ActivationKind, Directives, TraceEdge };

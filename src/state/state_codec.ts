@@ -6,7 +6,7 @@
  */
 import { fromJsonTree, toJsonTree } from "../channels/codec.ts";
 import { type ErrorRecord, fromErrorRecord, toErrorRecord } from "../errors.ts";
-import type { Directives, MapCall, NextCall } from "../context/task_context.ts";
+import type { Directives, MapCall, NextCall } from "../context/directive_recorder.ts";
 import type { RunStateData, Stop, Transition } from "./run_state_data.ts";
 
 type Groups = RunStateData["groups"];

@@ -2,15 +2,13 @@
  * `localRunStore()`: the embedded run store for one machine, an SQLite database (`node:sqlite`,
  * WAL mode) in a folder. Several processes on the machine can share it: every change is one
  * transaction, leases and fencing tokens are checked inside it, and a committed change survives
- * a killed process at any instant (with `durability: "power"`, also a power loss).
+ * a killed process at any instant (with `durability: "power"`, also a power loss). The SQL of
+ * the journal is in `./local_journal.ts`, the writes of run rows in `./local_run_rows.ts`, the
+ * queries over many runs in `./local_queries.ts`.
  *
  * @module
  */
 import type { DatabaseSync } from "../deps/sqlite.ts";
-
-/** Journal rows per INSERT statement (SQLite allows 32,766 parameters). */
-const ROWS_PER_INSERT = 200;
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { WorkflowError } from "../errors.ts";
 import { type Clock, systemClock } from "../time/clock.ts";
@@ -27,6 +25,8 @@ import { LocalChannel } from "./local_channel.ts";
 import { EventLog } from "./local_events.ts";
 import { claimableRuns, listRuns } from "./local_queries.ts";
 import { WriteBatch } from "./write_batch.ts";
+import { appendJournal, journalEntries, readJournal, saveSnapshot } from "./local_journal.ts";
+import { insertRun, patchRun } from "./local_run_rows.ts";
 import type { FeedbackStore } from "../checkpoint/feedback_store.ts";
 import type { SnapshotChannel } from "../channels/channel.ts";
 import {
@@ -159,41 +159,13 @@ export class LocalRunStore implements RunStore {
           code: "RUN_EXISTS",
         });
       }
-      const now = this.#now();
-      const iso = new Date(now).toISOString();
-      const owned = run.status === "running";
-      // Runs of one flow version share their graph's row.
-      const graph = JSON.stringify(run.graph ?? null);
-      const graphKey = createHash("sha256").update(graph).digest("hex").slice(0, 32);
-      sql(this.#db, "INSERT OR IGNORE INTO graphs (key, graph) VALUES (?, ?)").run(graphKey, graph);
-      sql(
-        this.#db,
-        `INSERT INTO runs (run_id, flow, version, status, input, created_at, created_ms, started_at,
-          updated_at, owner, lease_until, fence, idempotency_key, graph_key, trace)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        run.runId,
-        run.flow,
-        run.version,
-        run.status,
-        JSON.stringify(run.input ?? null),
-        iso,
-        now,
-        owned ? iso : null,
-        iso,
-        owned ? run.owner ?? null : null,
-        owned ? now + (run.leaseMs ?? 0) : null,
-        owned ? 1 : 0,
-        run.idempotencyKey ?? null,
-        graphKey,
-        run.trace ? JSON.stringify(run.trace) : null,
-      );
+      insertRun(this.#db, run, this.#now());
       this.#event(run.runId, "run");
       const record = toRecord(this.#row(run.runId)!);
       return {
         record,
         created: true,
-        ...(owned ? { lease: { owner: run.owner!, fence: 1 } } : {}),
+        ...(run.status === "running" ? { lease: { owner: run.owner!, fence: 1 } } : {}),
       };
     });
   }
@@ -274,51 +246,19 @@ export class LocalRunStore implements RunStore {
 
   /** Inserts journal rows, inside a transaction that checked the lease. */
   #append(runId: string, entries: JournalEntry[]): void {
-    const last = (sql(this.#db, "SELECT MAX(seq) AS seq FROM journal WHERE run_id = ?")
-      .get(runId) as { seq: number | null }).seq ?? 0;
-    if (entries[0].seq !== last + 1) {
-      throw new WorkflowError(
-        `Cannot append to the journal of run "${runId}": position ${
-          entries[0].seq
-        } is taken or out of order (the journal ends at ${last})`,
-        { code: "JOURNAL_CONFLICT" },
-      );
-    }
-    // Many rows per statement: a batch of a busy run costs a few statements, not one per row.
-    for (let i = 0; i < entries.length; i += ROWS_PER_INSERT) {
-      const rows = entries.slice(i, i + ROWS_PER_INSERT);
-      const args: (string | number)[] = [];
-      for (const e of rows) args.push(runId, e.seq, e.at, JSON.stringify(e.tr));
-      sql(
-        this.#db,
-        `INSERT INTO journal (run_id, seq, at, tr) VALUES ${
-          Array(rows.length).fill("(?, ?, ?, ?)").join(", ")
-        }`,
-      ).run(...args);
-    }
+    appendJournal(this.#db, runId, entries);
     this.#event(runId, "journal", [entries[0].seq, entries[entries.length - 1].seq]);
   }
 
   async snapshot(runId: string, lease: Lease, snapshot: JournalSnapshot): Promise<void> {
     await this.#tx(() => {
       this.#own(runId, lease);
-      sql(this.#db, "INSERT OR REPLACE INTO snapshots (run_id, seq, data) VALUES (?, ?, ?)")
-        .run(runId, snapshot.seq, JSON.stringify(snapshot.data));
+      saveSnapshot(this.#db, runId, snapshot);
     });
   }
 
   async journal(runId: string): Promise<{ snapshot?: JournalSnapshot; entries: JournalEntry[] }> {
-    const snap = sql(this.#db, "SELECT seq, data FROM snapshots WHERE run_id = ?").get(runId) as
-      | { seq: number; data: string }
-      | undefined;
-    const rows = sql(
-      this.#db,
-      "SELECT seq, at, tr FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq",
-    ).all(runId, snap?.seq ?? 0) as unknown as { seq: number; at: number; tr: string }[];
-    return {
-      ...(snap ? { snapshot: { seq: snap.seq, data: JSON.parse(snap.data) } } : {}),
-      entries: rows.map((r) => ({ seq: r.seq, at: r.at, tr: JSON.parse(r.tr) })),
-    };
+    return readJournal(this.#db, runId);
   }
 
   /**
@@ -329,11 +269,7 @@ export class LocalRunStore implements RunStore {
    * @returns The entries in order.
    */
   async entries(runId: string, afterSeq = 0): Promise<JournalEntry[]> {
-    const rows = sql(
-      this.#db,
-      "SELECT seq, at, tr FROM journal WHERE run_id = ? AND seq > ? ORDER BY seq",
-    ).all(runId, afterSeq) as unknown as { seq: number; at: number; tr: string }[];
-    return rows.map((r) => ({ seq: r.seq, at: r.at, tr: JSON.parse(r.tr) }));
+    return journalEntries(this.#db, runId, afterSeq);
   }
 
   async update(
@@ -345,31 +281,7 @@ export class LocalRunStore implements RunStore {
     const record = await this.#tx(() => {
       this.#own(runId, lease);
       if (entries.length) this.#append(runId, entries);
-      const sets: string[] = [];
-      const args: (string | number | null)[] = [];
-      const set = (column: string, value: string | number | null) => {
-        sets.push(`${column} = ?`);
-        args.push(value);
-      };
-      set("updated_at", this.#iso());
-      if (patch.status !== undefined) set("status", patch.status);
-      if ("output" in patch) set("output", JSON.stringify(patch.output ?? null));
-      if ("error" in patch) set("error", patch.error ? JSON.stringify(patch.error) : null);
-      if (patch.startedAt !== undefined) set("started_at", patch.startedAt);
-      if (patch.finishedAt !== undefined) set("finished_at", patch.finishedAt);
-      if (patch.steps !== undefined) set("steps", patch.steps);
-      if (patch.checkpoints !== undefined) set("checkpoints", JSON.stringify(patch.checkpoints));
-      if ("feedback" in patch) {
-        set("feedback", patch.feedback ? JSON.stringify(patch.feedback) : null);
-      }
-      if (patch.retryRequested !== undefined) set("retry_requested", patch.retryRequested ? 1 : 0);
-      if (patch.trace !== undefined) set("trace", JSON.stringify(patch.trace));
-      if (patch.status && FINAL_STATUSES.includes(patch.status)) {
-        set("owner", null);
-        set("lease_until", null);
-        set("cancel_requested", 0);
-      }
-      sql(this.#db, `UPDATE runs SET ${sets.join(", ")} WHERE run_id = ?`).run(...args, runId);
+      patchRun(this.#db, runId, patch, this.#iso());
       this.#event(runId, "run");
       return toRecord(this.#row(runId)!);
     });

@@ -3,13 +3,13 @@
  * Redis queue (blocking, batched), admit each (signature, replay, task known), run its task,
  * record its outcome and acknowledge in one step; renew leases while tasks run; reclaim the jobs
  * of dead workers; dead-letter poison messages; announce itself and follow the prefix's lease;
- * on stop, finish in-flight tasks within the grace period and hand back the rest at once.
+ * on stop, finish in-flight tasks within the grace period and hand back the rest at once. The
+ * entries it holds are counted in `./worker_slots.ts`, its lease kept by `./worker_lease.ts`.
  *
  * @module
  */
 import type { Redis } from "ioredis";
 import { type AdmitContext, admitEntry, deadLetterNotice } from "./admit_entry.ts";
-import { WorkflowError } from "../errors.ts";
 import { connectRedis, explainRedisError, within } from "../redis/connection.ts";
 import { CallClient } from "../redis/context_calls.ts";
 import { RedisKeys } from "../redis/keys.ts";
@@ -33,23 +33,14 @@ import { parseTraceparent } from "../observability/otel.ts";
 
 import type { WorkerEvent } from "./worker_options.ts";
 import { sleep } from "../time/sleep.ts";
-
-/** How long each reserved entry waited in the stream before this worker reserved it (ms). */
-const queueWaits = new WeakMap<QueueEntry, number>();
+import { type Running, WorkerSlots } from "./worker_slots.ts";
+import { WorkerLease } from "./worker_lease.ts";
 
 /** The exemplar of a job: the trace of the attempt that enqueued it. */
 function exemplar(message: JobMessage): { traceId: string; spanId: string } | undefined {
   if (!message.trace) return undefined;
   const sc = parseTraceparent(message.trace);
   return { traceId: sc.traceId, spanId: sc.spanId };
-}
-
-interface Running {
-  entry: QueueEntry;
-  job?: string;
-  controller: AbortController;
-  /** Set when the outcome must not be written (cancelled, lease lost, handed back). */
-  dropped?: string;
 }
 
 /** A running worker (see {@linkcode runWorker}). */
@@ -72,22 +63,13 @@ export class GraflowWorker implements AsyncDisposable {
   readonly #calls: CallClient;
   readonly #presence: WorkerPresence;
   #allowlist: ModuleAllowlist | undefined;
-  #leaseTimers: ReturnType<typeof setInterval>[] = [];
-  readonly #running = new Map<string, Running>();
-  readonly #byJob = new Map<string, Running>();
+  readonly #slots: WorkerSlots;
+  readonly #lease: WorkerLease;
   readonly #channels = new Map<string, RedisChannel>();
-  #leaseMs: number;
   #heartbeat = Date.now();
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #slotFreed: (() => void) | undefined;
-  /** Reserved entries waiting for a free slot (prefetch). */
-  readonly #buffer: QueueEntry[] = [];
-  /** Tasks done whose outcome is being written. */
-  #finishing = 0;
-  /** Jobs cancelled by their run (recent ones), so that buffered entries are skipped. */
-  readonly #cancelled = new Set<string>();
-  #timers: ReturnType<typeof setInterval>[] = [];
   #server: { shutdown(): Promise<void> } | undefined;
   #loop: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -114,11 +96,21 @@ export class GraflowWorker implements AsyncDisposable {
       this.id,
       o.leaseMs === undefined,
       {
-        onLease: (ms) => this.#setLease(ms),
+        onLease: (ms) => this.#lease.change(ms),
         onWarning: (message) => this.#emit({ type: "warning", workerId: this.id, message }),
       },
     );
-    this.#leaseMs = o.leaseMs ?? 15_000;
+    const slots = this.#slots = new WorkerSlots(o.concurrency, o.prefetch);
+    this.#lease = new WorkerLease({
+      workerId: this.id,
+      queue: this.#queue,
+      slots,
+      metrics: this.metrics,
+      stopping: () => this.#stopping,
+      accept: (entries) => this.#accept(entries),
+      recover: (error) => this.#recover(error),
+      emit: (e) => this.#emit(e),
+    }, o.leaseMs ?? 15_000);
     this.finished = new Promise((r) => this.#resolveFinished = r);
   }
 
@@ -136,7 +128,7 @@ export class GraflowWorker implements AsyncDisposable {
     });
     const warning = this.#o.transportWarning;
     if (warning) this.#emit({ type: "warning", workerId: this.id, message: warning });
-    this.#leaseMs = (await this.#presence.initialLease()) ?? this.#leaseMs;
+    this.#lease.ms = (await this.#presence.initialLease()) ?? this.#lease.ms;
     await this.#queue.ensureGroup();
     await this.#subscriber.on(this.#keys.control(), (m) => this.#onControl(m));
     await this.#subscriber.on(this.#keys.wake(this.id), (m) => {
@@ -152,43 +144,23 @@ export class GraflowWorker implements AsyncDisposable {
       this.#server = s;
       this.port = s.port;
     }
-    this.#startLeaseTimers();
-    // Consumers of workers that died stay in the group (empty once reclaimed): prune them.
-    this.#timers.push(setInterval(() => {
-      this.#queue.pruneConsumers(Math.max(60_000, 10 * this.#leaseMs)).catch(() => {});
-    }, 60_000));
+    this.#lease.start();
     this.#loop = this.#consume();
-    this.#emit({ type: "started", workerId: this.id, leaseMs: this.#leaseMs, port: this.port });
+    this.#emit({ type: "started", workerId: this.id, leaseMs: this.#lease.ms, port: this.port });
     this.#o.signal?.addEventListener("abort", () => this.stop(), { once: true });
-    this.#reclaim();
-  }
-
-  /** Reclaiming and renewing follow the lease. */
-  #startLeaseTimers(): void {
-    for (const t of this.#leaseTimers) clearInterval(t);
-    this.#leaseTimers = [
-      setInterval(() => this.#reclaim(), Math.min(this.#leaseMs / 2, 500)),
-      setInterval(() => this.#renew(), Math.max(50, this.#leaseMs / 3)),
-    ];
-  }
-
-  #setLease(leaseMs: number): void {
-    if (this.#stopping || leaseMs === this.#leaseMs) return;
-    this.#leaseMs = leaseMs;
-    this.#startLeaseTimers();
-    this.#emit({ type: "lease", workerId: this.id, leaseMs });
+    this.#lease.reclaim();
   }
 
   /** The lease in use. */
   get leaseMs(): number {
-    return this.#leaseMs;
+    return this.#lease.ms;
   }
 
   async #consume(): Promise<void> {
     let backoff = 100;
     while (!this.#stopping) {
       this.#heartbeat = Date.now();
-      const free = this.#capacity() - this.#holding();
+      const free = this.#slots.free;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);
@@ -213,21 +185,6 @@ export class GraflowWorker implements AsyncDisposable {
     }
   }
 
-  async #reclaim(): Promise<void> {
-    const free = this.#capacity() - this.#holding();
-    if (this.#stopping || free <= 0) return;
-    try {
-      const entries = await this.#queue.reclaim(this.id, this.#leaseMs, free);
-      for (const e of entries) {
-        this.metrics.reclaims++;
-        this.#emit({ type: "reclaimed", workerId: this.id, entry: e.id, deliveries: e.deliveries });
-      }
-      this.#accept(entries);
-    } catch (error) {
-      await this.#recover(error); // the next tick tries again
-    }
-  }
-
   /** After a failed Redis call: recreate the group when Redis lost it (restart without data). */
   async #recover(error: unknown): Promise<void> {
     const message = String((error as Error)?.message ?? error);
@@ -235,86 +192,34 @@ export class GraflowWorker implements AsyncDisposable {
     else this.#emit({ type: "error", workerId: this.id, error: message });
   }
 
-  /** Entries held: running, buffered, and being finished. */
-  #holding(): number {
-    return this.#running.size + this.#buffer.length + this.#finishing;
-  }
-
-  /** How many entries the worker holds at most: concurrency plus prefetch. */
-  #capacity(): number {
-    return this.#o.concurrency + this.#o.prefetch;
-  }
-
   #accept(entries: QueueEntry[]): void {
-    const now = Date.now();
-    for (const e of entries) {
-      // The stream entry id starts with the Redis server's time of the XADD (milliseconds).
-      const added = Number(e.id.slice(0, e.id.indexOf("-")));
-      if (e.deliveries === 1 && added > 0) queueWaits.set(e, Math.max(0, now - added));
-      if (!this.#running.has(e.id) && !this.#buffer.some((b) => b.id === e.id)) {
-        this.#buffer.push(e);
-      }
-    }
+    this.#slots.accept(entries);
     this.#drain();
   }
 
   #drain(): void {
-    while (!this.#stopping && this.#running.size < this.#o.concurrency && this.#buffer.length) {
-      this.#start(this.#buffer.shift()!);
-    }
-  }
-
-  async #renew(): Promise<void> {
-    const ids = [...this.#running.keys(), ...this.#buffer.map((e) => e.id)];
-    if (!ids.length) return;
-    try {
-      for (const id of await this.#queue.renew(this.id, ids)) {
-        const i = this.#buffer.findIndex((e) => e.id === id);
-        if (i >= 0) this.#buffer.splice(i, 1);
-        const r = this.#running.get(id);
-        if (r && !r.dropped) {
-          r.dropped = "lease lost";
-          r.controller.abort(
-            new WorkflowError("Task stopped: this worker lost its lease", { code: "LEASE_LOST" }),
-          );
-        }
-      }
-    } catch (error) {
-      await this.#recover(error);
+    while (!this.#stopping) {
+      const r = this.#slots.next();
+      if (!r) return;
+      this.#start(r);
     }
   }
 
   #onControl(payload: string): void {
     const wake = decodeWake(payload);
-    if (wake?.kind === "cancel") {
-      const job = wake.job;
-      this.#cancelled.add(job);
-      if (this.#cancelled.size > 10_000) {
-        this.#cancelled.delete(this.#cancelled.values().next().value!);
-      }
-      const r = this.#byJob.get(job);
-      if (r && !r.dropped) {
-        r.dropped = "cancelled";
-        r.controller.abort(
-          new WorkflowError("Task canceled by its run", { code: "TASK_CANCELED" }),
-        );
-      }
-    } else if (wake?.kind === "handback") this.#reclaim();
+    if (wake?.kind === "cancel") this.#slots.cancel(wake.job);
+    else if (wake?.kind === "handback") this.#lease.reclaim();
     else if (wake?.kind === "config") this.#presence.refresh().catch(() => {});
   }
 
-  #start(entry: QueueEntry): void {
-    if (this.#running.has(entry.id)) return;
-    const r: Running = { entry, controller: new AbortController() };
-    this.#running.set(entry.id, r);
-    this.metrics.inFlight = this.#running.size;
+  #start(r: Running): void {
+    this.metrics.inFlight = this.#slots.running;
     this.#process(r).catch((error) => {
       this.#emit({ type: "error", workerId: this.id, error: String(error?.message ?? error) });
     }).finally(() => {
-      this.#running.delete(entry.id);
-      if (r.job) this.#byJob.delete(r.job);
+      this.#slots.release(r);
       this.#drain();
-      this.metrics.inFlight = this.#running.size;
+      this.metrics.inFlight = this.#slots.running;
       this.#slotFreed?.();
     });
   }
@@ -322,7 +227,7 @@ export class GraflowWorker implements AsyncDisposable {
   async #process(r: Running): Promise<void> {
     const { entry } = r;
     const admitted = await admitEntry(entry, this.#admitContext(r));
-    if ("poison" in admitted) return this.#poison(entry, admitted.poison, admitted.verified);
+    if ("poison" in admitted) return this.#poison(r, admitted.poison, admitted.verified);
     if ("drop" in admitted) {
       if (r.dropped) return; // stopping: the entry is handed back
       this.metrics.dropped++;
@@ -337,10 +242,8 @@ export class GraflowWorker implements AsyncDisposable {
       return;
     }
     const message = admitted.message;
-    if (this.#cancelled.has(message.job)) return; // its entry is gone already
-    r.job = message.job;
-    this.#byJob.set(message.job, r);
-    const waited = queueWaits.get(entry);
+    if (!this.#slots.admitted(r, message.job)) return; // cancelled: its entry is gone already
+    const waited = this.#slots.waited(entry);
     if (waited !== undefined) {
       graflowMetrics.queueWait(message.taskId, waited / 1000, exemplar(message));
     }
@@ -361,12 +264,11 @@ export class GraflowWorker implements AsyncDisposable {
     const sealed = sealOutcome(this.#signer, this.id, message, outcome);
     // A full worker reserves its next task in the same step (the consume loop is not reading:
     // it waits for a free slot).
-    const next = !this.#stopping && this.#holding() >= this.#capacity()
+    const next = !this.#stopping && this.#slots.free <= 0
       ? { consumer: this.id, count: 1 }
       : undefined;
     // The slot is free while the outcome is written: the next task starts now.
-    this.#running.delete(entry.id);
-    this.#finishing++;
+    this.#slots.writing(r);
     this.#drain();
     let reserved: QueueEntry[] = [];
     try {
@@ -374,7 +276,7 @@ export class GraflowWorker implements AsyncDisposable {
         reserved = (await this.#queue.finish(entry.id, message, sealed, next)).entries;
       }, r);
     } finally {
-      this.#finishing--;
+      this.#slots.written();
     }
     this.#accept(reserved);
     this.metrics.processed++;
@@ -412,9 +314,9 @@ export class GraflowWorker implements AsyncDisposable {
     }
   }
 
-  async #poison(entry: QueueEntry, reason: string, verified?: JobMessage): Promise<void> {
+  async #poison(r: Running, reason: string, verified?: JobMessage): Promise<void> {
+    const entry = r.entry;
     const notify = deadLetterNotice(entry, reason, this.id, this.#signer, verified);
-    const r = this.#running.get(entry.id)!;
     await this.#retry(() => this.#queue.deadLetter(entry, reason, this.id, notify), r);
     this.metrics.deadLettered++;
     this.#emit({ type: "dead-lettered", workerId: this.id, entry: entry.id, reason });
@@ -441,7 +343,7 @@ export class GraflowWorker implements AsyncDisposable {
       heartbeat: this.#heartbeat,
       stopping: this.#stopping,
       blockMs: this.#o.blockMs,
-      inFlight: this.#running.size,
+      inFlight: this.#slots.running,
     });
   }
 
@@ -472,21 +374,12 @@ export class GraflowWorker implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     this.#wakeStop();
-    for (const t of [...this.#timers, ...this.#leaseTimers]) clearInterval(t);
+    this.#lease.stop();
     this.#blocking.disconnect();
     this.#slotFreed?.();
     const deadline = Date.now() + this.#o.graceMs;
-    while ((this.#running.size > 0 || this.#finishing > 0) && Date.now() < deadline) {
-      await sleep(20);
-    }
-    this.#buffer.length = 0; // still pending to this consumer: handed back below
-    const unfinished = [...this.#running.values()];
-    for (const r of unfinished) {
-      r.dropped = "handed back";
-      r.controller.abort(
-        new WorkflowError("Task stopped: the worker is shutting down", { code: "WORKER_SHUTDOWN" }),
-      );
-    }
+    while (this.#slots.busy && Date.now() < deadline) await sleep(20);
+    this.#slots.handBack(); // the entries stay pending to this consumer: handed back below
     let n = 0;
     try {
       // When Redis is away the hand-back cannot happen: the lease returns the entries later.

@@ -5,11 +5,8 @@
  *
  * @module
  */
-import {
-  type RemoteOutcome,
-  type RemoteTaskContextOptions,
-  runRemoteTask,
-} from "../context/remote_context.ts";
+import type { RemoteOutcome } from "../context/remote_context.ts";
+import { type RemoteTaskContextOptions, runRemoteTask } from "../context/remote_task.ts";
 import { WorkflowError } from "../errors.ts";
 import { outcomeText, safeErrorRecord } from "../redis/safe_outcome.ts";
 import type { Signer } from "../redis/signing.ts";

@@ -8,7 +8,7 @@
 import assert from "assert";
 import { task, WorkflowError } from "../../mod.ts";
 import { type RemoteOutcome, settleOutcome } from "../../src/context/remote_context.ts";
-import { EngineTaskContext } from "../../src/context/task_context.ts";
+import { EngineTaskContext } from "../../src/context/engine_task_context.ts";
 import { toJsonTree } from "../../src/channels/codec.ts";
 
 // Task names are process-global: everything in this file starts with "rm_".
