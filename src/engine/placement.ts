@@ -9,7 +9,7 @@
  * @module
  */
 import type { Graph, GraphNode } from "../graph/graph.ts";
-import type { PlanNode } from "../graph/plan.ts";
+import type { Plan, PlanNode } from "../graph/plan.ts";
 import type { TaskHandler } from "../handlers/task_handler.ts";
 import { WorkflowError } from "../errors.ts";
 
@@ -53,6 +53,12 @@ export function handlerName(graph: Graph, node: GraphNode, options: PlacementOpt
 }
 
 const names = new WeakMap<Graph, Map<string, string[]>>();
+/** Handler names by plan node index, per plan and placement (see {@linkcode RunHandlers}). */
+const planNames = new WeakMap<Plan, Map<string, (string | undefined)[]>>();
+
+function placementKey(options: PlacementOptions): string {
+  return `${options.executor ?? ""}\u0000${options.backend?.name ?? ""}`;
+}
 
 /**
  * Every handler name a run of `graph` needs (cached per graph and options).
@@ -64,7 +70,7 @@ const names = new WeakMap<Graph, Map<string, string[]>>();
 export function handlerNames(graph: Graph, options: PlacementOptions): string[] {
   let byOptions = names.get(graph);
   if (!byOptions) names.set(graph, byOptions = new Map());
-  const key = `${options.executor ?? ""}\u0000${options.backend?.name ?? ""}`;
+  const key = placementKey(options);
   let list = byOptions.get(key);
   if (!list) {
     const seen = new Set<string>();
@@ -111,12 +117,16 @@ export interface RunHandlersOptions {
   placement: PlacementOptions;
   /** Handlers by task name, consulted before placement (the test kit's mocks). */
   taskHandlers?: ReadonlyMap<string, TaskHandler>;
+  /** The run's plan. */
+  plan: Plan;
 }
 
 /** The handler of each task node of a run, resolved once per node. */
 export class RunHandlers {
   readonly #options: RunHandlersOptions;
   readonly #at: (TaskHandler | undefined)[] = [];
+  /** Handler names by plan node index, shared by the runs of a plan with this placement. */
+  readonly #names: (string | undefined)[];
 
   /**
    * Checks that every handler the flow needs exists, before anything runs.
@@ -126,7 +136,14 @@ export class RunHandlers {
    */
   constructor(options: RunHandlersOptions) {
     this.#options = options;
+    const key = placementKey(options.placement);
+    let byKey = planNames.get(options.plan);
+    if (!byKey) planNames.set(options.plan, byKey = new Map());
+    let names = byKey.get(key);
+    if (!names) byKey.set(key, names = []);
+    this.#names = names;
     for (const name of handlerNames(options.graph, options.placement)) {
+      if (options.handlers.has(name)) continue; // the common case: no scan of the graph
       const taskId = this.#taskUsing(name);
       if (taskId !== undefined) findHandler(options.handlers, name, taskId);
     }
@@ -145,8 +162,15 @@ export class RunHandlers {
 
   #resolve(node: PlanNode): TaskHandler {
     const { graph, handlers, placement, taskHandlers } = this.#options;
+    // A node of the plan has the same handler name in every run with this placement (nodes
+    // added at run time, past the plan's, are resolved per run).
+    let name = this.#names[node.index];
+    if (name === undefined) {
+      name = handlerName(graph, node.node, placement);
+      if (this.#options.plan.nodes.get(node.id) === node) this.#names[node.index] = name;
+    }
     return this.#at[node.index] = taskHandlers?.get(node.node.task!.name) ??
-      findHandler(handlers, handlerName(graph, node.node, placement), node.id);
+      findHandler(handlers, name, node.id);
   }
 
   /** A task that runs on handler `name` (none when every such task has a task handler). */
