@@ -40,7 +40,7 @@ const fmt = (xs: number[]) =>
 
 async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "graflow-server-bench-" });
-  // The server sees writes of other processes by polling the store (pollMs; the default is 100).
+  // The server sees writes of other processes by polling the store (pollMs; the default is 50).
   const store = localRunStore({ dir, pollMs: POLL_MS });
   const serverMs = new Map<string, number>();
   const server = await serve({

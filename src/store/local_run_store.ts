@@ -54,7 +54,10 @@ export interface LocalRunStoreOptions {
    * also a power loss (`"power"`: `FULL`, an fsync per commit). @default {"process"}
    */
   durability?: Durability;
-  /** How often `watch` looks for changes made by other processes. @default {100} */
+  /**
+   * How often `watch` and feedback waits look for changes made by other processes (changes of
+   * this process wake them at once; one indexed read per poll). @default {50}
+   */
   pollMs?: number;
   /** Time source of leases (tests use a fake clock). @default {the system clock} */
   clock?: Clock;
@@ -95,7 +98,7 @@ export class LocalRunStore implements RunStore {
     }
     Deno.mkdirSync(options.dir, { recursive: true });
     this.#db = openDatabase(join(options.dir, "runs.db"), durability);
-    this.#pollMs = options.pollMs ?? 100;
+    this.#pollMs = options.pollMs ?? 50;
     this.#clock = options.clock ?? systemClock;
     this.#events = new EventLog(this.#db);
     this.#batch = new WriteBatch(
