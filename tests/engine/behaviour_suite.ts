@@ -134,7 +134,8 @@ export function behaviourSuite(
     const error = await flow`${tooFew} >> ${T.collect}`.run(o).catch((e) => e);
     assert.ok(error instanceof ParallelGroupError, String(error));
     assert.deepEqual(error.failed.map((f) => f.taskId).sort(), ["bh_fail", "bh_fail2"]);
-    assert.deepEqual(error.succeeded, ["bh_ok1"]);
+    // atLeast(2) decides as soon as two members failed: bh_ok1 may be cancelled before it ends.
+    assert.ok(error.succeeded.every((id: string) => id === "bh_ok1"), String(error.succeeded));
   });
 
   test("critical: only the named members' failures fail the group", async (o) => {
