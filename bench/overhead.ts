@@ -5,9 +5,11 @@
  *
  *     deno run -A bench/overhead.ts [--repeats 7] [--langgraph-cap 15] [--no-langgraph-10k]
  *
- * Every task is a no-op, so the figures are pure orchestration cost. Each figure is the median
- * of several timed runs after warm-up runs (the first run of a flow also builds its scheduling
- * plan; that is not in the figures). LangGraph.js runs at 1,000 tasks, and once at 10,000 where
+ * Every task is a no-op, so the figures are pure orchestration cost, garbage collection
+ * included. Each figure is the median of several timed batches after warm-up runs, a batch being
+ * back-to-back runs over at least 30 ms (a lone 1,000-task run is too short: whether a minor GC
+ * falls inside it changes its time 5–20×). The first run of a flow also builds its scheduling
+ * plan; that is not in the figures. LangGraph.js runs at 1,000 tasks, and once at 10,000 where
  * a run is stopped after `--langgraph-cap` seconds (a node throws; the table then shows the
  * lower bound "> x"). Progress goes to stderr, the table to stdout.
  *
@@ -16,6 +18,7 @@
 import { flow } from "../mod.ts";
 import {
   bareAwaitLoop,
+  batchPerTask,
   chainText,
   DeadlineExceeded,
   graflowCase,
@@ -107,9 +110,7 @@ for (const n of SIZES) {
   for (const [, run] of runs) for (let i = 0; i < 2; i++) await run(); // warm-up, plans built
   for (let r = 0; r < repeats; r++) {
     for (const [name, run] of runs) {
-      const t0 = performance.now();
-      const tasks = await run();
-      samples.get(name)!.push((performance.now() - t0) * 1000 / tasks);
+      samples.get(name)!.push(await batchPerTask(run));
     }
   }
   floor[n] = median(samples.get("floor")!);
@@ -219,8 +220,8 @@ const machine = `Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, ` +
   `${navigator.hardwareConcurrency} cores, load average ${loadBefore} before, ${loadAverage()} after`;
 
 console.log(
-  `µs per task, no-op tasks, lower is better. Graflow and floor: median of ${REPEATS} runs ` +
-    `(${fewer} at 100k) after warm-up; LangGraph.js 1k: median of 3.\n`,
+  `µs per task, no-op tasks, lower is better. Graflow and floor: median of ${REPEATS} figures ` +
+    `(${fewer} at 100k) after warm-up, each over ≥ 30 ms of back-to-back runs; LangGraph.js 1k: median of 3.\n`,
 );
 console.log(rows.join("\n"));
 console.log(
