@@ -127,23 +127,15 @@ export class RedisBackend implements Backend, AsyncDisposable {
   }
 
   /**
-   * Drops the run's queue bookkeeping and gives its channel the retention, in the background
-   * (`close()` waits for it).
+   * Drops the run's queue bookkeeping and gives its channel the retention.
    *
    * @param runId The run.
    */
-  runFinished(runId: string): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    // Best effort, and never long; the run's result does not wait for it (one round trip less
-    // per run): `close()` does.
-    const p = within(this.#expireRun(runId), 1000, "expiring the run's keys").catch(() => {});
-    this.#finishing.add(p);
-    p.then(() => this.#finishing.delete(p));
-    return Promise.resolve();
+  async runFinished(runId: string): Promise<void> {
+    if (this.#closed) return;
+    // Best effort, and never long: a run's result must not wait for an unreachable Redis.
+    await within(this.#expireRun(runId), 1000, "expiring the run's keys").catch(() => {});
   }
-
-  /** Run clean-ups under way (`close()` waits for them). */
-  readonly #finishing = new Set<Promise<void>>();
 
   async #expireRun(runId: string): Promise<void> {
     const k = this.#keys;
@@ -280,7 +272,6 @@ export class RedisBackend implements Backend, AsyncDisposable {
       })
     );
     const errors: unknown[] = [];
-    await Promise.all(this.#finishing);
     await this.#subscriber?.close().catch((e) => errors.push(e));
     await this.#feedback?.close().catch((e) => errors.push(e));
     await quit(this.#redis).catch((e) => errors.push(e));
