@@ -222,7 +222,9 @@ export function controlSuite(
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await o.channel!.has("tail_ran"), false, "nothing after a cancelled member ran");
     if (!suite.noAbortNotes) {
-      await sawAborts(o, ["ct_slow2", "ct_slow"]);
+      // ct_slow follows ct_head: on a busy executor the group may settle before it starts.
+      const started = (await o.channel!.get<string[]>("started")) ?? [];
+      await sawAborts(o, ["ct_slow2", ...(started.includes("ct_slow") ? ["ct_slow"] : [])]);
     }
   });
 
