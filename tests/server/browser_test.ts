@@ -33,7 +33,7 @@ Deno.test({
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     await logIn(page, t.url, VIEWER);
-    await page.waitForFunction("document.body.dataset.liveState === 'open'");
+    await page.locator("body[data-live-state='open']").waitFor(); // no eval: the CSP forbids it
     const s = await t.api("/runs", {
       method: "POST",
       json: { flow: "srv_pipeline", input: { delayMs: 500 } },
@@ -45,7 +45,7 @@ Deno.test({
     await page.evaluate("window.marker = 1");
     await page.locator(`tr[data-run="${runId}"] a`).click();
     await page.waitForURL(/\/ui\/runs\//);
-    await page.waitForFunction("document.body.dataset.liveState === 'open'");
+    await page.locator("body[data-live-state='open']").waitFor(); // no eval: the CSP forbids it
     await page.evaluate("window.marker = 2");
     // Watch every node: each goes pending → running → succeeded, coloured by its status.
     const seen = new Map<string, string[]>();
@@ -120,7 +120,7 @@ Deno.test({
     page.on("pageerror", (e) => errors.push(String(e)));
     await logIn(page, t.url, OPERATOR);
     await page.goto(`${t.url}/ui/inbox`);
-    await page.waitForFunction("document.body.dataset.liveState === 'open'");
+    await page.locator("body[data-live-state='open']").waitFor(); // no eval: the CSP forbids it
     const s = await t.api("/runs", { method: "POST", json: { flow: "srv_approval", input: {} } });
     const runId = (s.body.run as { runId: string }).runId;
     // The request appears live.
