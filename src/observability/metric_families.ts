@@ -5,7 +5,16 @@
  *
  * @module
  */
-import type { Exemplar, MetricsFormat } from "./metrics_registry.ts";
+/** The text format of an exposition. */
+export type MetricsFormat = "prometheus" | "openmetrics";
+
+/** The trace of a sample (OpenMetrics exemplar). */
+export interface Exemplar {
+  /** 32 hex digits. */
+  traceId: string;
+  /** 16 hex digits. */
+  spanId: string;
+}
 
 /** What bounds the label values of a family (its registry). */
 export interface LabelKeeper {

@@ -23,16 +23,8 @@ export {
   MetricFamily,
   type MetricKind,
 } from "./metric_families.ts";
-/** The text format of an exposition. */
-export type MetricsFormat = "prometheus" | "openmetrics";
-
-/** The trace of a sample (OpenMetrics exemplar). */
-export interface Exemplar {
-  /** 32 hex digits. */
-  traceId: string;
-  /** 16 hex digits. */
-  spanId: string;
-}
+import type { Exemplar, MetricsFormat } from "./metric_families.ts";
+export type { Exemplar, MetricsFormat };
 
 /** Options of {@linkcode MetricsRegistry}. */
 export interface MetricsRegistryOptions {
