@@ -56,11 +56,15 @@ return verdict`,
 /**
  * Finish: record the outcome and acknowledge in one step. The first finisher wins: when the
  * entry is no longer pending (finished elsewhere, cancelled) nothing is written.
- * With a count, it also reserves the next entries for the freed slot (one round trip per task
- * for a busy worker).
+ * With a count, it also reserves the next entries for the freed slot and runs the admission
+ * check of each ({@linkcode QUEUE_ADMIT}, read-only here): one round trip per task for a busy
+ * worker. An entry passes when the run and job its message names (decoded here) have no outcome
+ * and that job was enqueued as this entry; the worker uses the pass only for the same run and
+ * job in the message it verified, and asks QUEUE_ADMIT otherwise.
  * KEYS: queue, outcomes. ARGV: group, entry id, job, sealed outcome, retention ms, wake channel,
- * consumer, count of entries to reserve (0: none).
- * Returns `{written, entries}`: written is 1, or 0 when the entry was not pending.
+ * consumer, count of entries to reserve (0: none), key prefix.
+ * Returns `{written, entries, passes}`: written is 1, or 0 when the entry was not pending; per
+ * entry, `run id \n job` when it passed, else ''.
  */
 export const QUEUE_FINISH = new LuaScript(
   "queue_finish",
@@ -78,7 +82,27 @@ if tonumber(ARGV[8]) > 0 then
     KEYS[1], '>')
   if r then entries = r[1][2] end
 end
-return {written, entries}`,
+local passes = {}
+for i, e in ipairs(entries) do
+  local pass = ''
+  local f = e[2]
+  local m
+  if type(f) == 'table' then
+    for k = 1, #f - 1, 2 do if f[k] == 'm' then m = f[k + 1] end end
+  end
+  if m then
+    local ok, d = pcall(cjson.decode, m)
+    if ok and type(d) == 'table' and type(d.runId) == 'string' and type(d.job) == 'string' then
+      local base = ARGV[9] .. ':run:{' .. d.runId .. '}:'
+      if redis.pcall('HEXISTS', base .. 'outcomes', d.job) == 0
+        and redis.pcall('HGET', base .. 'jobs', d.job) == e[1] then
+        pass = d.runId .. '\\n' .. d.job
+      end
+    end
+  end
+  passes[i] = pass
+end
+return {written, entries, passes}`,
 );
 
 /**

@@ -30,6 +30,11 @@ export interface QueueEntry {
   fields: Record<string, string>;
   /** How often it was delivered (1 on the first delivery). */
   deliveries: number;
+  /**
+   * `run id \n job` when the step that reserved it also found it admissible for that run and
+   * job (see {@linkcode RedisTaskQueue.finish}).
+   */
+  passed?: string;
 }
 
 /** What happened to a job a producer waits for (see {@linkcode RedisTaskQueue.check}). */
@@ -230,12 +235,14 @@ export class RedisTaskQueue {
         this.keys.wake(message.replyTo),
         next?.consumer ?? "",
         next?.count ?? 0,
+        this.keys.prefix,
       ],
-    ) as [number, [string, unknown][]];
+    ) as [number, [string, unknown][], string[]];
     const entries: QueueEntry[] = [];
-    for (const [id, raw] of r[1] ?? []) {
-      if (raw) entries.push({ id, fields: toFields(raw), deliveries: 1 });
-    }
+    (r[1] ?? []).forEach(([id, raw], i) => {
+      const passed = r[2]?.[i] || undefined;
+      if (raw) entries.push({ id, fields: toFields(raw), deliveries: 1, passed });
+    });
     return { written: r[0] === 1, entries };
   }
 
