@@ -38,6 +38,10 @@ Deno.test("Canceling a run aborts ctx.signal of its task in a worker", async () 
 
 Deno.test("A timeout aborts ctx.signal of a task in a worker", async () => {
   await using pool = new WorkerPool({ size: 1 });
+  // The worker is up first: on a busy machine, starting it can take longer than the 100 ms
+  // timeout, and a task timed out before it started never sees its signal.
+  await flow`${parallel([double], { executor: "workers" })}`
+    .run({ input: 1, handlers: { worker: pool } });
   const channel = new MemoryChannel();
   const error = await flow`${parallel([timesOut], { executor: "workers" })}`
     .run({ handlers: { worker: pool }, channel })

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { flow, provideFeedback } from "../../mod.ts";
-import { redisBackend, RedisFeedbackStore } from "../../src/redis/mod.ts";
+import { redisBackend, RedisChannel, RedisFeedbackStore } from "../../src/redis/mod.ts";
 import { RedisKeys } from "../../src/redis/keys.ts";
 import { RedisTaskQueue } from "../../src/redis/task_queue.ts";
 import { Signer } from "../../src/redis/signing.ts";
@@ -57,8 +57,16 @@ Deno.test({
       ]);
       await doomed.started();
       await using backend = redisBackend({ url: server.url(), prefix });
-      const run = flow`${T.outlast}`.run({ backend });
+      const run = flow`${T.outlast}`.run({ backend, runId: "lease-dead-worker" });
       await waitFor(async () => (await redis.xpending(keys.queue(), "graflow"))[0] === 1);
+      // Killed once its task runs (reserved is not enough: on a busy machine the task may not
+      // have started yet, and then it starts only once).
+      await using channel = new RedisChannel({
+        url: server.url(),
+        prefix,
+        runId: "lease-dead-worker",
+      });
+      await waitFor(async () => (await channel.get("outlast_starts")) === 1, 5000);
       // The survivor is up before the kill, as in a real fleet.
       await using survivor = await runWorker({
         url: server.url(),
