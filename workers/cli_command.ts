@@ -118,6 +118,17 @@ export interface Flag<O> {
   apply(options: O, value: FlagValue): void;
 }
 
+/**
+ * The `apply` maker of a command's flags: `to("leaseMs")` stores the value under that key.
+ *
+ * @returns A function from an option name to the flag's `apply`.
+ */
+export function setter<O>(): <K extends keyof O>(key: K) => (o: O, v: FlagValue) => void {
+  return (key) => (o, v) => {
+    o[key] = v as O[typeof key];
+  };
+}
+
 const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["0", "false", "no", "off"]);
 

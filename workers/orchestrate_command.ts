@@ -13,11 +13,11 @@ import {
   EXIT,
   type Flag,
   flagHelp,
-  type FlagValue,
   parseFlags,
+  setter,
   UsageError,
 } from "./cli_command.ts";
-import { openStore } from "./store_option.ts";
+import { openStore, storeFlags } from "./store_option.ts";
 import { commandProgress } from "./run_progress.ts";
 import { graflowMetrics, metricsResponse } from "../src/observability/run_metrics.ts";
 
@@ -36,17 +36,12 @@ interface Options {
   progressMs?: number;
 }
 
-function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
-  return (o, v) => {
-    o[key] = v as Options[K];
-  };
-}
+const to = setter<Options>();
 
 /** The flags of `graflow orchestrate`, one row each. */
 // deno-fmt-ignore
 export const ORCHESTRATE_FLAGS: readonly Flag<Options>[] = [
-  { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "the run store: a folder (localRunStore) or a redis:// URL (redisRunStore)" },
-  { name: "store-prefix", env: "GRAFLOW_STORE_PREFIX", kind: "string", arg: "P", apply: to("storePrefix"), help: "key prefix of a Redis run store (default graflow)" },
+  ...storeFlags<Options>(),
   { name: "module", env: "GRAFLOW_MODULES", kind: "list", arg: "M", apply: to("modules"), help: "module to import at start: the ones that register your flows and define their tasks; repeatable" },
   { name: "interval-ms", env: "GRAFLOW_INTERVAL_MS", kind: "number", arg: "MS", apply: to("intervalMs"), help: "how often to look for runs to continue (default 1000)" },
   { name: "lease-ms", env: "GRAFLOW_RUN_LEASE_MS", kind: "number", arg: "MS", apply: to("leaseMs"), help: "lease of the runs it drives (default 10000)" },

@@ -19,11 +19,11 @@ import {
   EXIT,
   type Flag,
   flagHelp,
-  type FlagValue,
   parseFlags,
+  setter,
   UsageError,
 } from "./cli_command.ts";
-import { openStore } from "./store_option.ts";
+import { openStore, storeFlags } from "./store_option.ts";
 
 interface Options {
   store?: string;
@@ -37,17 +37,12 @@ interface Options {
   modules?: string[];
 }
 
-function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
-  return (o, v) => {
-    o[key] = v as Options[K];
-  };
-}
+const to = setter<Options>();
 
 /** The flags of `graflow runs`, one row each. */
 // deno-fmt-ignore
 export const RUNS_FLAGS: readonly Flag<Options>[] = [
-  { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "the run store: a folder (localRunStore) or a redis:// URL (redisRunStore)" },
-  { name: "store-prefix", env: "GRAFLOW_STORE_PREFIX", kind: "string", arg: "P", apply: to("storePrefix"), help: "key prefix of a Redis run store (default graflow)" },
+  ...storeFlags<Options>(),
   { name: "status", kind: "list", arg: "S", apply: to("status"), help: "list: only runs in this status (queued, running, waiting, completed, failed, cancelled, terminated); repeatable" },
   { name: "flow", kind: "string", arg: "F", apply: to("flow"), help: "list: only runs of this flow" },
   { name: "since", kind: "string", arg: "T", apply: to("since"), help: "list: only runs created at or after this ISO time" },

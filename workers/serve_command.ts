@@ -16,11 +16,11 @@ import {
   EXIT,
   type Flag,
   flagHelp,
-  type FlagValue,
   parseFlags,
+  setter,
   UsageError,
 } from "./cli_command.ts";
-import { openStore } from "./store_option.ts";
+import { openStore, storeFlags } from "./store_option.ts";
 
 interface Options {
   store?: string;
@@ -42,17 +42,12 @@ interface Options {
   quiet?: boolean;
 }
 
-function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
-  return (o, v) => {
-    o[key] = v as Options[K];
-  };
-}
+const to = setter<Options>();
 
 /** The flags of `graflow serve`, one row each. */
 // deno-fmt-ignore
 export const SERVE_FLAGS: readonly Flag<Options>[] = [
-  { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "the run store: a folder (localRunStore) or a redis:// URL (redisRunStore)" },
-  { name: "store-prefix", env: "GRAFLOW_STORE_PREFIX", kind: "string", arg: "P", apply: to("storePrefix"), help: "key prefix of a Redis run store (default graflow)" },
+  ...storeFlags<Options>(),
   { name: "port", env: "GRAFLOW_PORT", kind: "number", arg: "N", apply: to("port"), help: "TCP port (default 8080; 0 picks a free one)" },
   { name: "hostname", env: "GRAFLOW_HOSTNAME", kind: "string", arg: "H", apply: to("hostname"), help: "interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)" },
   { name: "tokens", env: "GRAFLOW_TOKENS", kind: "string", arg: "T", apply: to("tokens"), help: "tokens as name:role:token,... (role viewer or operator); prefer the environment variable or --tokens-file, command lines are visible to other users" },

@@ -6,7 +6,7 @@
  * @module
  */
 import { localRunStore, type RunStore } from "../mod.ts";
-import { UsageError } from "./cli_command.ts";
+import { type Flag, setter, UsageError } from "./cli_command.ts";
 
 /**
  * Opens the store a `--store` value names.
@@ -23,4 +23,26 @@ export async function openStore(spec: string | undefined, prefix?: string): Prom
     return redisRunStore({ url: spec, ...(prefix ? { prefix } : {}) });
   }
   return localRunStore({ dir: spec });
+}
+
+/** Options that take `--store` and `--store-prefix`. */
+export interface StoreFlagOptions {
+  /** `--store`. */
+  store?: string;
+  /** `--store-prefix`. */
+  storePrefix?: string;
+}
+
+/**
+ * The `--store` and `--store-prefix` flags of `graflow orchestrate`, `runs` and `serve`.
+ *
+ * @returns Their rows.
+ */
+export function storeFlags<O extends StoreFlagOptions>(): Flag<O>[] {
+  const to = setter<StoreFlagOptions>();
+  // deno-fmt-ignore
+  return [
+    { name: "store", env: "GRAFLOW_STORE", kind: "string", arg: "S", apply: to("store"), help: "the run store: a folder (localRunStore) or a redis:// URL (redisRunStore)" },
+    { name: "store-prefix", env: "GRAFLOW_STORE_PREFIX", kind: "string", arg: "P", apply: to("storePrefix"), help: "key prefix of a Redis run store (default graflow)" },
+  ];
 }

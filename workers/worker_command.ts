@@ -21,17 +21,14 @@ import {
   flagHelp,
   type FlagValue,
   parseFlags,
+  setter,
   UsageError,
 } from "./cli_command.ts";
 
 type Options = RunWorkerOptions & { orchestrate?: boolean; store?: string };
 
 /** Sets option `key` to the flag's value. */
-function to<K extends keyof Options>(key: K): (o: Options, v: FlagValue) => void {
-  return (o, v) => {
-    o[key] = v as Options[K];
-  };
-}
+const to = setter<Options>();
 
 function readCa(o: Options, v: FlagValue): void {
   try {
