@@ -25,31 +25,17 @@ import {
   type TaskContext,
 } from "../../mod.ts";
 import { Engine } from "../../src/engine/engine.ts";
-import { type ExecState, RunState, type RunStatePort } from "../../src/state/run_state.ts";
+import { type ExecState, RunState } from "../../src/state/run_state.ts";
 import { Replay } from "../../src/state/replay.ts";
 import type { RunStateData, Transition } from "../../src/state/run_state_data.ts";
 import { MemoryChannel } from "../../src/channels/memory_channel.ts";
+import { plainExecPort } from "../../src/state/journal_state.ts";
 import { directHandler } from "../../src/handlers/task_handler.ts";
 import { systemClock } from "../../src/time/clock.ts";
 import { Prng } from "../dsl/prng.ts";
 import type { WorkflowEvent } from "../../src/observability/events.ts";
 
-const plainPort: RunStatePort<ExecState> = {
-  exec: (step, node, task, input, from, kind, cycle, attempt, map, item) => ({
-    step,
-    node,
-    task,
-    input,
-    from,
-    kind,
-    cycle,
-    map,
-    item,
-    attempt,
-    settled: false,
-    slot: -1,
-  }),
-};
+const plainPort = plainExecPort();
 
 /** Tasks whose behaviour depends on the seed: sync or async, failing, iterating, adding tasks. */
 function makeTasks(seed: number, rng: Prng, n: number): Task[] {
