@@ -8,26 +8,15 @@ import assert from "assert";
 import { flow } from "../../mod.ts";
 import { behaviourSuite } from "../engine/behaviour_suite.ts";
 import { pid } from "../engine/fixtures/behaviour_tasks.ts";
-import { redisBackend } from "../../src/redis/mod.ts";
-import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
-import { killAll, startWorkers, type WorkerProcess } from "./workers.ts";
+import { NO_REDIS } from "./redis_server.ts";
+import { SharedFleet } from "./workers.ts";
 
-const TASKS = new URL("../engine/fixtures/behaviour_tasks.ts", import.meta.url).href;
-let server: RedisServer | undefined;
-let workers: WorkerProcess[] = [];
-const prefix = randomPrefix();
+const fleet = new SharedFleet(
+  new URL("../engine/fixtures/behaviour_tasks.ts", import.meta.url).href,
+);
 
 behaviourSuite("Redis backend, 2 worker processes", async () => {
-  if (!server) {
-    server = await RedisServer.start();
-    workers = await startWorkers(2, server.url(), prefix, [
-      "--module",
-      TASKS,
-      "--concurrency",
-      "8",
-    ]);
-  }
-  const backend = redisBackend({ url: server.url(), prefix });
+  const backend = await fleet.backend();
   return { options: { backend }, close: () => backend.close() };
 }, { ignore: NO_REDIS });
 
@@ -35,11 +24,11 @@ Deno.test({
   name: "Redis behaviour suite: the tasks ran in the worker processes, not in the producer",
   ignore: NO_REDIS,
   async fn() {
-    await using backend = redisBackend({ url: server!.url(), prefix });
+    await using backend = await fleet.backend();
     const ran = await Promise.all(
       Array.from({ length: 8 }, async () => (await flow`${pid}`.run({ backend })).output),
     );
-    const workerPids = workers.map((w) => w.child.pid);
+    const workerPids = fleet.workers.map((w) => w.child.pid);
     for (const p of ran) assert.ok(workerPids.includes(p as number), `ran in ${p}`);
   },
 });
@@ -47,8 +36,5 @@ Deno.test({
 Deno.test({
   name: "Redis behaviour suite: stop the workers and the server",
   ignore: NO_REDIS,
-  async fn() {
-    await killAll(workers);
-    await server?.stop();
-  },
+  fn: () => fleet.stop(),
 });

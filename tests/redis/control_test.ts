@@ -6,26 +6,13 @@
  * @module
  */
 import { controlSuite } from "../engine/control_suite.ts";
-import { redisBackend } from "../../src/redis/mod.ts";
-import { NO_REDIS, randomPrefix, RedisServer } from "./redis_server.ts";
-import { killAll, startWorkers, type WorkerProcess } from "./workers.ts";
+import { NO_REDIS } from "./redis_server.ts";
+import { SharedFleet } from "./workers.ts";
 
-const TASKS = new URL("../engine/fixtures/control_tasks.ts", import.meta.url).href;
-let server: RedisServer | undefined;
-let workers: WorkerProcess[] = [];
-const prefix = randomPrefix();
+const fleet = new SharedFleet(new URL("../engine/fixtures/control_tasks.ts", import.meta.url).href);
 
 controlSuite("Redis backend, 2 worker processes", async () => {
-  if (!server) {
-    server = await RedisServer.start();
-    workers = await startWorkers(2, server.url(), prefix, [
-      "--module",
-      TASKS,
-      "--concurrency",
-      "8",
-    ]);
-  }
-  const backend = redisBackend({ url: server.url(), prefix });
+  const backend = await fleet.backend();
   return {
     options: { backend },
     channel: (runId) => backend.channel(runId),
@@ -36,8 +23,5 @@ controlSuite("Redis backend, 2 worker processes", async () => {
 Deno.test({
   name: "Redis control suite: stop the workers and the server",
   ignore: NO_REDIS,
-  async fn() {
-    await killAll(workers);
-    await server?.stop();
-  },
+  fn: () => fleet.stop(),
 });

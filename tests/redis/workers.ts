@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { type RedisBackend, redisBackend } from "../../src/redis/mod.ts";
+import { randomPrefix, RedisServer } from "./redis_server.ts";
+
 const MAIN = new URL("../../workers/main.ts", import.meta.url).pathname;
 /** The task module the test workers import. */
 export const TASKS = new URL("./fixtures/tasks.ts", import.meta.url).href;
@@ -108,4 +111,47 @@ export async function startWorkers(
 export async function killAll(workers: WorkerProcess[]): Promise<void> {
   for (const w of workers) w.signal("SIGKILL");
   await Promise.all(workers.map((w) => w.exited));
+}
+
+/**
+ * A redis-server and two worker processes (concurrency 8, importing `module`), started on the
+ * first `backend()` and shared by a suite's tests; `stop()` ends them.
+ */
+export class SharedFleet {
+  /** The server, once started. */
+  server: RedisServer | undefined;
+  /** The worker processes, once started. */
+  workers: WorkerProcess[] = [];
+  /** The key prefix. */
+  readonly prefix: string = randomPrefix();
+  readonly #module: string;
+
+  /**
+   * Creates the fleet (nothing starts yet).
+   *
+   * @param module The task module the workers import.
+   */
+  constructor(module: string) {
+    this.#module = module;
+  }
+
+  /** A new backend on the fleet (starting it the first time). */
+  async backend(): Promise<RedisBackend> {
+    if (!this.server) {
+      this.server = await RedisServer.start();
+      this.workers = await startWorkers(2, this.server.url(), this.prefix, [
+        "--module",
+        this.#module,
+        "--concurrency",
+        "8",
+      ]);
+    }
+    return redisBackend({ url: this.server.url(), prefix: this.prefix });
+  }
+
+  /** Kills the workers and stops the server. */
+  async stop(): Promise<void> {
+    await killAll(this.workers);
+    await this.server?.stop();
+  }
 }
