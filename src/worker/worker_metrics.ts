@@ -6,21 +6,7 @@
  * @module
  */
 import type { MetricsFormat } from "../observability/metrics_registry.ts";
-
-/** Upper bounds (seconds) of the task duration histogram buckets. */
-export const DURATION_BUCKETS: readonly number[] = [
-  0.001,
-  0.005,
-  0.01,
-  0.05,
-  0.1,
-  0.5,
-  1,
-  5,
-  10,
-  60,
-  300,
-];
+import { TASK_BUCKETS } from "../observability/run_metrics.ts";
 
 /** What a worker counts. */
 export class WorkerMetrics {
@@ -42,7 +28,7 @@ export class WorkerMetrics {
   dropped = 0;
   /** Tasks running now. */
   inFlight = 0;
-  readonly #buckets = new Array<number>(DURATION_BUCKETS.length).fill(0);
+  readonly #buckets = new Array<number>(TASK_BUCKETS.length).fill(0);
   #durationSum = 0;
   #durationCount = 0;
 
@@ -52,8 +38,8 @@ export class WorkerMetrics {
    * @param seconds The duration.
    */
   observe(seconds: number): void {
-    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
-      if (seconds <= DURATION_BUCKETS[i]) this.#buckets[i]++;
+    for (let i = 0; i < TASK_BUCKETS.length; i++) {
+      if (seconds <= TASK_BUCKETS[i]) this.#buckets[i]++;
     }
     this.#durationSum += seconds;
     this.#durationCount++;
@@ -126,7 +112,7 @@ export class WorkerMetrics {
     );
     const h = "graflow_worker_task_duration_seconds";
     out.push(`# HELP ${h} Task run time.`, `# TYPE ${h} histogram`);
-    DURATION_BUCKETS.forEach((b, i) =>
+    TASK_BUCKETS.forEach((b, i) =>
       out.push(`${h}_bucket${lab([`le="${b}"`])} ${this.#buckets[i]}`)
     );
     out.push(`${h}_bucket${lab(['le="+Inf"'])} ${this.#durationCount}`);
