@@ -17,6 +17,7 @@
  */
 import process from "node:process";
 import * as current from "../mod.ts";
+import { batchPerTask } from "./shapes.ts";
 
 type Mod = typeof current;
 type Shape = "chain" | "fanout" | "loop";
@@ -85,17 +86,20 @@ for (const shape of ["chain", "fanout", "loop"] as Shape[]) {
     for (let r = 0; r < REPEATS + 2; r++) {
       for (const k of r % 2 ? [1, 0] : [0, 1]) {
         const c = cases[k];
-        // A batch of back-to-back runs over ≥ 30 ms: a lone short run is 5–20× slower when a
-        // minor GC falls inside it, which would decide the figure by chance.
-        const t0 = clock();
-        let steps = 0;
-        do {
-          const result = await c.flow.run({ input: c.input, maxSteps: c.steps });
-          if (result.steps !== c.steps) throw new Error(`ran ${result.steps}, expected ${c.steps}`);
-          steps += result.steps;
-        } while (performance.now() * 1000 - t0 < 30_000 && !CPU);
-        const dt = clock() - t0;
-        if (r >= 2) times[k].push(dt / steps); // two warm-up rounds
+        // Wall time: a batch of back-to-back runs over ≥ 30 ms (see batchPerTask). CPU time:
+        // one run.
+        const us = await batchPerTask(
+          async () => {
+            const result = await c.flow.run({ input: c.input, maxSteps: c.steps });
+            if (result.steps !== c.steps) {
+              throw new Error(`ran ${result.steps}, expected ${c.steps}`);
+            }
+            return result.steps;
+          },
+          CPU ? 0 : 30,
+          clock,
+        );
+        if (r >= 2) times[k].push(us); // two warm-up rounds
       }
     }
     const [a, b] = times.map(MIN ? (xs: number[]) => Math.min(...xs) : median);
